@@ -1,0 +1,1 @@
+"""AvatarForge: StyleGAN2 character faces over gRPC. See README.md."""

@@ -1,0 +1,302 @@
+"""StyleGAN2 generator: mapping network (z -> w) and synthesis network (ws -> image).
+
+Reads top to bottom: equalized-lr layers, the modulated convolution as a plain function,
+then the modules that own parameters and call it. Parameter names follow NVlabs'
+stylegan2-ada-pytorch (`mapping.fc0.weight`, `synthesis.b8.conv0.affine.bias`, ...) so their
+checkpoints map onto ours by name.
+
+Differences from NVlabs, on purpose:
+- Modulation is always applied to activations (x * s -> conv with the shared weight -> * demod),
+  NVlabs' non-fused path. It batches on CPU and exports to ONNX/TensorRT with a dynamic batch.
+- 2x upsampling is bilinear (`align_corners=False`), which is the [1,3,3,1] FIR filter of
+  StyleGAN2 with replicated instead of zero borders; one standard op, no custom kernels.
+- The mapping network returns one w per sample; broadcasting to `num_ws` and truncation are
+  separate latent operations (`avatarforge.models.latents`), never hidden switches in forward().
+
+AdaIN (StyleGAN1) normalises each feature map and rescales it with a style; weight
+demodulation is the same idea moved onto the weights: scaling input channels by s and
+dividing each output channel by its expected std gives unit-variance outputs without looking
+at the activations' statistics (which is what caused StyleGAN1's droplet artefacts).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+LRELU_SLOPE = 0.2
+LRELU_GAIN = math.sqrt(2.0)  # keeps activations' second moment constant through lrelu
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """Architecture of a generator; stored verbatim in a bundle's manifest."""
+
+    z_dim: int = 256  # Input latent size.
+    w_dim: int = 256  # Intermediate latent size (W space).
+    resolution: int = 64  # Output size, a power of two in [32, 1024].
+    img_channels: int = 3  # RGB.
+    mapping_layers: int = 4  # Depth of the mapping MLP (NVlabs uses 8 for FFHQ, 2 for --cfg=auto).
+    mapping_lr_multiplier: float = 0.01  # Equalized-lr multiplier of the mapping MLP.
+    channel_base: int = 4096  # Channels at resolution r are min(channel_base // r, channel_max).
+    channel_max: int = 256
+    channels: dict[int, int] | None = None  # Explicit {resolution: channels}; overrides the formula.
+    w_avg_beta: float = 0.995  # EMA decay of w_avg while training.
+
+    def __post_init__(self) -> None:
+        r = self.resolution
+        if r < 4 or r & (r - 1) or r > 1024:
+            raise ValueError(f"resolution must be a power of two between 4 and 1024, got {r}")
+        if self.channels is not None:  # JSON turns int keys into strings; normalise.
+            object.__setattr__(self, "channels", {int(k): int(v) for k, v in self.channels.items()})
+            missing = [res for res in self.block_resolutions if res not in self.channels]
+            if missing:
+                raise ValueError(f"channels has no entry for resolutions {missing}")
+
+    @property
+    def block_resolutions(self) -> list[int]:
+        return [2**i for i in range(2, int(math.log2(self.resolution)) + 1)]
+
+    def channels_at(self, res: int) -> int:
+        if self.channels is not None:
+            return self.channels[res]
+        return min(self.channel_base // res, self.channel_max)
+
+    @property
+    def num_ws(self) -> int:
+        """Number of per-layer w codes: one per conv plus the last ToRGB (18 at 1024 px)."""
+        return 2 * int(math.log2(self.resolution)) - 2
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        if d["channels"] is not None:
+            d["channels"] = {str(k): v for k, v in d["channels"].items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "GeneratorConfig":
+        return cls(**d)
+
+
+# ---------------------------------------------------------------------------------------------
+# Layers with equalized learning rate (weights stored at unit scale, scaled at runtime).
+
+
+class FullyConnectedLayer(nn.Module):
+    def __init__(
+        self,
+        in_features: int,  # Input size.
+        out_features: int,  # Output size.
+        activation: str = "linear",  # "linear" or "lrelu".
+        lr_multiplier: float = 1.0,  # Learning-rate multiplier (0.01 in the mapping MLP).
+        bias_init: float = 0.0,  # Initial bias (1 for style affines, so styles start at 1).
+    ):
+        super().__init__()
+        self.activation = activation
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_multiplier)
+        self.bias = nn.Parameter(torch.full([out_features], float(bias_init)))
+        self.weight_gain = lr_multiplier / math.sqrt(in_features)
+        self.bias_gain = lr_multiplier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [N, in] -> [N, out]
+        x = torch.addmm(self.bias * self.bias_gain, x, (self.weight * self.weight_gain).t())
+        if self.activation == "lrelu":
+            x = F.leaky_relu(x, LRELU_SLOPE) * LRELU_GAIN
+        return x
+
+    def extra_repr(self) -> str:
+        return f"in={self.weight.shape[1]}, out={self.weight.shape[0]}, act={self.activation}"
+
+
+def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    return x * (x.square().mean(dim=1, keepdim=True) + eps).rsqrt()
+
+
+def upsample2x(x: torch.Tensor) -> torch.Tensor:
+    """[N, C, H, W] -> [N, C, 2H, 2W] with the [1,3,3,1] filter (bilinear, replicated borders)."""
+    return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+
+
+def modulated_conv2d(
+    x: torch.Tensor,  # Input activations [N, in_channels, H, W].
+    weight: torch.Tensor,  # Shared weight [out_channels, in_channels, k, k], already gain-scaled.
+    styles: torch.Tensor,  # Per-sample input-channel scales [N, in_channels].
+    demodulate: bool = True,  # Divide each output channel by its expected std.
+    up: bool = False,  # Upsample 2x before the convolution.
+) -> torch.Tensor:  # [N, out_channels, H', W']
+    """StyleGAN2 modulated convolution, computed on activations (no per-sample weights)."""
+    x = x * styles[:, :, None, None]
+    if up:
+        x = upsample2x(x)
+    x = F.conv2d(x, weight, padding=weight.shape[-1] // 2)
+    if demodulate:
+        # Expected output std per (sample, out channel): sqrt(sum_{in,k} (w * s)^2).
+        w_sq = weight.square().sum(dim=[2, 3])  # [out, in]
+        dcoefs = (styles.square() @ w_sq.t() + 1e-8).rsqrt()  # [N, out]
+        x = x * dcoefs[:, :, None, None]
+    return x
+
+
+# ---------------------------------------------------------------------------------------------
+# Mapping network.
+
+
+class MappingNetwork(nn.Module):
+    """z [N, z_dim] -> w [N, w_dim]. Tracks w_avg (the truncation centre) while training."""
+
+    def __init__(self, cfg: GeneratorConfig):
+        super().__init__()
+        self.z_dim, self.w_dim = cfg.z_dim, cfg.w_dim
+        self.w_avg_beta = cfg.w_avg_beta
+        self.num_layers = cfg.mapping_layers
+        for i in range(cfg.mapping_layers):
+            in_f = cfg.z_dim if i == 0 else cfg.w_dim
+            layer = FullyConnectedLayer(in_f, cfg.w_dim, "lrelu", cfg.mapping_lr_multiplier)
+            setattr(self, f"fc{i}", layer)
+        self.register_buffer("w_avg", torch.zeros(cfg.w_dim))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        assert z.ndim == 2 and z.shape[1] == self.z_dim, f"z must be [N, {self.z_dim}], got {list(z.shape)}"
+        x = normalize_2nd_moment(z.float())
+        for i in range(self.num_layers):
+            x = getattr(self, f"fc{i}")(x)
+        if self.training:
+            with torch.no_grad():
+                self.w_avg.copy_(x.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+        return x
+
+
+# ---------------------------------------------------------------------------------------------
+# Synthesis network.
+
+
+class SynthesisLayer(nn.Module):
+    """Modulated 3x3 conv + per-pixel noise + bias + lrelu."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, up: bool):
+        super().__init__()
+        self.up = up
+        self.resolution = resolution
+        self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1.0)
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 3, 3))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        self.weight_gain = 1.0 / math.sqrt(in_channels * 9)
+        # A fixed noise image makes output a pure function of ws ("const" noise mode).
+        self.register_buffer("noise_const", torch.randn(resolution, resolution))
+        self.noise_strength = nn.Parameter(torch.zeros([]))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+        styles = self.affine(w)
+        x = modulated_conv2d(x, self.weight * self.weight_gain, styles, demodulate=True, up=self.up)
+        if noise_mode == "random":
+            noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution, device=x.device)
+            x = x + noise * self.noise_strength
+        elif noise_mode == "const":
+            x = x + self.noise_const * self.noise_strength
+        x = x + self.bias[None, :, None, None]
+        return F.leaky_relu(x, LRELU_SLOPE) * LRELU_GAIN
+
+    def extra_repr(self) -> str:
+        o, i = self.weight.shape[:2]
+        return f"{i}->{o}, res={self.resolution}, up={self.up}"
+
+
+class ToRGBLayer(nn.Module):
+    """Modulated 1x1 conv to RGB, without demodulation (the skip path's per-block output)."""
+
+    def __init__(self, in_channels: int, img_channels: int, w_dim: int):
+        super().__init__()
+        self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1.0)
+        self.weight = nn.Parameter(torch.randn(img_channels, in_channels, 1, 1))
+        self.bias = nn.Parameter(torch.zeros(img_channels))
+        self.weight_gain = 1.0 / math.sqrt(in_channels)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        styles = self.affine(w) * self.weight_gain
+        x = modulated_conv2d(x, self.weight, styles, demodulate=False)
+        return x + self.bias[None, :, None, None]
+
+
+class SynthesisBlock(nn.Module):
+    """One resolution: (const | conv0 up) -> conv1 -> torgb, with the RGB skip path."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, img_channels: int):
+        super().__init__()
+        self.resolution = resolution
+        self.is_first = resolution == 4
+        if self.is_first:
+            self.const = nn.Parameter(torch.randn(out_channels, 4, 4))
+        else:
+            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=True)
+        self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution, up=False)
+        self.torgb = ToRGBLayer(out_channels, img_channels, w_dim)
+        self.num_conv = 1 if self.is_first else 2
+
+    def forward(self, x, img, ws: torch.Tensor, noise_mode: str):
+        # ws: [N, num_conv + 1, w_dim]; the last one (torgb) is shared with the next block's conv0.
+        if self.is_first:
+            x = self.const.unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
+            x = self.conv1(x, ws[:, 0], noise_mode)
+        else:
+            x = self.conv0(x, ws[:, 0], noise_mode)
+            x = self.conv1(x, ws[:, 1], noise_mode)
+        rgb = self.torgb(x, ws[:, self.num_conv])
+        img = rgb if img is None else upsample2x(img) + rgb
+        return x, img
+
+
+class SynthesisNetwork(nn.Module):
+    """ws [N, num_ws, w_dim] -> image [N, img_channels, res, res], float, roughly in [-1, 1]."""
+
+    def __init__(self, cfg: GeneratorConfig):
+        super().__init__()
+        self.w_dim, self.num_ws, self.resolution = cfg.w_dim, cfg.num_ws, cfg.resolution
+        self.block_resolutions = cfg.block_resolutions
+        for res in self.block_resolutions:
+            in_ch = cfg.channels_at(res // 2) if res > 4 else 0
+            block = SynthesisBlock(in_ch, cfg.channels_at(res), cfg.w_dim, res, cfg.img_channels)
+            setattr(self, f"b{res}", block)
+
+    def forward(self, ws: torch.Tensor, noise_mode: str = "const", max_resolution: int | None = None):
+        """`max_resolution` stops early (progressive training at a lower resolution)."""
+        assert ws.ndim == 3 and ws.shape[1:] == (self.num_ws, self.w_dim), (
+            f"ws must be [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}"
+        )
+        x = img = None
+        w_idx = 0
+        for res in self.block_resolutions:
+            if max_resolution is not None and res > max_resolution:
+                break
+            block = getattr(self, f"b{res}")
+            x, img = block(x, img, ws[:, w_idx : w_idx + block.num_conv + 1], noise_mode)
+            w_idx += block.num_conv
+        return img
+
+
+class Generator(nn.Module):
+    """Holds `mapping` and `synthesis` as separate steps; there is no all-in-one forward."""
+
+    def __init__(self, cfg: GeneratorConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.mapping = MappingNetwork(cfg)
+        self.synthesis = SynthesisNetwork(cfg)
+
+    @property
+    def num_ws(self) -> int:
+        return self.cfg.num_ws
+
+
+def seeded_generator(cfg: GeneratorConfig, seed: int) -> Generator:
+    """An untrained generator whose weights are a pure function of (cfg, seed): test fixtures."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        g = Generator(cfg)
+        # Give noise a visible effect, as a trained model would have.
+        for m in g.modules():
+            if isinstance(m, SynthesisLayer):
+                m.noise_strength.data.fill_(0.1)
+    return g.eval().requires_grad_(False)

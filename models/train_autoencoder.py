@@ -1,0 +1,250 @@
+"""Stage 1 of the default-model recipe: train encoder + StyleGAN2 synthesis as an autoencoder.
+
+Why reconstruction first: on a 2-core CPU an adversarial StyleGAN2 run from scratch is still
+blurry and mode-collapsed after 20 minutes, while the same synthesis network trained as a
+decoder learns every face's colours within minutes (shared/research/cpu-training-notes.md).
+The encoder's W codes are later given a prior by the mapping network (train_mapping.py).
+
+Losses, each for a reason:
+- L1 on pixels: colours and layout.
+- L1 on image gradients: edges (eyes, mouths, hair outlines) that pixel L1 leaves soft.
+- cross-entropy of linear heads on w predicting every part label: W must name the parts, which
+  speeds up learning and makes attribute directions in W linear (used by the editing feature).
+- optional feature loss in a frozen attribute classifier's feature space (--feature-loss).
+
+Progressive: the first `--steps-low` steps train at half resolution (cheap); then the last
+block joins with its ToRGB scaled down, so the skip architecture fades it in smoothly.
+
+Checkpoints (`state.pt`, with optimizer states) go to --run every --checkpoint-every steps and on
+Ctrl-C; `--resume` continues from it. `weights.safetensors` is the small weights-only copy that
+can be committed and resumed from (optimizer states restart).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from . import dataset
+from .encoder import Encoder
+from .networks import Generator, GeneratorConfig
+from .latents import broadcast
+
+AVATARS64 = GeneratorConfig(
+    z_dim=256, w_dim=256, resolution=64, mapping_layers=4,
+    channels={4: 256, 8: 256, 16: 128, 32: 64, 64: 32},
+)
+ENCODER_CHANNELS = {64: 32, 32: 64, 16: 128, 8: 256, 4: 256}
+
+
+def to_float(images_u8: torch.Tensor) -> torch.Tensor:
+    """uint8 [N, H, W, 3] -> float [N, 3, H, W] in [-1, 1]."""
+    return images_u8.permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+def gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    dx = lambda t: t[..., :, 1:] - t[..., :, :-1]  # noqa: E731
+    dy = lambda t: t[..., 1:, :] - t[..., :-1, :]  # noqa: E731
+    return (dx(a) - dx(b)).abs().mean() + (dy(a) - dy(b)).abs().mean()
+
+
+class LabelHeads(nn.Module):
+    """One linear classifier per part, reading w."""
+
+    def __init__(self, w_dim: int, vocab: dict[str, list[str]]):
+        super().__init__()
+        self.heads = nn.ModuleDict({h: nn.Linear(w_dim, len(v)) for h, v in vocab.items()})
+
+    def loss(self, w: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        total = 0.0
+        for i, head in enumerate(self.heads.values()):
+            total = total + F.cross_entropy(head(w), labels[:, i].long(), ignore_index=dataset.NOT_APPLICABLE)
+        return total / len(self.heads)
+
+
+class AutoencoderTrainer:
+    def __init__(self, args):
+        self.args = args
+        self.run = Path(args.run)
+        self.run.mkdir(parents=True, exist_ok=True)
+        images, labels = dataset.load_split(args.data, "train")
+        self.images = torch.from_numpy(images)
+        self.labels = torch.from_numpy(labels)
+        held_images, _ = dataset.load_split(args.data, "heldout")
+        self.preview = torch.from_numpy(held_images[:16])
+        vocab = json.loads((Path(args.data) / "attributes.json").read_text())["heads"]
+        cfg = AVATARS64
+        self.generator = Generator(cfg)
+        self.encoder = Encoder(cfg.resolution, cfg.w_dim, ENCODER_CHANNELS)
+        self.heads = LabelHeads(cfg.w_dim, vocab)
+        self.ema = copy.deepcopy(self.generator.synthesis).requires_grad_(False)
+        self.ema_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
+        params = list(self.generator.synthesis.parameters()) + list(self.encoder.parameters()) + list(self.heads.parameters())
+        self.opt = torch.optim.Adam(params, lr=args.lr, betas=(0.9, 0.99))
+        self.step = 0
+        self.seconds = 0.0  # training wall time accumulated over all runs (for the manifest)
+        self.feature_net = None
+        if args.feature_loss:
+            from .classifier import load_classifier
+
+            self.feature_net = load_classifier(args.feature_loss).eval().requires_grad_(False)
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def modules(self) -> dict[str, nn.Module]:
+        return {"synthesis": self.generator.synthesis, "encoder": self.encoder, "heads": self.heads,
+                "ema_synthesis": self.ema, "ema_encoder": self.ema_encoder}
+
+    def save(self) -> None:
+        state = {k: m.state_dict() for k, m in self.modules().items()}
+        state |= {"opt": self.opt.state_dict(), "step": self.step, "seconds": self.seconds}
+        torch.save(state, self.run / "state.tmp")
+        (self.run / "state.tmp").replace(self.run / "state.pt")  # atomic: a crash never leaves half a file
+        flat = {f"{k}.{n}": t.contiguous() for k, m in self.modules().items() for n, t in m.state_dict().items()}
+        save_file(flat, str(self.run / "weights.safetensors"), metadata={"step": str(self.step), "seconds": str(self.seconds)})
+
+    def load(self, path: Path) -> None:
+        if path.suffix == ".safetensors":
+            from safetensors import safe_open
+
+            flat = load_file(str(path))
+            with safe_open(str(path), "pt") as f:
+                meta = f.metadata()
+            for k, m in self.modules().items():
+                m.load_state_dict({n[len(k) + 1:]: t for n, t in flat.items() if n.startswith(k + ".")})
+            self.step, self.seconds = int(meta["step"]), float(meta["seconds"])
+        else:
+            state = torch.load(path, weights_only=True)
+            for k, m in self.modules().items():
+                m.load_state_dict(state[k])
+            self.opt.load_state_dict(state["opt"])
+            self.step, self.seconds = state["step"], state["seconds"]
+        print(f"resumed from {path} at step {self.step}")
+
+    # -- training ------------------------------------------------------------------------------
+    def resolution(self) -> int:
+        return self.generator.cfg.resolution // 2 if self.step < self.args.steps_low else self.generator.cfg.resolution
+
+    def train_step(self, gen: torch.Generator) -> dict[str, float]:
+        a = self.args
+        idx = torch.randint(len(self.images), (a.batch,), generator=gen)
+        real = to_float(self.images[idx])
+        res = self.resolution()
+        w = self.encoder(real)
+        ws = broadcast(w, self.generator.num_ws)
+        fake = self.generator.synthesis(ws, noise_mode="random", max_resolution=res)
+        target = F.avg_pool2d(real, real.shape[-1] // res) if res < real.shape[-1] else real
+        l1 = (fake - target).abs().mean()
+        grad = gradient_l1(fake, target)
+        label = self.heads.loss(w, self.labels[idx])
+        loss = l1 + a.grad_weight * grad + a.label_weight * label
+        logs = {"l1": l1.item(), "grad": grad.item(), "label": label.item()}
+        if self.feature_net is not None and res == real.shape[-1]:
+            feat = (self.feature_net.features(fake) - self.feature_net.features(real)).square().mean()
+            loss = loss + a.feature_weight * feat
+            logs["feature"] = feat.item()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        with torch.no_grad():  # EMA weights are what ships: smoother than the raw iterate
+            for ema, raw in ((self.ema, self.generator.synthesis), (self.ema_encoder, self.encoder)):
+                for pe, pr in zip(ema.parameters(), raw.parameters()):
+                    pe.lerp_(pr, 1 - a.ema)
+                for be, br in zip(ema.buffers(), raw.buffers()):
+                    be.copy_(br)
+        return logs
+
+    def fade_in_last_block(self) -> None:
+        last = getattr(self.generator.synthesis, f"b{self.generator.cfg.resolution}")
+        last.torgb.weight.data.mul_(0.1)
+        print(f"step {self.step}: growing to {self.generator.cfg.resolution} px")
+
+    @torch.no_grad()
+    def write_samples(self) -> None:
+        from PIL import Image
+
+        real = to_float(self.preview)
+        ws = broadcast(self.ema_encoder(real), self.generator.num_ws)
+        fake = self.ema(ws, noise_mode="const", max_resolution=self.resolution())
+        fake = F.interpolate(fake, size=real.shape[-1], mode="nearest")
+        rows = torch.cat([real, fake.clamp(-1, 1)], dim=2)  # real above, reconstruction below
+        grid = ((rows + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+        grid = np.concatenate(list(grid), axis=1)
+        Image.fromarray(grid).save(self.run / f"samples_{self.step:06d}.png")
+        Image.fromarray(grid).save(self.run / "samples_latest.png")
+
+    def train(self) -> None:
+        from tqdm import tqdm
+
+        a = self.args
+        if a.resume:
+            self.load(Path(a.resume))
+        gen = torch.Generator().manual_seed(a.seed + self.step)
+        stop = {"now": False}
+        signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+        log = open(self.run / "log.jsonl", "a")
+        bar = tqdm(total=a.steps, initial=self.step, unit="step", desc="autoencoder")
+        t_last = time.time()
+        try:
+            while self.step < a.steps and not stop["now"]:
+                if self.step == a.steps_low and a.steps_low > 0:
+                    self.fade_in_last_block()
+                logs = self.train_step(gen)
+                self.step += 1
+                now = time.time()
+                self.seconds += now - t_last
+                t_last = now
+                bar.update(1)
+                if self.step % 50 == 0:
+                    bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()})
+                    log.write(json.dumps({"step": self.step, "seconds": round(self.seconds, 1), "res": self.resolution(), **logs}) + "\n")
+                    log.flush()
+                if self.step % a.sample_every == 0:
+                    self.write_samples()
+                if self.step % a.checkpoint_every == 0:
+                    self.save()
+        except KeyboardInterrupt:
+            print("interrupted: saving a checkpoint")
+        self.save()
+        self.write_samples()
+        bar.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data", default="data/avatars64", help="dataset folder from `avatarforge dataset`")
+    p.add_argument("--run", default="runs/avatars64-ae", help="folder for checkpoints, samples and log")
+    p.add_argument("--steps", type=int, default=30000, help="total steps (including --steps-low)")
+    p.add_argument("--steps-low", type=int, default=4000, help="steps at half resolution first")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the shipped weights")
+    p.add_argument("--grad-weight", type=float, default=1.0)
+    p.add_argument("--label-weight", type=float, default=0.05)
+    p.add_argument("--feature-loss", default=None, help="classifier bundle file for a feature loss")
+    p.add_argument("--feature-weight", type=float, default=0.1)
+    p.add_argument("--sample-every", type=int, default=500)
+    p.add_argument("--checkpoint-every", type=int, default=500)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", default=None, help="state.pt or weights.safetensors to continue from")
+    return p
+
+
+def main(argv=None) -> None:
+    args = build_parser().parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    AutoencoderTrainer(args).train()
+
+
+if __name__ == "__main__":
+    main()
