@@ -1,0 +1,34 @@
+# AvatarForge: `make demo` and `make test` work on a fresh machine (CPU only).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+# The CPU wheel (what this project's package index serves), installed first so that the
+# `torch>=2.3` dependency is already satisfied and
+# pip never pulls the multi-GB CUDA build.
+TORCH_SPEC ?= torch==2.13.0
+MODEL ?= avatars64
+SEEDS ?= 0-63
+
+.PHONY: demo test proto install clean-out
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(PY) pyproject.toml
+	$(PIP) install $(TORCH_SPEC)
+	$(PIP) install -e '.[train,export,bench,metrics,test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# Start a server on the default model, stream NPC faces to out/npcs with a contact sheet, stop it.
+demo: install
+	$(VENV)/bin/avatarforge demo --model $(MODEL) --seeds $(SEEDS) --out out/npcs
+
+test: install
+	$(PY) -m pytest tests/
+
+# Regenerate the checked-in gRPC code (tests/test_proto.py fails when it is stale).
+proto:
+	$(PY) -m grpc_tools.protoc -Iproto --python_out=proto --grpc_python_out=proto --pyi_out=proto proto/avatarforge/v1/*.proto

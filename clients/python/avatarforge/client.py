@@ -1,0 +1,134 @@
+"""A typed, blocking Python client for the AvatarForge gRPC API.
+
+    from avatarforge.client import AvatarForgeClient
+    with AvatarForgeClient("localhost:50051") as af:
+        info = af.get_model()
+        reply = af.generate(seeds=[1, 2, 3], size=64)
+        for event in af.generate_batch(seeds=range(1000), start_index=0):
+            if event.WhichOneof("event") == "item": ...
+
+Replies are the `avatarforge.v1` protobuf messages (documented in avatarforge.proto); failed
+calls raise `grpc.RpcError` with the server's status code and message.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Iterator, Sequence
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from avatarforge.v1 import avatarforge_pb2 as pb
+from avatarforge.v1 import avatarforge_pb2_grpc as pb_grpc
+
+FORMATS = {
+    "png": pb.IMAGE_FORMAT_PNG,
+    "jpeg": pb.IMAGE_FORMAT_JPEG,
+    "jpg": pb.IMAGE_FORMAT_JPEG,
+    "webp": pb.IMAGE_FORMAT_WEBP,
+    "raw": pb.IMAGE_FORMAT_RAW_RGBA8,
+}
+FILE_EXTENSIONS = {pb.IMAGE_FORMAT_PNG: "png", pb.IMAGE_FORMAT_JPEG: "jpg", pb.IMAGE_FORMAT_WEBP: "webp",
+                   pb.IMAGE_FORMAT_RAW_RGBA8: "rgba"}
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+
+def output_spec(format: str | int = "png", size: int = 0, quality: int = 0) -> pb.OutputSpec:
+    """format: png | jpeg | webp | raw, or an ImageFormat value; size 0 = the model's native size."""
+    fmt = FORMATS[format.lower()] if isinstance(format, str) else format
+    return pb.OutputSpec(format=fmt, size=size, quality=quality)
+
+
+class AvatarForgeClient:
+    def __init__(self, address: str = "localhost:50051", timeout: float = 30.0,
+                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, channel: grpc.Channel | None = None):
+        """`timeout` is the deadline of unary calls in seconds; streams have none by default."""
+        self.address = address
+        self.timeout = timeout
+        self.channel = channel or grpc.insecure_channel(address, options=[
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ])
+        self.stub = pb_grpc.AvatarForgeStub(self.channel)
+        self._health = health_pb2_grpc.HealthStub(self.channel)
+
+    def __enter__(self) -> "AvatarForgeClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def health(self, service: str = "") -> str:
+        """grpc.health.v1 status name ("SERVING", "NOT_SERVING", ...) of `service` ("" = server)."""
+        reply = self._health.Check(health_pb2.HealthCheckRequest(service=service), timeout=self.timeout)
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+
+    def wait_until_serving(self, timeout: float = 60.0) -> None:
+        """Block until the channel connects and health says SERVING (raises grpc.FutureTimeoutError)."""
+        grpc.channel_ready_future(self.channel).result(timeout=timeout)
+        if self.health() != "SERVING":
+            raise RuntimeError(f"server at {self.address} is up but not SERVING")
+
+    def list_models(self) -> pb.ListModelsResponse:
+        return self.stub.ListModels(pb.ListModelsRequest(), timeout=self.timeout)
+
+    def get_model(self, model: str = "") -> pb.ModelInfo:
+        """Resolution, latent shape, backend, sizes and limits of `model` ("" = server default)."""
+        return self.stub.GetModel(pb.GetModelRequest(model=model), timeout=self.timeout)
+
+    def generate(self, seeds: Iterable[int] = (), dnas: Iterable[pb.CharacterDna] = (), *, model: str = "",
+                 psi: float | None = None, format: str | int = "png", size: int = 0, quality: int = 0,
+                 request_id: str = "") -> pb.GenerateResponse:
+        """A few faces in one call: seeds first, then DNAs, in that order in `results`."""
+        chars = [pb.CharacterSource(seed=s) for s in seeds] + [pb.CharacterSource(dna=d) for d in dnas]
+        req = pb.GenerateRequest(request_id=request_id, model=model, characters=chars,
+                                 output=output_spec(format, size, quality))
+        if psi is not None:
+            req.truncation_psi = psi
+        return self.stub.Generate(req, timeout=self.timeout)
+
+    def generate_batch(self, seeds: Sequence[int] | None = None, *, base_seed: int = 0, count: int = 0,
+                       start_index: int = 0, model: str = "", psi: float | None = None,
+                       format: str | int = "png", size: int = 0, quality: int = 0, request_id: str = "",
+                       progress_every: int = 0, timeout: float | None = None) -> "BatchStream":
+        """Stream GenerateBatchEvents for `seeds` (an explicit list; a `range` is sent compactly)
+        or for base_seed..base_seed+count-1. Items with index < start_index are not produced.
+
+        Returns an iterator of events that can be `.cancel()`ed (which stops the server's work).
+        """
+        req = pb.GenerateBatchRequest(request_id=request_id, model=model, start_index=start_index,
+                                      output=output_spec(format, size, quality), progress_every=progress_every)
+        if isinstance(seeds, range) and seeds.step == 1:
+            base_seed, count, seeds = seeds.start, len(seeds), None
+        if seeds is not None:
+            req.list.seeds.extend(seeds)
+        else:
+            req.range.base_seed, req.range.count = base_seed, count
+        if psi is not None:
+            req.truncation_psi = psi
+        return BatchStream(self.stub.GenerateBatch(req, timeout=timeout))
+
+
+class BatchStream:
+    """Iterator of GenerateBatchEvents with `cancel()`; `summary` is set once the stream ends."""
+
+    def __init__(self, call):
+        self._call = call
+        self.summary: pb.BatchSummary | None = None
+
+    def __iter__(self) -> Iterator[pb.GenerateBatchEvent]:
+        for event in self._call:
+            if event.WhichOneof("event") == "summary":
+                self.summary = event.summary
+            yield event
+
+    def items(self) -> Iterator[pb.Result]:
+        """Only the items (successful or with an error), in order."""
+        for event in self:
+            if event.WhichOneof("event") == "item":
+                yield event.item
+
+    def cancel(self) -> None:
+        self._call.cancel()

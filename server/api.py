@@ -1,0 +1,79 @@
+"""grpc.aio adapter: each RPC calls the service and maps its errors to status codes
+(errors.grpc_code is the one table). RPCs of later issues answer UNIMPLEMENTED by name."""
+from __future__ import annotations
+
+import logging
+
+import grpc
+
+from avatarforge.v1 import avatarforge_pb2 as pb
+from avatarforge.v1 import avatarforge_pb2_grpc as pb_grpc
+
+from .errors import AvatarForgeError, NotImplementedYet, grpc_code
+from .service import AvatarForgeService
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AvatarForge"].full_name  # "avatarforge.v1.AvatarForge"
+
+
+async def _abort(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
+    code = grpc_code(exc)
+    if code == grpc.StatusCode.INTERNAL:
+        log.exception("internal error")
+        await context.abort(code, f"internal error: {type(exc).__name__}: {exc}")
+    await context.abort(code, str(exc))
+
+
+def _later(feature: str, issue: str) -> NotImplementedYet:
+    return NotImplementedYet(f"{feature} is part of the v1 API but not implemented by this server yet ({issue})")
+
+
+class AvatarForgeServicer(pb_grpc.AvatarForgeServicer):
+    def __init__(self, service: AvatarForgeService):
+        self.service = service
+
+    async def ListModels(self, request, context):
+        try:
+            return await self.service.list_models(request)
+        except Exception as e:
+            await _abort(context, e)
+
+    async def GetModel(self, request, context):
+        try:
+            return await self.service.get_model(request)
+        except Exception as e:
+            await _abort(context, e)
+
+    async def Generate(self, request, context):
+        try:
+            return await self.service.generate(request)
+        except Exception as e:
+            await _abort(context, e)
+
+    async def GenerateBatch(self, request, context):
+        # grpc.aio cancels this task when the client cancels or disconnects; the CancelledError
+        # unwinds service.generate_batch, which drops its queued work.
+        try:
+            async for event in self.service.generate_batch(request):
+                yield event
+        except AvatarForgeError as e:
+            await _abort(context, e)
+
+    async def EditSession(self, request_iterator, context):
+        await _abort(context, _later("EditSession (interactive slider editing)", "editing issue"))
+
+    async def Interpolate(self, request, context):
+        await _abort(context, _later("Interpolate (morph frames between two faces)", "editing issue"))
+
+    async def Mix(self, request, context):
+        await _abort(context, _later("Mix (children of several faces)", "editing issue"))
+
+    async def Mutate(self, request, context):
+        await _abort(context, _later("Mutate (variations of a face)", "editing issue"))
+
+    async def RenderPreview(self, request, context):
+        await _abort(context, _later("RenderPreview (one-shot edited render)", "editing issue"))
+
+    async def Encode(self, request, context):
+        await _abort(context, _later("Encode (personalisation: images to DNA)", "encoder issue"))

@@ -1,0 +1,76 @@
+"""Server assembly: the AvatarForge service plus grpc.health.v1 and reflection on one grpc.aio
+server, and the process lifecycle (SIGTERM: stop accepting, drain in-flight calls, exit)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from avatarforge.v1 import avatarforge_pb2_grpc as pb_grpc
+
+from .api import SERVICE_NAME, AvatarForgeServicer
+from .config import ServerConfig
+from .generation import ModelRegistry, load_models
+from .service import AvatarForgeService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunningServer:
+    server: grpc.aio.Server
+    port: int
+    service: AvatarForgeService
+    registry: ModelRegistry
+    health: health.aio.HealthServicer
+
+    async def stop(self, grace: float | None) -> None:
+        """Refuse new calls, let in-flight ones finish for `grace` seconds, then release models."""
+        await self.health.enter_graceful_shutdown()  # health checks now answer NOT_SERVING
+        await self.server.stop(grace)
+        await self.registry.close()
+        self.service.close()
+
+
+async def start_server(config: ServerConfig, registry: ModelRegistry | None = None) -> RunningServer:
+    """Load the models (unless given), bind `config.address` and start serving."""
+    registry = registry or load_models(config)
+    opts = [
+        ("grpc.max_send_message_length", config.max_message_bytes),
+        ("grpc.max_receive_message_length", config.max_message_bytes),
+    ]
+    server = grpc.aio.server(options=opts)
+    service = AvatarForgeService(registry, config)
+    pb_grpc.add_AvatarForgeServicer_to_server(AvatarForgeServicer(service), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
+    )
+    port = server.add_insecure_port(config.address)
+    if not port:
+        raise OSError(f"cannot listen on {config.address}")
+    await server.start()
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("AvatarForge serving %s on port %d", ", ".join(registry.runtimes), port)
+    return RunningServer(server, port, service, registry, health_servicer)
+
+
+async def serve(config: ServerConfig) -> None:
+    """Run until SIGTERM or SIGINT, then drain for `config.grace_s` seconds."""
+    registry = load_models(config)  # before binding, so a bad bundle fails fast
+    running = await start_server(config, registry)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down: draining in-flight calls for up to %.1f s", config.grace_s)
+    await running.stop(config.grace_s)
+    log.info("stopped")

@@ -1,0 +1,91 @@
+"""Server configuration: one typed dataclass, filled from defaults, AVATARFORGE_* environment
+variables, then command-line flags (flags win).
+
+    AVATARFORGE_ADDRESS=0.0.0.0:50051 AVATARFORGE_MAX_BATCH=32 avatarforge serve --model ./my_bundle
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, fields
+
+from avatarforge.models.bundle import DEFAULT_MODEL
+
+BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
+ENV_PREFIX = "AVATARFORGE_"
+
+
+@dataclass
+class ServerConfig:
+    address: str = "127.0.0.1:50051"  # host:port to listen on; port 0 picks a free port
+    # Bundle names (looked up in model_dir, then models/zoo) or bundle paths, comma-separated;
+    # the first is the default model of requests that name none.
+    model: str = DEFAULT_MODEL
+    model_dir: str = ""  # extra folder of bundles, searched before models/zoo
+    backend: str = "auto"  # auto | torch | onnxruntime | tensorrt
+    device: str = "auto"  # auto | cpu | cuda:N
+    threads: int = 0  # torch CPU threads; 0 = torch's default
+    max_batch: int = 16  # rows per backend call (micro-batch across requests)
+    max_unary_items: int = 16  # characters per Generate call
+    max_stream_items: int = 100_000  # items per GenerateBatch call
+    max_message_bytes: int = 64 * 1024 * 1024  # a raw 1024² RGBA8 image alone is the 4 MiB default
+    default_psi: float = 0.7  # truncation applied to seeds when a request sets none
+    encode_workers: int = 2  # threads for image resize/encode
+    grace_s: float = 10.0  # SIGTERM: how long in-flight calls may finish
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        for name in ("max_batch", "max_unary_items", "max_stream_items", "max_message_bytes", "encode_workers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.default_psi <= 2.0:
+            raise ValueError(f"default_psi must be in [0, 2], got {self.default_psi}")
+
+    @property
+    def models(self) -> list[str]:
+        return [m.strip() for m in self.model.split(",") if m.strip()]
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "ServerConfig":
+        """Defaults, then AVATARFORGE_<FIELD> variables, then `overrides` (None values ignored)."""
+        environ = os.environ if environ is None else environ
+        values: dict = {}
+        for f in fields(cls):
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _parse(f.type, raw, ENV_PREFIX + f.name.upper())
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "ServerConfig":
+        return cls.from_env(**{f.name: getattr(args, f.name, None) for f in fields(cls)})
+
+
+def _parse(type_name, raw: str, where: str):
+    kind = type_name if isinstance(type_name, str) else type_name.__name__
+    try:
+        return {"int": int, "float": float}.get(kind, str)(raw)
+    except ValueError as e:
+        raise ValueError(f"{where}={raw!r} is not a valid {kind}") from e
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags for every field; defaults are None so the environment and dataclass defaults apply."""
+    d = ServerConfig()
+    a = parser.add_argument
+    a("--address", help=f"host:port to listen on, port 0 = any free port (default {d.address})")
+    a("--model", help=f"bundle name or path, comma-separated for several; first is the default (default {d.model})")
+    a("--model-dir", dest="model_dir", help="folder of bundles searched before models/zoo")
+    a("--backend", choices=BACKENDS, help="inference backend (default auto: tensorrt > torch cuda > cpu)")
+    a("--device", help="auto | cpu | cuda:N (default auto)")
+    a("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    a("--max-batch", dest="max_batch", type=int, help=f"rows per backend call (default {d.max_batch})")
+    a("--max-unary-items", dest="max_unary_items", type=int, help=f"characters per Generate call (default {d.max_unary_items})")
+    a("--max-stream-items", dest="max_stream_items", type=int, help=f"items per GenerateBatch call (default {d.max_stream_items})")
+    a("--max-message-bytes", dest="max_message_bytes", type=int, help=f"gRPC message size limit (default {d.max_message_bytes})")
+    a("--default-psi", dest="default_psi", type=float, help=f"truncation psi for seeds when a request sets none (default {d.default_psi})")
+    a("--grace", dest="grace_s", type=float, help=f"seconds in-flight calls may finish after SIGTERM (default {d.grace_s})")
+    a("--log-level", dest="log_level", help="DEBUG | INFO | WARNING (default INFO)")

@@ -1,0 +1,59 @@
+"""Domain errors and their gRPC status codes, in one place.
+
+The domain layer (validation, DNA, generation) raises these; only `api.py` turns them into gRPC
+statuses, through `grpc_code`. Adding an error kind means adding one row to `_CODES`.
+"""
+from __future__ import annotations
+
+import grpc
+
+
+class AvatarForgeError(Exception):
+    """Base class: the message is shown to the client as is, so it must say what to fix."""
+
+
+class InvalidRequest(AvatarForgeError):
+    """A request field is malformed or out of range."""
+
+
+class InvalidDna(InvalidRequest):
+    """DNA that is corrupt, hand-edited or made by another model."""
+
+
+class ModelNotFound(AvatarForgeError):
+    """The request names a model this server has not loaded."""
+
+
+class TooLarge(InvalidRequest):
+    """More items than the configured limit."""
+
+
+class NotImplementedYet(AvatarForgeError):
+    """An RPC of the v1 surface that a later release implements."""
+
+
+class ItemOutOfRange(AvatarForgeError):
+    """One item of a stream cannot be produced (e.g. a seed past 2^32-1); the stream goes on."""
+
+
+_CODES: dict[type[AvatarForgeError], grpc.StatusCode] = {
+    InvalidDna: grpc.StatusCode.INVALID_ARGUMENT,
+    TooLarge: grpc.StatusCode.INVALID_ARGUMENT,
+    InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
+    ModelNotFound: grpc.StatusCode.NOT_FOUND,
+    NotImplementedYet: grpc.StatusCode.UNIMPLEMENTED,
+    ItemOutOfRange: grpc.StatusCode.OUT_OF_RANGE,
+}
+
+
+def grpc_code(exc: BaseException) -> grpc.StatusCode:
+    """The status for an exception; anything unexpected is INTERNAL."""
+    for cls in type(exc).__mro__:
+        if cls in _CODES:
+            return _CODES[cls]
+    return grpc.StatusCode.INTERNAL
+
+
+def item_error_code(exc: BaseException) -> int:
+    """The numeric code (google.rpc.Code) for a per-item ItemError."""
+    return grpc_code(exc).value[0]

@@ -1,0 +1,117 @@
+"""A loaded model and the latent pipeline in front of its backend.
+
+    seeds -> z (latents.zs_from_seeds, one RNG stream per seed)     float32 [N, z_dim]
+          -> w (backend.map, on the batcher's worker thread)          float32 [N, w_dim]
+          -> W+ (latents.broadcast) -> truncate toward w_avg (psi)    float32 [N, num_ws, w_dim]
+          -> images (MicroBatcher.synthesize -> backend.synthesize)   uint8 [N, H, W, 3]
+
+No gRPC here: the same runtime serves any front door (gRPC, HTTP, a Ray actor).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from avatarforge.models import latents
+from avatarforge.models.bundle import DEFAULT_MODEL, Bundle, BundleError, load_bundle, resolve_bundle_path
+from avatarforge.server.backends import create_backend
+
+from .dna import ModelIdentity
+from .errors import ModelNotFound
+from .scheduler import BatchTiming, MicroBatcher, Priority
+
+log = logging.getLogger(__name__)
+
+MIN_SIZE = 16  # smallest output edge offered, unless the model itself is smaller
+MAX_UPSCALE = 4  # largest output edge = 4x native (two doublings)
+
+
+def supported_sizes(resolution: int) -> list[int]:
+    """The native resolution and its power-of-two down- and upscales."""
+    sizes = [resolution]
+    s = resolution // 2
+    while s >= MIN_SIZE:
+        sizes.insert(0, s)
+        s //= 2
+    s = resolution * 2
+    while s <= resolution * MAX_UPSCALE:
+        sizes.append(s)
+        s *= 2
+    return sizes
+
+
+@dataclass
+class ModelRuntime:
+    bundle: Bundle
+    backend: object  # a server.backends.base.Backend
+    batcher: MicroBatcher
+
+    @property
+    def identity(self) -> ModelIdentity:
+        cfg = self.bundle.config
+        return ModelIdentity(self.bundle.name, self.bundle.version, self.bundle.generator_sha256, cfg.num_ws, cfg.w_dim)
+
+    @property
+    def resolution(self) -> int:
+        return self.bundle.config.resolution
+
+    @property
+    def sizes(self) -> list[int]:
+        return supported_sizes(self.resolution)
+
+    @property
+    def w_avg(self) -> torch.Tensor:  # float32 [w_dim]
+        return self.bundle.generator.mapping.w_avg.detach().cpu().float()
+
+    async def ws_from_seeds(self, seeds: list[int], psi: float) -> np.ndarray:
+        """Seeds (each in [0, 2^32-1]) -> truncated W+ codes, float32 [N, num_ws, w_dim]."""
+        cfg = self.bundle.config
+        z = latents.zs_from_seeds(seeds, cfg.z_dim)
+        w = await self.batcher.map(z)
+        ws = latents.broadcast(torch.from_numpy(w), cfg.num_ws)
+        return latents.truncate(ws, self.w_avg, psi).numpy()
+
+    async def render(self, ws: np.ndarray, priority: Priority) -> tuple[np.ndarray, BatchTiming]:
+        """W+ float32 [N, num_ws, w_dim] -> uint8 [N, H, W, 3] at the native resolution."""
+        return await self.batcher.synthesize(ws, priority)
+
+
+class ModelRegistry:
+    """The models this server has loaded, by bundle name; the first is the default."""
+
+    def __init__(self, runtimes: list[ModelRuntime]):
+        if not runtimes:
+            raise ValueError("a server needs at least one model")
+        self.runtimes = {rt.bundle.name: rt for rt in runtimes}
+        self.default_name = runtimes[0].bundle.name
+
+    def get(self, name: str) -> ModelRuntime:
+        rt = self.runtimes.get(name or self.default_name)
+        if rt is None:
+            raise ModelNotFound(f"unknown model {name!r}; this server has {', '.join(sorted(self.runtimes))}")
+        return rt
+
+    async def close(self) -> None:
+        for rt in self.runtimes.values():
+            await rt.batcher.close()
+
+
+def load_models(config) -> ModelRegistry:
+    """Load every bundle named in config.model (BundleError names the bad path or file)."""
+    runtimes = []
+    for name in config.models:
+        try:
+            bundle = load_bundle(name, config.model_dir or None)
+        except BundleError as e:
+            if name == DEFAULT_MODEL and not resolve_bundle_path(name, config.model_dir or None).exists():
+                raise BundleError(f"{e}. The default model {DEFAULT_MODEL!r} is not installed yet: train or copy "
+                                  "it there, or pass --model PATH to a bundle folder") from e
+            raise
+        backend = create_backend(config.backend, bundle, device=config.device, threads=config.threads or None)
+        log.info("loaded model %s v%s from %s (%d px, backend %s)", bundle.name, bundle.version, bundle.path,
+                 bundle.config.resolution, backend.describe())
+        runtimes.append(ModelRuntime(bundle, backend, MicroBatcher(backend, config.max_batch, bundle.name)))
+    return ModelRegistry(runtimes)
