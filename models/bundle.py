@@ -187,15 +187,20 @@ def save_bundle(
     return path
 
 
-def add_file(path: str | Path, name: str, tensors: dict[str, torch.Tensor], manifest_entry: dict | None = None, key: str | None = None) -> None:
-    """Add or replace a safetensors file in a bundle and refresh the manifest's checksums."""
+def register_file(path: str | Path, name: str, key: str | None = None, manifest_entry: dict | None = None) -> None:
+    """List a file already written into a bundle (checksummed) and, optionally, describe it under `key`."""
     path = Path(path)
-    save_file({k: v.detach().contiguous() for k, v in tensors.items()}, str(path / name))
     manifest = json.loads((path / MANIFEST).read_text())
     manifest["files"][name] = {}
     if key is not None:
         manifest[key] = manifest_entry
     write_manifest(path, manifest)
+
+
+def add_file(path: str | Path, name: str, tensors: dict[str, torch.Tensor], key: str | None = None, manifest_entry: dict | None = None) -> None:
+    """Write a safetensors file into a bundle and list it in the manifest."""
+    save_file({k: v.detach().contiguous() for k, v in tensors.items()}, str(Path(path) / name))
+    register_file(path, name, key, manifest_entry)
 
 
 TINY_CONFIG = GeneratorConfig(

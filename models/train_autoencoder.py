@@ -35,15 +35,19 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from . import dataset
+from .classifier import masked_cross_entropy
 from .encoder import Encoder
 from .networks import Generator, GeneratorConfig
 from .latents import broadcast
 
 AVATARS64 = GeneratorConfig(
     z_dim=256, w_dim=256, resolution=64, mapping_layers=4,
+    # The mapping MLP is trained alone, as a latent-space GAN (train_mapping.py), not against a
+    # moving synthesis network, so it does not need NVlabs' 100x slower learning rate.
+    mapping_lr_multiplier=1.0,
     channels={4: 256, 8: 256, 16: 128, 32: 64, 64: 32},
 )
-ENCODER_CHANNELS = {64: 32, 32: 64, 16: 128, 8: 256, 4: 256}
+ENCODER_CHANNELS = {64: 16, 32: 32, 16: 64, 8: 128, 4: 256}  # the encoder only has to name parts: keep it cheap
 
 
 def to_float(images_u8: torch.Tensor) -> torch.Tensor:
@@ -67,7 +71,7 @@ class LabelHeads(nn.Module):
     def loss(self, w: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         total = 0.0
         for i, head in enumerate(self.heads.values()):
-            total = total + F.cross_entropy(head(w), labels[:, i].long(), ignore_index=dataset.NOT_APPLICABLE)
+            total = total + masked_cross_entropy(head(w), labels[:, i])
         return total / len(self.heads)
 
 
