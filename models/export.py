@@ -40,7 +40,7 @@ from .bundle import Bundle, load_bundle, sha256_file
 
 DEFAULT_OPSET = 17  # Supported by TensorRT 8.6-11 and every onnxruntime we pin.
 # Bump when the graphs change for the same weights (e.g. new post-processing): old caches then miss.
-EXPORT_FORMAT = 1
+EXPORT_FORMAT = 2
 CACHE_DIR_NAME = "generator.onnx.cache"  # matches `*.onnx.cache/` in .gitignore
 PRECISIONS = ("fp32", "fp16")
 
@@ -154,6 +154,21 @@ def _trace_to_onnx(module: nn.Module, example: torch.Tensor, input_name: str, ou
     return buf.getvalue()
 
 
+def _declare_output_shape(onnx_bytes: bytes, dims: list) -> bytes:
+    """Write the known output shape into the graph (the tracer leaves H and W symbolic after
+    Resize), so consumers such as TensorRT and the checker see [batch, H, W, 3], not [batch, ?, ?, 3]."""
+    import onnx
+
+    model = onnx.load_from_string(onnx_bytes)
+    shape = model.graph.output[0].type.tensor_type.shape
+    for dim, value in zip(shape.dim, dims):
+        if isinstance(value, str):
+            dim.dim_param = value
+        else:
+            dim.dim_value = value
+    return model.SerializeToString()
+
+
 def _check(onnx_bytes: bytes, name: str) -> None:
     import onnx
 
@@ -211,10 +226,14 @@ def _export_into(bundle: Bundle, directory: Path, key: str, opset: int, precisio
     generator = copy.deepcopy(bundle.generator).cpu().eval().requires_grad_(False)
     graphs = {
         # Batch 2 when tracing so no size-1 dimension gets specialised away.
-        "mapping": _trace_to_onnx(MappingGraph(generator), torch.zeros(2, cfg.z_dim), "z", "w", opset),
-        "synthesis": _trace_to_onnx(
-            SynthesisGraph(generator, half=precision == "fp16"),
-            torch.zeros(2, cfg.num_ws, cfg.w_dim), "ws", "images", opset,
+        "mapping": _declare_output_shape(
+            _trace_to_onnx(MappingGraph(generator), torch.zeros(2, cfg.z_dim), "z", "w", opset),
+            ["batch", cfg.w_dim],
+        ),
+        "synthesis": _declare_output_shape(
+            _trace_to_onnx(SynthesisGraph(generator, half=precision == "fp16"),
+                           torch.zeros(2, cfg.num_ws, cfg.w_dim), "ws", "images", opset),
+            ["batch", cfg.resolution, cfg.resolution, cfg.img_channels],
         ),
     }
     for name, data in graphs.items():
