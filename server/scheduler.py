@@ -82,10 +82,19 @@ class MicroBatcher:
         self._wakeup.set()
         return await fut
 
-    async def map(self, z: np.ndarray) -> np.ndarray:
-        """z float32 [n, z_dim] -> w float32 [n, w_dim], on the backend's worker thread."""
+    async def map(self, z: np.ndarray, rowwise: bool = True) -> np.ndarray:
+        """z float32 [n, z_dim] -> w float32 [n, w_dim], on the backend's worker thread.
+
+        rowwise: one backend call per row. A GEMM's blocking (hence its float rounding) depends
+        on the batch size, so this is what makes a seed's w, and its DNA bytes, bit-identical
+        whatever batch it arrives in; the mapping MLP is cheap next to synthesis.
+        """
         self.stats.map_calls += 1
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self.backend.map, z)
+        fn = self._map_rows if rowwise else self.backend.map
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, z)
+
+    def _map_rows(self, z: np.ndarray) -> np.ndarray:
+        return np.concatenate([self.backend.map(z[i : i + 1]) for i in range(len(z))])
 
     async def close(self) -> None:
         if self._dispatcher is not None:

@@ -1,2 +1,50 @@
-def main():
-    print("ok")
+"""The one `avatarforge` command. Subcommands are registered in COMMANDS as
+(name, module, one-line help); each module exposes
+
+    add_arguments(parser: argparse.ArgumentParser) -> None
+    run(args: argparse.Namespace) -> int          # the exit status
+
+and optionally DESCRIPTION (the long --help text). Modules are imported only when their
+subcommand runs (or its --help is shown), so `avatarforge generate` never imports torch.
+To add a subcommand, add one row.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS: list[tuple[str, str, str]] = [
+    ("serve", "avatarforge.server.main", "run the gRPC server"),
+    ("generate", "avatarforge.commands.generate", "generate faces from seeds into a folder (resumable)"),
+    ("demo", "avatarforge.commands.demo", "start a server, generate 64 NPC faces and a contact sheet, stop"),
+]
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="avatarforge", description="AvatarForge: StyleGAN2 character faces over gRPC.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    for name, module, help_text in COMMANDS:
+        if name == chosen:  # lazy: only the subcommand being run is imported
+            mod = importlib.import_module(module)
+            p = sub.add_parser(name, help=help_text, description=getattr(mod, "DESCRIPTION", help_text),
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+            mod.add_arguments(p)
+            p.set_defaults(_run=mod.run)
+        else:
+            sub.add_parser(name, help=help_text)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
+    try:
+        return args._run(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommand modules of the `avatarforge` CLI (registered in avatarforge.cli.COMMANDS)."""

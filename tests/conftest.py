@@ -1,0 +1,74 @@
+"""Shared fixtures: a tiny seeded bundle and a real server on loopback.
+
+The server runs in this process on its own asyncio loop in a background thread, so tests use
+the blocking AvatarForgeClient (as a user would) and can still read the server's counters.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from avatarforge.client import AvatarForgeClient
+from avatarforge.models.bundle import create_seeded_bundle
+from avatarforge.server.app import RunningServer, start_server
+from avatarforge.server.config import ServerConfig
+
+# Limits small enough to test quickly, large enough for the determinism checks.
+TEST_CONFIG = dict(backend="torch", device="cpu", max_batch=16, max_unary_items=64, max_stream_items=100_000)
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory) -> Path:
+    """32 px untrained generator (8 ws x 32 dims), weights a pure function of seed 0."""
+    return create_seeded_bundle(tmp_path_factory.mktemp("bundles") / "tiny", seed=0)
+
+
+@pytest.fixture(scope="session")
+def other_bundle(tmp_path_factory) -> Path:
+    """Same architecture, different weights: DNA from one must be refused by the other."""
+    return create_seeded_bundle(tmp_path_factory.mktemp("bundles") / "other", seed=1, name="other")
+
+
+@dataclass
+class ServerHandle:
+    address: str
+    running: RunningServer
+    loop: asyncio.AbstractEventLoop
+
+    def batcher(self, model: str = "tiny"):
+        return self.running.registry.get(model).batcher
+
+
+class _LoopThread:
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="test-server-loop", daemon=True)
+        self.thread.start()
+
+    def run(self, coro, timeout: float = 60):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self):
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+@pytest.fixture(scope="session")
+def server(tiny_bundle, other_bundle) -> ServerHandle:
+    """A server with two models: `tiny` (the default) and `other`."""
+    lt = _LoopThread()
+    config = ServerConfig(address="127.0.0.1:0", model=f"{tiny_bundle},{other_bundle}", **TEST_CONFIG)
+    running = lt.run(start_server(config))
+    yield ServerHandle(f"127.0.0.1:{running.port}", running, lt.loop)
+    lt.run(running.stop(1.0))
+    lt.close()
+
+
+@pytest.fixture(scope="session")
+def client(server) -> AvatarForgeClient:
+    with AvatarForgeClient(server.address, timeout=60) as c:
+        yield c

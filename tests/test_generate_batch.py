@@ -1,0 +1,87 @@
+"""GenerateBatch: the bulk NPC stream, as a content build uses it."""
+from __future__ import annotations
+
+import time
+
+import grpc
+import pytest
+
+from avatarforge.models.latents import MAX_SEED
+
+
+def kinds(events):
+    return [e.WhichOneof("event") for e in events]
+
+
+def test_stream_order_counts_progress_and_summary(client):
+    events = list(client.generate_batch(range(100, 140), request_id="build-7"))
+    k = kinds(events)
+    assert k[0] == "progress" and k[-1] == "summary" and k.count("summary") == 1
+    items = [e.item for e in events if e.HasField("item")]
+    assert [i.index for i in items] == list(range(40))
+    assert [i.seed for i in items] == list(range(100, 140))
+    assert all(i.request_id == "build-7" and i.image.data and i.dna.w_plus for i in items)
+    progress = [e.progress for e in events if e.HasField("progress")]
+    assert progress[0].completed == 0 and progress[-1].completed == 40
+    assert all(p.total == 40 for p in progress)
+    assert [p.completed for p in progress] == sorted(p.completed for p in progress)
+    assert len(progress) >= 3  # interleaved, one per micro-batch of 16: 16, 32, 40
+    s = events[-1].summary
+    assert (s.total, s.produced, s.failed, s.skipped, s.request_id) == (40, 40, 0, 0, "build-7")
+    assert s.timing.compute_us > 0 and s.timing.encode_us > 0 and s.wall_us > 0
+
+
+def test_explicit_seed_list_keeps_request_order(client):
+    seeds = [7, 3, 99, 3]
+    items = list(client.generate_batch(seeds).items())
+    assert [(i.index, i.seed) for i in items] == list(enumerate(seeds))
+    assert items[1].image.data == items[3].image.data
+
+
+def test_progress_every(client):
+    events = list(client.generate_batch(range(0, 20), progress_every=5))
+    assert [e.progress.completed for e in events if e.HasField("progress")] == [0, 16, 20]
+
+
+def test_resume_from_start_index_gives_exactly_the_missing_items(client):
+    full = {i.index: i for i in client.generate_batch(range(0, 30)).items()}
+    stream = client.generate_batch(range(0, 30), start_index=17)
+    resumed = list(stream.items())
+    assert [i.index for i in resumed] == list(range(17, 30))
+    assert all(i.image.data == full[i.index].image.data for i in resumed)
+    assert (stream.summary.skipped, stream.summary.produced, stream.summary.total) == (17, 13, 30)
+    # start_index == total: nothing left, but still a clean summary.
+    done = client.generate_batch(range(0, 30), start_index=30)
+    assert list(done.items()) == [] and done.summary.produced == 0
+
+
+def test_a_bad_item_does_not_end_the_stream(client):
+    stream = client.generate_batch(base_seed=MAX_SEED - 1, count=4)
+    items = list(stream.items())
+    assert [i.seed for i in items] == [MAX_SEED - 1, MAX_SEED, MAX_SEED + 1, MAX_SEED + 2]
+    assert [i.HasField("error") for i in items] == [False, False, True, True]
+    assert items[2].error.code == grpc.StatusCode.OUT_OF_RANGE.value[0]
+    assert str(MAX_SEED + 1) in items[2].error.message
+    assert (stream.summary.produced, stream.summary.failed) == (2, 2)
+
+
+def test_cancel_mid_stream_stops_generation(client, server):
+    stats = server.batcher().stats
+    before = stats.batches_run
+    total = 100_000  # far more than flow control lets the server run ahead
+    stream = client.generate_batch(base_seed=0, count=total)
+    it = iter(stream.items())
+    for _ in range(3):
+        next(it)
+    stream.cancel()
+    with pytest.raises(grpc.RpcError) as err:
+        for _ in it:
+            pass
+    assert err.value.code() == grpc.StatusCode.CANCELLED
+    time.sleep(0.5)  # let the server notice
+    after_cancel = stats.batches_run
+    time.sleep(1.0)
+    assert stats.batches_run == after_cancel, "batches kept running after the client cancelled"
+    ran = after_cancel - before
+    assert 0 < ran and ran * 16 < total / 10, f"{ran} batches of 16 ran for a stream of {total}"
+
