@@ -1,0 +1,70 @@
+"""The server as a process: startup errors that name the problem, and SIGTERM draining."""
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import grpc
+import pytest
+
+from avatarforge.client import AvatarForgeClient
+from avatarforge.commands.demo import free_port
+from avatarforge.models.bundle import BundleError
+from avatarforge.server.config import ServerConfig
+from avatarforge.server.generation import load_models
+
+
+def serve_cmd(*args):
+    return [sys.executable, "-m", "avatarforge.server", "--backend", "torch", "--device", "cpu", *args]
+
+
+def test_corrupt_bundle_fails_startup_naming_the_file(tiny_bundle, tmp_path):
+    bad = shutil.copytree(tiny_bundle, tmp_path / "corrupt")
+    gen = bad / "generator.safetensors"
+    data = bytearray(gen.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 8] = b"\xff" * 8
+    gen.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="generator.safetensors is corrupt"):
+        load_models(ServerConfig(model=str(bad), backend="torch", device="cpu"))
+    proc = subprocess.run(serve_cmd("--address", "127.0.0.1:0", "--model", str(bad)),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3
+    assert f"{gen} is corrupt" in proc.stderr
+
+
+def test_missing_bundle_names_the_path(tmp_path):
+    with pytest.raises(BundleError, match=str(tmp_path / "nothing-here")):
+        load_models(ServerConfig(model=str(tmp_path / "nothing-here"), backend="torch"))
+
+
+def test_sigterm_drains_in_flight_streams_then_exits(tiny_bundle):
+    address = f"127.0.0.1:{free_port()}"
+    proc = subprocess.Popen(serve_cmd("--address", address, "--model", str(tiny_bundle), "--grace", "20"),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        with AvatarForgeClient(address) as client:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    client.wait_until_serving(timeout=1)
+                    break
+                except (grpc.FutureTimeoutError, grpc.RpcError):
+                    assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+            stream = client.generate_batch(range(200), size=64)
+            items = stream.items()
+            first = next(items)
+            proc.send_signal(signal.SIGTERM)
+            rest = list(items)  # the in-flight stream finishes
+            assert first.index == 0 and len(rest) == 199
+            assert stream.summary.produced == 200
+            with pytest.raises(grpc.RpcError):  # and nothing new is accepted
+                client.generate(seeds=[1])
+        assert proc.wait(timeout=30) == 0
+        assert "draining" in proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
