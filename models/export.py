@@ -48,9 +48,8 @@ PRECISIONS = ("fp32", "fp16")
 def to_uint8_nhwc(img: torch.Tensor) -> torch.Tensor:
     """float [N, 3, H, W] in [-1, 1] -> uint8 [N, H, W, 3].
 
-    The same arithmetic as `server.backends.base.to_uint8_images` (x*127.5+128, clamp,
-    truncating cast); duplicated here because models never import the server (STYLE.md).
-    tests/test_backends.py checks the two agree bit for bit.
+    NVlabs' convention: x*127.5+128, clamp, truncating cast. The single definition: the server's
+    `backends.base.to_uint8_images` calls this (models never import the server, STYLE.md).
     """
     return (img * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
 

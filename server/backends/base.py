@@ -14,6 +14,8 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from avatarforge.models.export import to_uint8_nhwc
+
 
 class BackendUnavailable(RuntimeError):
     """The requested backend cannot run here (library or device missing)."""
@@ -36,6 +38,7 @@ class Backend(Protocol):
 def to_uint8_images(img: torch.Tensor) -> torch.Tensor:
     """float [N, 3, H, W] in [-1, 1] -> uint8 [N, H, W, 3] (NVlabs' convention: x*127.5+128, clamp).
 
-    Part of every backend's graph, so all backends quantise the same way.
+    One definition, in models/export.py, because the exported synthesis graph ends with it:
+    every backend (torch here, onnxruntime and TensorRT in their graphs) quantises the same way.
     """
-    return (img * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+    return to_uint8_nhwc(img)
