@@ -4,8 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 # The CPU wheel (what this project's package index serves), installed first so that the
-# `torch>=2.3` dependency is already satisfied and
-# pip never pulls the multi-GB CUDA build.
+# `torch>=2.3` dependency is already satisfied and pip never pulls the multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 MODEL ?= avatars64
 SEEDS ?= 0-63
