@@ -9,7 +9,7 @@ import grpc
 from avatarforge.v1 import avatarforge_pb2 as pb
 from avatarforge.v1 import avatarforge_pb2_grpc as pb_grpc
 
-from .errors import AvatarForgeError, NotImplementedYet, grpc_code
+from .errors import NotImplementedYet, grpc_code
 from .service import AvatarForgeService
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class AvatarForgeServicer(pb_grpc.AvatarForgeServicer):
         try:
             async for event in self.service.generate_batch(request):
                 yield event
-        except AvatarForgeError as e:
+        except Exception as e:  # CancelledError is a BaseException and passes through
             await _abort(context, e)
 
     async def EditSession(self, request_iterator, context):

@@ -87,5 +87,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--max-stream-items", dest="max_stream_items", type=int, help=f"items per GenerateBatch call (default {d.max_stream_items})")
     a("--max-message-bytes", dest="max_message_bytes", type=int, help=f"gRPC message size limit (default {d.max_message_bytes})")
     a("--default-psi", dest="default_psi", type=float, help=f"truncation psi for seeds when a request sets none (default {d.default_psi})")
+    a("--encode-workers", dest="encode_workers", type=int, help=f"image encoding threads (default {d.encode_workers})")
     a("--grace", dest="grace_s", type=float, help=f"seconds in-flight calls may finish after SIGTERM (default {d.grace_s})")
     a("--log-level", dest="log_level", help="DEBUG | INFO | WARNING (default INFO)")

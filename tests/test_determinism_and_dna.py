@@ -40,9 +40,16 @@ def test_backend_batch_of_64_vs_alone(tiny_bundle):
     assert max_diff(batch, alone) <= 1
 
 
-def test_unary_alone_vs_unary_64_vs_stream(client):
+def test_unary_alone_vs_unary_64_vs_stream(client, server):
     alone = {s: pixels(client.generate(seeds=[s]).results[0].image) for s in (0, 17, 63)}
-    together = client.generate(seeds=SEEDS).results
+    batcher = server.batcher()
+    batcher.max_batch = 64  # let this one call reach the backend as a single batch of 64
+    try:
+        reply = client.generate(seeds=SEEDS)
+    finally:
+        batcher.max_batch = 16
+    assert reply.timing.batch_size == 64
+    together = reply.results
     streamed = list(client.generate_batch(SEEDS).items())
     for s, img in alone.items():
         assert max_diff(img, pixels(together[s].image)) <= 1

@@ -1,0 +1,31 @@
+"""Server configuration: defaults < AVATARFORGE_* environment < command-line flags."""
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from avatarforge.server.config import ServerConfig, add_arguments
+
+
+def test_environment_then_flags():
+    env = {"AVATARFORGE_MAX_BATCH": "8", "AVATARFORGE_DEFAULT_PSI": "0.5", "AVATARFORGE_MODEL": "a,b"}
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--max-batch", "4", "--address", "0.0.0.0:1"])
+    overrides = {k: v for k, v in vars(args).items() if v is not None}
+    cfg = ServerConfig.from_env(env, **overrides)
+    assert (cfg.max_batch, cfg.default_psi, cfg.address, cfg.models) == (4, 0.5, "0.0.0.0:1", ["a", "b"])
+    assert ServerConfig.from_env({}).model == "avatars64"
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"AVATARFORGE_MAX_BATCH": "lots"}, "AVATARFORGE_MAX_BATCH='lots' is not a valid int"),
+    ({"AVATARFORGE_BACKEND": "cuda"}, "backend must be one of auto, torch, onnxruntime, tensorrt"),
+    ({"AVATARFORGE_MAX_BATCH": "0"}, "max_batch must be >= 1"),
+    ({"AVATARFORGE_DEFAULT_PSI": "3"}, "default_psi must be in [0, 2]"),
+])
+def test_bad_values_say_what_is_wrong(env, message):
+    with pytest.raises(ValueError) as err:
+        ServerConfig.from_env(env)
+    assert message in str(err.value)
