@@ -97,14 +97,16 @@ def accuracy_per_head(model: AttributeClassifier, images: np.ndarray, labels: np
     return out
 
 
-def train_classifier(data: str | Path, out: str | Path, epochs: float = 4, batch: int = 64, lr: float = 2e-3, seed: int = 0) -> dict:
+def train_classifier(data: str | Path, out: str | Path, epochs: float = 4, batch: int = 64, lr: float = 2e-3, seed: int = 0, width: int = 24, init: str | None = None) -> dict:
     from tqdm import tqdm
 
     torch.manual_seed(seed)
     images, labels = dataset.load_split(data, "train")
     held_images, held_labels = dataset.load_split(data, "heldout")
     vocab = json.loads((Path(data) / "attributes.json").read_text())["heads"]
-    model = AttributeClassifier(vocab)
+    model = AttributeClassifier(vocab, width=width)
+    if init:  # continue from an earlier classifier (same width) instead of from scratch
+        model = load_classifier(init).train().requires_grad_(True)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     steps = int(epochs * (len(images) // batch))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
@@ -117,7 +119,7 @@ def train_classifier(data: str | Path, out: str | Path, epochs: float = 4, batch
         y = torch.from_numpy(labels[idx.numpy()]).long()
         # Light augmentation so the classifier judges generated faces by content, not by
         # render-exact pixels: small shifts and blur (generated faces are slightly soft).
-        if torch.rand(1, generator=gen).item() < 0.5:
+        if torch.rand(1, generator=gen).item() < 0.25:
             x = F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
         shift = torch.randint(-2, 3, (2,), generator=gen).tolist()
         x = torch.roll(x, shifts=shift, dims=(2, 3))
@@ -131,7 +133,12 @@ def train_classifier(data: str | Path, out: str | Path, epochs: float = 4, batch
             bar.set_postfix(loss=f"{loss.item() / len(vocab):.3f}")
     model.eval()
     acc = accuracy_per_head(model, held_images, held_labels)
-    metrics = {"heldout_accuracy": acc, "train_seconds": round(time.time() - t0), "steps": steps, "batch": batch}
+    earlier = {"train_seconds": 0, "steps": 0}
+    if init:  # report the whole training, not just this continuation
+        with safe_open(str(init), "pt") as f:
+            earlier = json.loads(f.metadata()["metrics"])
+    metrics = {"heldout_accuracy": acc, "train_seconds": round(time.time() - t0) + earlier["train_seconds"],
+               "steps": steps + earlier["steps"], "batch": batch}
     model.save(out, metrics)
     return metrics
 
@@ -140,11 +147,13 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description="Train the attribute classifier on real renders")
     p.add_argument("--data", default="data/avatars64")
     p.add_argument("--out", default="runs/classifier.safetensors")
-    p.add_argument("--epochs", type=float, default=1.5)
+    p.add_argument("--width", type=int, default=24, help="channels at full resolution (doubles per halving, max 128)")
+    p.add_argument("--epochs", type=float, default=4)
+    p.add_argument("--init", default=None, help="start from this classifier file instead of from scratch")
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    metrics = train_classifier(a.data, a.out, a.epochs)
+    metrics = train_classifier(a.data, a.out, a.epochs, width=a.width, init=a.init)
     print(json.dumps(metrics["heldout_accuracy"], indent=1))
 
 
