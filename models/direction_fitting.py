@@ -1,0 +1,272 @@
+"""Supervised edit directions (InterFaceGAN) and their measured quality.
+
+    fit:        seeds FIT_SEEDS -> w -> render -> classify; per attribute, a logistic-regression
+                boundary in W; its unit normal is the direction.
+    calibrate:  on CALIBRATION_SEEDS, per candidate layer group, the smallest strength on a grid
+                (in units of W's std along the direction) that makes the classifier see the
+                attribute; keep the group with the fewest side effects among those that work.
+                If side effects stay too high, try again with the most correlated other
+                directions projected out (conditional direction).
+    measure:    on EVALUATION_SEEDS (disjoint from both), success and unchanged at the chosen
+                layers and strength; ship if both meet the targets, else record why not.
+
+All seeds are fixed, so a re-run on the same bundle gives the same directions and numbers.
+Faces are untruncated (psi = 1), as in `avatarforge eval`.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from tqdm import tqdm
+
+from .attributes import ATTRIBUTES, Attribute, LabelReader
+from .bundle import Bundle, sha256_file
+from .classifier import AttributeClassifier
+from .direction_set import Direction, as_range
+from .editing import apply_direction, broadcast, condition_direction, named_layer_ranges
+from .latents import zs_from_seeds
+
+FIT_SEEDS = range(0, 3000)
+CALIBRATION_SEEDS = range(1_000_000, 1_000_400)
+EVALUATION_SEEDS = range(2_000_000, 2_000_600)
+N_CALIBRATION = 64  # eligible faces per calibration measurement
+N_EVALUATION = 256  # eligible faces per final measurement (>= 200)
+STRENGTH_GRID = (1.0, 1.5, 2.0, 3.0, 4.0, 5.5)  # in std of W along the direction
+CANDIDATE_LAYERS = ("all", "coarse", "middle", "fine", "coarse+middle")
+SUCCESS_TARGET, UNCHANGED_TARGET = 0.90, 0.85
+CALIBRATION_SUCCESS = 0.95  # aim above the target on calibration faces, so evaluation keeps a margin
+MIN_EXAMPLES = 20  # of each class among the fit faces, else no boundary is fitted
+# A head the classifier gets wrong on real held-out faces more often than this cannot witness a
+# side effect (its argmax flips on noise): it is left out of `unchanged`, and the derivation says so.
+RELIABLE_ACCURACY = 0.60
+# An attribute is only fitted if the classifier tells it apart on real held-out renders with at
+# least this balanced accuracy (when the dataset is at hand): else success would measure noise.
+ATTRIBUTE_ACCURACY = 0.85
+N_REAL = 2000
+
+
+@dataclass
+class Faces:
+    """Generated faces and what the classifier sees in them."""
+
+    ws: torch.Tensor  # float32 [N, num_ws, w_dim]
+    labels: np.ndarray  # int16 [N, heads]
+    visible: np.ndarray  # bool [N, heads]
+
+
+@dataclass
+class Measurement:
+    success: float  # share of eligible faces that have the attribute after the edit
+    unchanged: float  # share of (face, other visible head) pairs whose value did not change
+    n: int  # eligible faces measured
+
+    def meets_targets(self) -> bool:
+        return self.success >= SUCCESS_TARGET and self.unchanged >= UNCHANGED_TARGET
+
+
+@torch.no_grad()
+def render(generator, ws: torch.Tensor, batch: int = 64) -> np.ndarray:
+    """W+ [N, num_ws, w_dim] -> uint8 [N, H, W, 3], const noise (as served)."""
+    out = [generator.synthesis(ws[i : i + batch], noise_mode="const") for i in range(0, len(ws), batch)]
+    img = torch.cat(out) if out else torch.zeros(0, 3, generator.cfg.resolution, generator.cfg.resolution)
+    return (img * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def look(generator, classifier: AttributeClassifier, reader: LabelReader, ws: torch.Tensor) -> Faces:
+    labels, _ = classifier.predict(render(generator, ws))
+    return Faces(ws, labels, reader.visible(labels))
+
+
+@torch.no_grad()
+def sample_faces(generator, classifier, reader, seeds, desc: str) -> Faces:
+    parts = []
+    for i in tqdm(range(0, len(seeds), 250), desc=desc, unit="x250 faces", leave=False):
+        z = torch.from_numpy(zs_from_seeds(list(seeds[i : i + 250]), generator.cfg.z_dim))
+        parts.append(look(generator, classifier, reader, broadcast(generator.mapping(z), generator.num_ws)))
+    return Faces(torch.cat([p.ws for p in parts]), np.concatenate([p.labels for p in parts]), np.concatenate([p.visible for p in parts]))
+
+
+def fit_linear_boundary(x: torch.Tensor, y: torch.Tensor, l2: float = 1e-3, iterations: int = 30) -> torch.Tensor:
+    """Unit normal [d] of an L2-regularised, class-balanced logistic-regression boundary.
+
+    x: float [N, d]; y: bool [N]. Newton's method (d is a few hundred, so the Hessian is cheap
+    and a handful of steps converge; no scikit-learn needed). Classes are weighted to equal
+    total weight, so a rare attribute (pink hair) still gets a boundary between the classes.
+    """
+    x, y = x.double(), y.double()
+    x = torch.cat([x - x.mean(0), torch.ones(len(x), 1, dtype=x.dtype)], 1)  # centred, plus intercept
+    pos = y.mean().clamp(1e-6, 1 - 1e-6)
+    weight = torch.where(y > 0, 0.5 / pos, 0.5 / (1 - pos)) / len(y)  # [N], sums to 1
+    reg = torch.full((x.shape[1],), l2, dtype=x.dtype)
+    reg[-1] = 0  # the intercept is not shrunk
+    beta = torch.zeros(x.shape[1], dtype=x.dtype)
+    for _ in range(iterations):
+        p = torch.sigmoid(x @ beta)
+        grad = x.t() @ (weight * (p - y)) + reg * beta
+        hess = (x * (weight * p * (1 - p))[:, None]).t() @ x + torch.diag(reg)
+        step = torch.linalg.solve(hess, grad)
+        beta = beta - step
+        if step.abs().max() < 1e-8:
+            break
+    normal = beta[:-1]
+    return (normal / normal.norm()).float()
+
+
+def classifier_accuracy(path) -> dict[str, float]:
+    """Held-out accuracy per head, from the classifier file's own metadata ({} if it has none)."""
+    if path is None:
+        return {}
+    with safe_open(str(path), "pt") as f:
+        metrics = json.loads((f.metadata() or {}).get("metrics", "{}"))
+    return {h: float(a) for h, a in metrics.get("heldout_accuracy", {}).items() if a == a}  # drop NaN
+
+
+def attribute_accuracy(classifier, reader: LabelReader, data, attributes) -> dict[str, float]:
+    """Balanced accuracy of each attribute as read by the classifier on real held-out renders
+    (whose labels are exact); {} if the dataset is not at hand."""
+    from . import dataset
+
+    if data is None or not (Path(data) / "heldout.npz").is_file():
+        return {}
+    images, truth = dataset.load_split(data, "heldout")
+    pred, _ = classifier.predict(images[:N_REAL])
+    truth = truth[:N_REAL]
+    out = {}
+    for attr in attributes:
+        i = reader.index[attr.head]
+        codes = [reader.vocab[attr.head].index(v) for v in attr.values]
+        real = (truth[:, i] != dataset.NOT_APPLICABLE) & np.isin(truth[:, i], codes)
+        seen = reader.present(attr, pred, reader.visible(pred))
+        if real.all() or not real.any():
+            continue
+        out[attr.name] = round(float((seen[real].mean() + (~seen[~real]).mean()) / 2), 4)
+    return out
+
+
+def layer_candidates(num_ws: int) -> dict[str, range]:
+    named = named_layer_ranges(num_ws)
+    named["coarse+middle"] = range(0, named["middle"].stop)
+    return {k: named[k] for k in CANDIDATE_LAYERS if len(named[k])}
+
+
+def measure(generator, classifier, reader, attr: Attribute, faces: Faces, vector, layers: range, strength: float,
+            limit: int | None = None) -> Measurement:
+    """Edit the eligible faces (the first `limit`) and compare what the classifier sees."""
+    idx = np.flatnonzero(reader.eligible(attr, faces.labels, faces.visible))[:limit]
+    if len(idx) == 0:
+        return Measurement(0.0, 0.0, 0)
+    after = look(generator, classifier, reader, apply_direction(faces.ws[idx], vector, strength, layers))
+    success = float(reader.present(attr, after.labels, after.visible).mean())
+    same, compared = reader.unchanged_counts(attr, faces.labels[idx], faces.visible[idx], after.labels, after.visible)
+    return Measurement(success, same / max(compared, 1), len(idx))
+
+
+def calibrate(generator, classifier, reader, attr, faces: Faces, vector, sigma: float):
+    """-> (layers name, layers, strength, Measurement) with success >= CALIBRATION_SUCCESS and the
+    highest unchanged share; if no candidate gets there, the one with the highest success."""
+    tried = []
+    for name, layers in layer_candidates(generator.num_ws).items():
+        # The strongest edit first: a group that cannot do it at full strength is skipped cheaply.
+        for k in STRENGTH_GRID[-1:] + STRENGTH_GRID[:-1]:
+            m = measure(generator, classifier, reader, attr, faces, vector, layers, k * sigma, N_CALIBRATION)
+            tried.append((name, layers, k * sigma, m))
+            if k == STRENGTH_GRID[-1] and m.success < CALIBRATION_SUCCESS:
+                break
+            if k != STRENGTH_GRID[-1] and m.success >= CALIBRATION_SUCCESS:
+                break  # the weakest strength that works: more only adds side effects
+    working = [t for t in tried if t[3].success >= CALIBRATION_SUCCESS]
+    if working:
+        return max(working, key=lambda t: (t[3].unchanged, -t[2]))
+    return max(tried, key=lambda t: (t[3].success, t[3].unchanged))
+
+
+def derive(bundle: Bundle, classifier: AttributeClassifier, classifier_path=None, attributes=ATTRIBUTES,
+           fit_seeds=FIT_SEEDS, max_conditions: int = 2, data=None) -> tuple[list[Direction], list[dict], dict]:
+    """Fit, calibrate and measure every attribute's direction.
+
+    data: dataset folder with heldout.npz, to check the classifier can read each attribute.
+    Returns (shipped directions, dropped [{name, reason, success, unchanged}], derivation record).
+    """
+    t0 = time.time()
+    g = bundle.generator
+    accuracy = classifier_accuracy(classifier_path)
+    unreliable = sorted(h for h, a in accuracy.items() if a < RELIABLE_ACCURACY)
+    reader = LabelReader(classifier.vocab, ignore=unreliable)
+    readable = attribute_accuracy(classifier, reader, data, attributes)
+    fit = sample_faces(g, classifier, reader, fit_seeds, "fit faces")
+    cal = sample_faces(g, classifier, reader, CALIBRATION_SEEDS, "calibration faces")
+    ev = sample_faces(g, classifier, reader, EVALUATION_SEEDS, "evaluation faces")
+    w_fit = fit.ws[:, 0]  # [N, w_dim]: the faces are broadcast W codes
+    # 1. One boundary per attribute with enough examples of both classes.
+    vectors, dropped = {}, []
+    for attr in attributes:
+        if readable.get(attr.name, 1.0) < ATTRIBUTE_ACCURACY:
+            dropped.append({"name": attr.name, "reason": f"the classifier reads it on real renders with balanced accuracy "
+                            f"{readable[attr.name]:.0%} < {ATTRIBUTE_ACCURACY:.0%}: the edit cannot be measured",
+                            "success": None, "unchanged": None})
+            continue
+        y = reader.present(attr, fit.labels, fit.visible)
+        known = fit.visible[:, reader.index[attr.head]]  # fit only where the part can be seen
+        n_pos, n_neg = int(y[known].sum()), int((~y[known]).sum())
+        if min(n_pos, n_neg) < MIN_EXAMPLES:
+            dropped.append({"name": attr.name, "reason": f"the classifier sees it on {n_pos} of {int(known.sum())} generated "
+                            f"faces: too few of one class (< {MIN_EXAMPLES}) to fit a boundary", "success": None, "unchanged": None})
+            continue
+        vectors[attr.name] = fit_linear_boundary(w_fit[torch.from_numpy(known)], torch.from_numpy(y[known]))
+    # 2. Calibrate layers and strength, condition if needed, measure on held-out seeds.
+    shipped = []
+    for attr in tqdm([a for a in attributes if a.name in vectors], desc="directions", unit="direction"):
+        v = vectors[attr.name]
+        sigma = float((w_fit @ v).std())
+        name, layers, strength, m = calibrate(g, classifier, reader, attr, cal, v, sigma)
+        conditioned_on: tuple[str, ...] = ()
+        if m.unchanged < UNCHANGED_TARGET and max_conditions:
+            # Project out the other heads' directions most aligned with this one (InterFaceGAN).
+            others = sorted(((abs(float(v @ u)), n) for n, u in vectors.items()
+                             if next(a for a in attributes if a.name == n).head not in attr.touches), reverse=True)
+            names = tuple(n for c, n in others[:max_conditions] if c > 0.1)
+            if names:
+                vc = condition_direction(v, [vectors[n] for n in names])
+                sc = float((w_fit @ vc).std())
+                cand = calibrate(g, classifier, reader, attr, cal, vc, sc)
+                if (cand[3].success >= CALIBRATION_SUCCESS or cand[3].success >= m.success) and cand[3].unchanged > m.unchanged:
+                    v, sigma, (name, layers, strength, m), conditioned_on = vc, sc, cand, names
+        final = measure(g, classifier, reader, attr, ev, v, layers, strength, N_EVALUATION)
+        d = Direction(
+            name=attr.name, vector=v, layers=as_range(layers, g.num_ws), kind="supervised",
+            description=f"{attr.description} (layers: {name})",
+            strength_range=(-1.5 * strength, 1.5 * strength), default_strength=strength,
+            success=round(final.success, 4), unchanged=round(final.unchanged, 4), conditioned_on=conditioned_on,
+        )
+        if final.n < 200:
+            dropped.append({"name": attr.name, "reason": f"only {final.n} evaluation faces lack it (< 200)",
+                            "success": d.success, "unchanged": d.unchanged})
+        elif final.meets_targets():
+            shipped.append(d)
+        else:
+            misses = []
+            if final.success < SUCCESS_TARGET:
+                misses.append(f"success {final.success:.1%} < {SUCCESS_TARGET:.0%}")
+            if final.unchanged < UNCHANGED_TARGET:
+                misses.append(f"unchanged {final.unchanged:.1%} < {UNCHANGED_TARGET:.0%}")
+            dropped.append({"name": attr.name, "reason": f"{' and '.join(misses)} at strength {strength:.3g} on layers {name} "
+                            f"({final.n} faces)", "success": d.success, "unchanged": d.unchanged})
+    derivation = {
+        "method": "InterFaceGAN: class-balanced logistic regression in W on attribute-classifier labels of generated faces; "
+                  "layers and strength calibrated per direction; success/unchanged measured on held-out seeds",
+        "generator_sha256": bundle.generator_sha256,
+        "classifier_sha256": sha256_file(classifier_path) if classifier_path else None,
+        "fit_seeds": [fit_seeds.start, fit_seeds.stop], "calibration_seeds": [CALIBRATION_SEEDS.start, CALIBRATION_SEEDS.stop],
+        "evaluation_seeds": [EVALUATION_SEEDS.start, EVALUATION_SEEDS.stop], "n_evaluation": N_EVALUATION, "psi": 1.0,
+        "heads_ignored_in_unchanged": {h: round(accuracy[h], 3) for h in unreliable},
+        "attribute_accuracy_on_real": readable or None,
+        "targets": {"success": SUCCESS_TARGET, "unchanged": UNCHANGED_TARGET},
+        "seconds": round(time.time() - t0),
+    }
+    return shipped, dropped, derivation
