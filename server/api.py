@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import aclosing
 
 import grpc
 
@@ -52,11 +53,13 @@ class AvatarForgeServicer(pb_grpc.AvatarForgeServicer):
             await _abort(context, e)
 
     async def GenerateBatch(self, request, context):
-        # grpc.aio cancels this task when the client cancels or disconnects; the CancelledError
-        # unwinds service.generate_batch, which drops its queued work.
+        # grpc.aio cancels this task when the client cancels or disconnects. aclosing() closes
+        # service.generate_batch at once (not at garbage collection), even when the cancel lands
+        # on our own `yield`, so its queued and lookahead work is dropped right away.
         try:
-            async for event in self.service.generate_batch(request):
-                yield event
+            async with aclosing(self.service.generate_batch(request)) as events:
+                async for event in events:
+                    yield event
         except Exception as e:  # CancelledError is a BaseException and passes through
             await _abort(context, e)
 
