@@ -36,7 +36,8 @@ FIT_SEEDS = range(0, 3000)
 CALIBRATION_SEEDS = range(1_000_000, 1_000_400)
 EVALUATION_SEEDS = range(2_000_000, 2_000_600)
 N_CALIBRATION = 64  # eligible faces per calibration measurement
-N_EVALUATION = 256  # eligible faces per final measurement (>= 200)
+N_EVALUATION = 256  # eligible faces per final measurement
+MIN_EVALUATED = 200  # fewer eligible evaluation faces than this and a direction is not shipped
 STRENGTH_GRID = (1.0, 1.5, 2.0, 3.0, 4.0, 5.5)  # in std of W along the direction
 CANDIDATE_LAYERS = ("all", "coarse", "middle", "fine", "coarse+middle")
 SUCCESS_TARGET, UNCHANGED_TARGET = 0.90, 0.85
@@ -92,19 +93,14 @@ def sample_faces(generator, classifier, reader, seeds, desc: str) -> Faces:
     return Faces(torch.cat([p.ws for p in parts]), np.concatenate([p.labels for p in parts]), np.concatenate([p.visible for p in parts]))
 
 
-def fit_linear_boundary(x: torch.Tensor, y: torch.Tensor, l2: float = 1e-3, iterations: int = 30) -> torch.Tensor:
-    """Unit normal [d] of an L2-regularised, class-balanced logistic-regression boundary.
-
-    x: float [N, d]; y: bool [N]. Newton's method (d is a few hundred, so the Hessian is cheap
-    and a handful of steps converge; no scikit-learn needed). Classes are weighted to equal
-    total weight, so a rare attribute (pink hair) still gets a boundary between the classes.
-    """
-    x, y = x.double(), y.double()
-    x = torch.cat([x - x.mean(0), torch.ones(len(x), 1, dtype=x.dtype)], 1)  # centred, plus intercept
+def _logistic(x: torch.Tensor, y: torch.Tensor, l2: float, iterations: int) -> torch.Tensor:
+    """Newton's method for class-balanced, ridge-penalised logistic regression.
+    x: float64 [N, d+1] (last column ones: the intercept, not penalised); y: float64 [N] in {0, 1}.
+    Returns beta [d+1]."""
     pos = y.mean().clamp(1e-6, 1 - 1e-6)
-    weight = torch.where(y > 0, 0.5 / pos, 0.5 / (1 - pos)) / len(y)  # [N], sums to 1
+    weight = torch.where(y > 0, 0.5 / pos, 0.5 / (1 - pos)) / len(y)  # [N], each class weighs 1/2
     reg = torch.full((x.shape[1],), l2, dtype=x.dtype)
-    reg[-1] = 0  # the intercept is not shrunk
+    reg[-1] = 0
     beta = torch.zeros(x.shape[1], dtype=x.dtype)
     for _ in range(iterations):
         p = torch.sigmoid(x @ beta)
@@ -114,6 +110,34 @@ def fit_linear_boundary(x: torch.Tensor, y: torch.Tensor, l2: float = 1e-3, iter
         beta = beta - step
         if step.abs().max() < 1e-8:
             break
+    return beta
+
+
+def fit_linear_boundary(x: torch.Tensor, y: torch.Tensor, l2: float = 3e-3, trim: float = 0.03, iterations: int = 30) -> torch.Tensor:
+    """Unit normal [d] of a linear boundary between faces with (y) and without an attribute.
+
+    x: float [N, d]; y: bool [N]. Class-balanced logistic regression (a rare attribute such as
+    pink hair still gets a boundary between the classes), by Newton's method: d is a few
+    hundred, so no scikit-learn is needed. Two safeguards, each for a measured reason:
+    - ridge (`l2`, relative to the mean variance of x): the mapping network leaves some
+      directions of W almost unused; unpenalised, the normal puts weight there, where the data
+      cannot pin it down and an edit leaves the face manifold;
+    - trimming: labels come from a classifier that is sometimes wrong, and logistic regression
+      is pulled far by confidently-wrong examples; the `trim` share of faces that the first fit
+      puts furthest on the wrong side is dropped and the boundary refitted.
+    """
+    x, y = x.double(), y.double()
+    l2 = l2 * float(x.var(0).mean())
+    x = torch.cat([x - x.mean(0), torch.ones(len(x), 1, dtype=x.dtype)], 1)  # centred, plus intercept
+    beta = _logistic(x, y, l2, iterations)
+    if trim > 0:
+        z = x @ beta
+        wrongness = torch.where((z > 0) == (y > 0), torch.zeros_like(z), z.abs())
+        n_drop = min(int(trim * len(y)), int((wrongness > 0).sum()))
+        if n_drop:
+            keep = torch.ones(len(y), dtype=torch.bool)
+            keep[wrongness.topk(n_drop).indices] = False
+            beta = _logistic(x[keep], y[keep], l2, iterations)
     normal = beta[:-1]
     return (normal / normal.norm()).float()
 
@@ -187,7 +211,8 @@ def calibrate(generator, classifier, reader, attr, faces: Faces, vector, sigma: 
 
 
 def derive(bundle: Bundle, classifier: AttributeClassifier, classifier_path=None, attributes=ATTRIBUTES,
-           fit_seeds=FIT_SEEDS, max_conditions: int = 2, data=None) -> tuple[list[Direction], list[dict], dict]:
+           fit_seeds=FIT_SEEDS, max_conditions: int = 2, data=None,
+           calibration_seeds=CALIBRATION_SEEDS, evaluation_seeds=EVALUATION_SEEDS) -> tuple[list[Direction], list[dict], dict]:
     """Fit, calibrate and measure every attribute's direction.
 
     data: dataset folder with heldout.npz, to check the classifier can read each attribute.
@@ -200,8 +225,8 @@ def derive(bundle: Bundle, classifier: AttributeClassifier, classifier_path=None
     reader = LabelReader(classifier.vocab, ignore=unreliable)
     readable = attribute_accuracy(classifier, reader, data, attributes)
     fit = sample_faces(g, classifier, reader, fit_seeds, "fit faces")
-    cal = sample_faces(g, classifier, reader, CALIBRATION_SEEDS, "calibration faces")
-    ev = sample_faces(g, classifier, reader, EVALUATION_SEEDS, "evaluation faces")
+    cal = sample_faces(g, classifier, reader, calibration_seeds, "calibration faces")
+    ev = sample_faces(g, classifier, reader, evaluation_seeds, "evaluation faces")
     w_fit = fit.ws[:, 0]  # [N, w_dim]: the faces are broadcast W codes
     # 1. One boundary per attribute with enough examples of both classes.
     vectors, dropped = {}, []
@@ -244,8 +269,8 @@ def derive(bundle: Bundle, classifier: AttributeClassifier, classifier_path=None
             strength_range=(-1.5 * strength, 1.5 * strength), default_strength=strength,
             success=round(final.success, 4), unchanged=round(final.unchanged, 4), conditioned_on=conditioned_on,
         )
-        if final.n < 200:
-            dropped.append({"name": attr.name, "reason": f"only {final.n} evaluation faces lack it (< 200)",
+        if final.n < MIN_EVALUATED:
+            dropped.append({"name": attr.name, "reason": f"only {final.n} evaluation faces lack it (< {MIN_EVALUATED})",
                             "success": d.success, "unchanged": d.unchanged})
         elif final.meets_targets():
             shipped.append(d)
@@ -262,8 +287,8 @@ def derive(bundle: Bundle, classifier: AttributeClassifier, classifier_path=None
                   "layers and strength calibrated per direction; success/unchanged measured on held-out seeds",
         "generator_sha256": bundle.generator_sha256,
         "classifier_sha256": sha256_file(classifier_path) if classifier_path else None,
-        "fit_seeds": [fit_seeds.start, fit_seeds.stop], "calibration_seeds": [CALIBRATION_SEEDS.start, CALIBRATION_SEEDS.stop],
-        "evaluation_seeds": [EVALUATION_SEEDS.start, EVALUATION_SEEDS.stop], "n_evaluation": N_EVALUATION, "psi": 1.0,
+        "fit_seeds": [fit_seeds.start, fit_seeds.stop], "calibration_seeds": [calibration_seeds.start, calibration_seeds.stop],
+        "evaluation_seeds": [evaluation_seeds.start, evaluation_seeds.stop], "n_evaluation": N_EVALUATION, "psi": 1.0,
         "heads_ignored_in_unchanged": {h: round(accuracy[h], 3) for h in unreliable},
         "attribute_accuracy_on_real": readable or None,
         "targets": {"success": SUCCESS_TARGET, "unchanged": UNCHANGED_TARGET},
