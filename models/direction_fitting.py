@@ -210,6 +210,51 @@ def calibrate(generator, classifier, reader, attr, faces: Faces, vector, sigma: 
     return max(tried, key=lambda t: (t[3].success, t[3].unchanged))
 
 
+def _dropped(name: str, reason: str, m: Measurement | None = None) -> dict:
+    return {"name": name, "reason": reason, "success": None if m is None else round(m.success, 4),
+            "unchanged": None if m is None else round(m.unchanged, 4)}
+
+
+def fit_boundaries(reader: LabelReader, fit: Faces, attributes, readable: dict[str, float]) -> tuple[dict[str, torch.Tensor], list[dict]]:
+    """One unit normal [w_dim] per attribute the classifier can read and the fit faces show
+    often enough; the others come back as dropped entries with the reason."""
+    w = fit.ws[:, 0]  # [N, w_dim]: the fit faces are broadcast W codes
+    vectors, dropped = {}, []
+    for attr in attributes:
+        if readable.get(attr.name, 1.0) < ATTRIBUTE_ACCURACY:
+            dropped.append(_dropped(attr.name, f"the classifier reads it on real renders with balanced accuracy "
+                                    f"{readable[attr.name]:.0%} < {ATTRIBUTE_ACCURACY:.0%}: the edit cannot be measured"))
+            continue
+        y = reader.present(attr, fit.labels, fit.visible)
+        known = fit.visible[:, reader.index[attr.head]]  # fit only where the part can be seen
+        n_pos, n_neg = int(y[known].sum()), int((~y[known]).sum())
+        if min(n_pos, n_neg) < MIN_EXAMPLES:
+            dropped.append(_dropped(attr.name, f"the classifier sees it on {n_pos} of {int(known.sum())} generated faces: "
+                                    f"too few of one class (< {MIN_EXAMPLES}) to fit a boundary"))
+            continue
+        vectors[attr.name] = fit_linear_boundary(w[torch.from_numpy(known)], torch.from_numpy(y[known]))
+    return vectors, dropped
+
+
+def tune(g, classifier, reader, attr: Attribute, vectors: dict, heads_of: dict, w_fit, cal: Faces, max_conditions: int):
+    """Calibrate layers and strength; if side effects stay above target, retry with the other
+    heads' most aligned directions projected out (InterFaceGAN's conditional editing) and keep
+    whichever works better. -> (vector, layer group name, layers, strength, conditioned_on)."""
+    v = vectors[attr.name]
+    name, layers, strength, m = calibrate(g, classifier, reader, attr, cal, v, float((w_fit @ v).std()))
+    if m.unchanged >= UNCHANGED_TARGET or not max_conditions:
+        return v, name, layers, strength, ()
+    aligned = sorted(((abs(float(v @ u)), n) for n, u in vectors.items() if heads_of[n] not in attr.touches), reverse=True)
+    names = tuple(n for cos, n in aligned[:max_conditions] if cos > 0.1)
+    if not names:
+        return v, name, layers, strength, ()
+    vc = condition_direction(v, [vectors[n] for n in names])
+    cname, clayers, cstrength, cm = calibrate(g, classifier, reader, attr, cal, vc, float((w_fit @ vc).std()))
+    if cm.unchanged > m.unchanged and (cm.success >= CALIBRATION_SUCCESS or cm.success >= m.success):
+        return vc, cname, clayers, cstrength, names
+    return v, name, layers, strength, ()
+
+
 def derive(bundle: Bundle, classifier: AttributeClassifier, classifier_path=None, attributes=ATTRIBUTES,
            fit_seeds=FIT_SEEDS, max_conditions: int = 2, data=None,
            calibration_seeds=CALIBRATION_SEEDS, evaluation_seeds=EVALUATION_SEEDS) -> tuple[list[Direction], list[dict], dict]:
@@ -227,61 +272,26 @@ def derive(bundle: Bundle, classifier: AttributeClassifier, classifier_path=None
     fit = sample_faces(g, classifier, reader, fit_seeds, "fit faces")
     cal = sample_faces(g, classifier, reader, calibration_seeds, "calibration faces")
     ev = sample_faces(g, classifier, reader, evaluation_seeds, "evaluation faces")
-    w_fit = fit.ws[:, 0]  # [N, w_dim]: the faces are broadcast W codes
-    # 1. One boundary per attribute with enough examples of both classes.
-    vectors, dropped = {}, []
-    for attr in attributes:
-        if readable.get(attr.name, 1.0) < ATTRIBUTE_ACCURACY:
-            dropped.append({"name": attr.name, "reason": f"the classifier reads it on real renders with balanced accuracy "
-                            f"{readable[attr.name]:.0%} < {ATTRIBUTE_ACCURACY:.0%}: the edit cannot be measured",
-                            "success": None, "unchanged": None})
-            continue
-        y = reader.present(attr, fit.labels, fit.visible)
-        known = fit.visible[:, reader.index[attr.head]]  # fit only where the part can be seen
-        n_pos, n_neg = int(y[known].sum()), int((~y[known]).sum())
-        if min(n_pos, n_neg) < MIN_EXAMPLES:
-            dropped.append({"name": attr.name, "reason": f"the classifier sees it on {n_pos} of {int(known.sum())} generated "
-                            f"faces: too few of one class (< {MIN_EXAMPLES}) to fit a boundary", "success": None, "unchanged": None})
-            continue
-        vectors[attr.name] = fit_linear_boundary(w_fit[torch.from_numpy(known)], torch.from_numpy(y[known]))
-    # 2. Calibrate layers and strength, condition if needed, measure on held-out seeds.
+    vectors, dropped = fit_boundaries(reader, fit, attributes, readable)
+    heads_of = {a.name: a.head for a in attributes}
     shipped = []
     for attr in tqdm([a for a in attributes if a.name in vectors], desc="directions", unit="direction"):
-        v = vectors[attr.name]
-        sigma = float((w_fit @ v).std())
-        name, layers, strength, m = calibrate(g, classifier, reader, attr, cal, v, sigma)
-        conditioned_on: tuple[str, ...] = ()
-        if m.unchanged < UNCHANGED_TARGET and max_conditions:
-            # Project out the other heads' directions most aligned with this one (InterFaceGAN).
-            others = sorted(((abs(float(v @ u)), n) for n, u in vectors.items()
-                             if next(a for a in attributes if a.name == n).head not in attr.touches), reverse=True)
-            names = tuple(n for c, n in others[:max_conditions] if c > 0.1)
-            if names:
-                vc = condition_direction(v, [vectors[n] for n in names])
-                sc = float((w_fit @ vc).std())
-                cand = calibrate(g, classifier, reader, attr, cal, vc, sc)
-                if (cand[3].success >= CALIBRATION_SUCCESS or cand[3].success >= m.success) and cand[3].unchanged > m.unchanged:
-                    v, sigma, (name, layers, strength, m), conditioned_on = vc, sc, cand, names
+        v, name, layers, strength, conditioned_on = tune(g, classifier, reader, attr, vectors, heads_of, fit.ws[:, 0], cal, max_conditions)
         final = measure(g, classifier, reader, attr, ev, v, layers, strength, N_EVALUATION)
-        d = Direction(
-            name=attr.name, vector=v, layers=as_range(layers, g.num_ws), kind="supervised",
-            description=f"{attr.description} (layers: {name})",
-            strength_range=(-1.5 * strength, 1.5 * strength), default_strength=strength,
-            success=round(final.success, 4), unchanged=round(final.unchanged, 4), conditioned_on=conditioned_on,
-        )
+        misses = [f"success {final.success:.1%} < {SUCCESS_TARGET:.0%}"] if final.success < SUCCESS_TARGET else []
+        misses += [f"unchanged {final.unchanged:.1%} < {UNCHANGED_TARGET:.0%}"] if final.unchanged < UNCHANGED_TARGET else []
         if final.n < MIN_EVALUATED:
-            dropped.append({"name": attr.name, "reason": f"only {final.n} evaluation faces lack it (< {MIN_EVALUATED})",
-                            "success": d.success, "unchanged": d.unchanged})
-        elif final.meets_targets():
-            shipped.append(d)
+            dropped.append(_dropped(attr.name, f"only {final.n} evaluation faces lack it (< {MIN_EVALUATED})", final))
+        elif misses:
+            dropped.append(_dropped(attr.name, f"{' and '.join(misses)} at strength {strength:.3g} on layers {name} "
+                                    f"({final.n} faces)", final))
         else:
-            misses = []
-            if final.success < SUCCESS_TARGET:
-                misses.append(f"success {final.success:.1%} < {SUCCESS_TARGET:.0%}")
-            if final.unchanged < UNCHANGED_TARGET:
-                misses.append(f"unchanged {final.unchanged:.1%} < {UNCHANGED_TARGET:.0%}")
-            dropped.append({"name": attr.name, "reason": f"{' and '.join(misses)} at strength {strength:.3g} on layers {name} "
-                            f"({final.n} faces)", "success": d.success, "unchanged": d.unchanged})
+            shipped.append(Direction(
+                name=attr.name, vector=v, layers=as_range(layers, g.num_ws), kind="supervised",
+                description=f"{attr.description} (layers: {name})",
+                strength_range=(-1.5 * strength, 1.5 * strength), default_strength=strength,
+                success=round(final.success, 4), unchanged=round(final.unchanged, 4), conditioned_on=conditioned_on,
+            ))
     derivation = {
         "method": "InterFaceGAN: class-balanced logistic regression in W on attribute-classifier labels of generated faces; "
                   "layers and strength calibrated per direction; success/unchanged measured on held-out seeds",
