@@ -21,7 +21,7 @@ import torch
 
 from . import bundle as bundles
 from .bundle import Bundle, BundleError
-from .editing import LayerSpec, apply_direction, layer_indices
+from .editing import LayerSpec, apply_direction, condition_direction, layer_indices
 from .latents import zs_from_seeds
 from .networks import Generator
 from .sefa import sefa_components
@@ -136,6 +136,30 @@ def get_direction(directions: dict[str, Direction], name: str) -> Direction:
     if name not in directions:
         raise ValueError(f"unknown direction {name!r}; this model has: {', '.join(sorted(directions)) or 'none'}")
     return directions[name]
+
+
+def apply_edits(ws: torch.Tensor, directions: dict[str, Direction], edits, keep=()) -> torch.Tensor:
+    """Apply several slider edits at once, e.g. {"facial_hair": 1.2, "hair_red": 0.5}.
+
+    ws: [N, num_ws, w_dim]; edits: {name: strength} or [(name, strength), ...] (strength in W
+    units, within the direction's strength_range); keep: names of directions whose attributes
+    must stay as they are: each edit is first made orthogonal to them (InterFaceGAN's
+    conditional editing), e.g. keep=["skin_dark"] so that a beard does not darken the skin.
+    Raises ValueError for unknown names or out-of-range strengths (an API maps it to
+    INVALID_ARGUMENT).
+    """
+    pairs = list(edits.items()) if isinstance(edits, dict) else list(edits)
+    kept = [get_direction(directions, n) for n in keep]
+    out = ws
+    for name, strength in pairs:
+        d = get_direction(directions, name)
+        lo, hi = d.strength_range
+        if not lo <= float(strength) <= hi:
+            raise ValueError(f"strength {strength} for {name!r} is outside its range [{lo:.3g}, {hi:.3g}]")
+        conditions = [k.vector for k in kept if k.name != name]
+        vector = condition_direction(d.vector, conditions) if conditions else d.vector
+        out = apply_direction(out, vector, float(strength), d.layers)
+    return out
 
 
 def save_directions(path: str | Path, directions: list[Direction], dropped: list[dict], derivation: dict) -> None:

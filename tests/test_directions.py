@@ -17,7 +17,7 @@ from avatarforge.models import dataset, direction_fitting, directions
 from avatarforge.models.attributes import ATTRIBUTES, LabelReader
 from avatarforge.models.bundle import MANIFEST, ZOO_DIR, BundleError, create_seeded_bundle, load_bundle
 from avatarforge.models.direction_set import (
-    DIRECTIONS_FILE, Direction, get_direction, load_directions, save_directions, w_statistics,
+    DIRECTIONS_FILE, Direction, apply_edits, get_direction, load_directions, save_directions, w_statistics,
 )
 from avatarforge.models.editing import layer_indices
 from avatarforge.models.networks import FullyConnectedLayer
@@ -201,6 +201,23 @@ def test_directions_round_trip_through_the_bundle(tiny_path):
                      "strength_range": [-2.0, 2.0], "default_strength": 1.25, "success": 0.95, "unchanged": 0.9,
                      "conditioned_on": []}
     assert again.manifest["dropped_directions"][0]["name"] == "beard"
+
+
+def test_several_edits_at_once_with_attributes_kept(tiny):
+    found = {d.name: d for d in _stored(tiny, ("facial_hair", "skin_dark"))}
+    found["facial_hair"] = Direction(**{**found["facial_hair"].__dict__, "layers": range(0, 8)})
+    ws = torch.zeros(3, tiny.generator.num_ws, tiny.config.w_dim)
+    both = apply_edits(ws, found, {"facial_hair": 1.0, "skin_dark": -0.5})
+    expected = found["skin_dark"].apply(found["facial_hair"].apply(ws, 1.0), -0.5)
+    assert torch.allclose(both, expected)
+    # Keeping skin: the beard edit no longer moves along the skin direction at all.
+    kept = apply_edits(ws, found, [("facial_hair", 1.5)], keep=["skin_dark"])
+    assert float((kept[0, 0] @ found["skin_dark"].vector).abs()) < 1e-5
+    assert float((apply_edits(ws, found, [("facial_hair", 1.5)])[0, 0] @ found["skin_dark"].vector).abs()) > 1e-3
+    with pytest.raises(ValueError, match=r"strength 2.5 for 'skin_dark' is outside its range \[-2, 2\]"):
+        apply_edits(ws, found, {"skin_dark": 2.5})
+    with pytest.raises(ValueError, match="unknown direction 'smile'"):
+        apply_edits(ws, found, {"facial_hair": 1.0}, keep=["smile"])
 
 
 def test_directions_of_another_generator_or_bad_vectors_are_refused(tiny_path):
