@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from .bundle import DEFAULT_MODEL, load_bundle, resolve_bundle_path
+from .bundle import DEFAULT_MODEL, BundleError, load_bundle, resolve_bundle_path
 from .classifier import load_classifier
 from .direction_fitting import FIT_SEEDS, derive
 from .direction_set import Direction, load_directions, save_directions
@@ -69,6 +69,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except (BundleError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     if args.derive:
         shipped, dropped, derivation = derive_into_bundle(args.model, args.classifier, args.fit, args.data)

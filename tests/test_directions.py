@@ -242,6 +242,8 @@ def test_directions_command_lists_stored_and_sefa_directions(tiny_path, capsys):
     assert directions.main(["--model", str(tiny_path), "--sefa", "1", "--json", "--threads", "1"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [d["name"] for d in listed["directions"]] == ["smile", "hat", "sefa/0"]
+    assert directions.main(["--model", str(tiny_path.parent / "nope"), "--threads", "1"]) == 2
+    assert "does not exist" in capsys.readouterr().err
 
 
 # --- quality of the shipped directions (trained model only) ----------------------------------
