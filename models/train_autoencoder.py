@@ -137,9 +137,12 @@ class AutoencoderTrainer:
     def resolution(self) -> int:
         return self.generator.cfg.resolution // 2 if self.step < self.args.steps_low else self.generator.cfg.resolution
 
-    def train_step(self, gen: torch.Generator) -> dict[str, float]:
+    def train_step(self) -> dict[str, float]:
         a = self.args
-        idx = torch.randint(len(self.images), (a.batch,), generator=gen)
+        # Batch and noise are pure functions of (seed, step): a resumed run takes exactly the
+        # steps an uninterrupted one would have taken.
+        torch.manual_seed(a.seed * 1_000_003 + self.step)
+        idx = torch.randint(len(self.images), (a.batch,))
         real = to_float(self.images[idx])
         res = self.resolution()
         w = self.encoder(real)
@@ -191,7 +194,6 @@ class AutoencoderTrainer:
         a = self.args
         if a.resume:
             self.load(Path(a.resume))
-        gen = torch.Generator().manual_seed(a.seed + self.step)
         stop = {"now": False}
         signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
         log = open(self.run / "log.jsonl", "a")
@@ -201,7 +203,7 @@ class AutoencoderTrainer:
             while self.step < a.steps and not stop["now"]:
                 if self.step == a.steps_low and a.steps_low > 0:
                     self.fade_in_last_block()
-                logs = self.train_step(gen)
+                logs = self.train_step()
                 self.step += 1
                 now = time.time()
                 self.seconds += now - t_last

@@ -101,7 +101,7 @@ def train_mapping(args) -> dict:
     vocab = json.loads((Path(args.data) / "attributes.json").read_text())["heads"]
     encoder, _, heads = load_stage1(args.stage1, vocab)
     images, _ = dataset.load_split(args.data, "train")
-    w_real = encode_all(encoder, images)
+    w_real = encode_all(encoder, images[: args.codes])  # 10k codes describe a 256-d distribution well
     mapping = MappingNetwork(AVATARS64)
     disc = LatentDiscriminator(AVATARS64.w_dim)
     opt_g = torch.optim.Adam(mapping.parameters(), lr=args.lr, betas=(0.0, 0.99))
@@ -153,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stage1", default="runs/avatars64-ae/weights.safetensors", help="stage-1 weights")
     p.add_argument("--run", default="runs/avatars64-mapping")
     p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--codes", type=int, default=10000, help="training images encoded as real W codes")
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--r1", type=float, default=1.0)

@@ -1,0 +1,54 @@
+"""README pictures from a bundle: a contact sheet of random faces and a truncation sweep.
+
+    python -m avatarforge.models.figures --model avatars64 --out docs/
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .bundle import DEFAULT_MODEL, load_bundle
+from .evaluate import generate_images
+
+
+def grid(images: np.ndarray, columns: int, scale: int = 2, pad: int = 2) -> Image.Image:
+    """uint8 [N, H, W, 3] -> one image, `columns` wide, each tile upscaled (nearest) by `scale`."""
+    n, h, w, _ = images.shape
+    rows = -(-n // columns)
+    th, tw = h * scale + pad, w * scale + pad
+    sheet = Image.new("RGB", (columns * tw + pad, rows * th + pad), "white")
+    for i, img in enumerate(images):
+        tile = Image.fromarray(img).resize((w * scale, h * scale), Image.Resampling.NEAREST)
+        sheet.paste(tile, (pad + (i % columns) * tw, pad + (i // columns) * th))
+    return sheet
+
+
+def contact_sheet(generator, seeds=range(64), psi: float = 1.0, columns: int = 8) -> Image.Image:
+    return grid(generate_images(generator, list(seeds), psi), columns)
+
+
+def truncation_sweep(generator, seeds=range(8), psis=(0.5, 0.6, 0.7, 0.8, 0.9, 1.0)) -> Image.Image:
+    """One row per seed, one column per psi (left: closest to the average face)."""
+    rows = [generate_images(generator, list(seeds), psi) for psi in psis]  # [P][S]
+    images = np.stack(rows, 1).reshape(-1, *rows[0].shape[1:])  # seed-major
+    return grid(images, columns=len(psis))
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--out", default="docs")
+    a = p.parse_args(argv)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    g = load_bundle(a.model).generator
+    contact_sheet(g).save(out / "avatars64_seeds_0-63.png")
+    truncation_sweep(g).save(out / "avatars64_truncation.png")
+    print(f"wrote {out}/avatars64_seeds_0-63.png and {out}/avatars64_truncation.png")
+
+
+if __name__ == "__main__":
+    main()
