@@ -98,8 +98,10 @@ def summary_lines(r: dict) -> list[str]:
     return lines
 
 
+DESCRIPTION = __doc__
+
+
 def add_arguments(p) -> None:
-    p.description = __doc__
     p.add_argument("--model", default=DEFAULT_MODEL, help="bundle name (in models/zoo) or path")
     p.add_argument("--n", type=int, default=2000, help="generated faces (and real faces per half)")
     p.add_argument("--psi", type=float, default=1.0, help="truncation of the generated faces")
