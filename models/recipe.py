@@ -1,0 +1,56 @@
+"""`avatarforge train`: the whole default-model recipe, from nothing to a bundle, resumable.
+
+    1. dataset      render labelled avatars               data/avatars64/{train,heldout}.npz
+    2. classifier   attribute classifier on real renders  runs/classifier.safetensors
+    3. autoencoder  encoder + synthesis (stage 1)         runs/avatars64-ae/
+    4. mapping      latent-space GAN (stage 2)            runs/avatars64-mapping/
+    5. bundle       assemble + evaluate                   models/zoo/avatars64/
+
+A stage whose output exists is skipped; the autoencoder resumes from its last checkpoint, so
+after an interruption the same command continues where it stopped. Each stage is also a module
+you can run alone (`python -m avatarforge.models.train_autoencoder --help`, ...).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+DESCRIPTION = __doc__
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--data", default="data/avatars64")
+    p.add_argument("--runs", default="runs", help="folder for checkpoints, samples and logs")
+    p.add_argument("--out", default=None, help="bundle folder (default: models/zoo/avatars64)")
+    p.add_argument("--train-images", type=int, default=30000)
+    p.add_argument("--heldout-images", type=int, default=4000)
+    p.add_argument("--classifier-epochs", type=float, default=4)
+    p.add_argument("--ae-steps", type=int, default=40000, help="stage-1 steps (the long part: ~1.5-3 steps/s here)")
+    p.add_argument("--mapping-steps", type=int, default=6000)
+    p.add_argument("--threads", type=int, default=2)
+
+
+def run(args) -> int:
+    from . import build_default, classifier, dataset, train_autoencoder, train_mapping
+
+    torch.set_num_threads(args.threads)
+    data, runs = Path(args.data), Path(args.runs)
+    if not (data / "heldout.npz").is_file():
+        dataset.write_dataset(data, args.train_images, args.heldout_images, size=64)
+    clf = runs / "classifier.safetensors"
+    if not clf.is_file():
+        classifier.train_classifier(data, clf, args.classifier_epochs)
+    ae_run = runs / "avatars64-ae"
+    ae_args = ["--data", str(data), "--run", str(ae_run), "--steps", str(args.ae_steps), "--threads", str(args.threads)]
+    if (ae_run / "state.pt").is_file():
+        ae_args += ["--resume", str(ae_run / "state.pt")]
+    train_autoencoder.main(ae_args)
+    mapping_file = runs / "avatars64-mapping" / "mapping.safetensors"
+    if not mapping_file.is_file():
+        train_mapping.main(["--data", str(data), "--stage1", str(ae_run / "weights.safetensors"),
+                            "--run", str(mapping_file.parent), "--steps", str(args.mapping_steps)])
+    out = Path(args.out) if args.out else build_default.ZOO_DIR / "avatars64"
+    build_default.main(["--stage1", str(ae_run / "weights.safetensors"), "--mapping", str(mapping_file),
+                        "--classifier", str(clf), "--data", str(data), "--out", str(out)])
+    return 0
