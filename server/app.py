@@ -28,6 +28,8 @@ class RunningServer:
     service: AvatarForgeService
     registry: ModelRegistry
     health: health.aio.HealthServicer
+    metrics_http: object = None  # the /metrics HTTP server when --metrics-port is set
+    metrics_port: int = 0
 
     async def stop(self, grace: float | None) -> None:
         """Refuse new calls, let in-flight ones finish for `grace` seconds, then release models."""
@@ -35,6 +37,8 @@ class RunningServer:
         await self.server.stop(grace)
         await self.registry.close()
         self.service.close()
+        if self.metrics_http is not None:
+            self.metrics_http.shutdown()
 
 
 async def start_server(config: ServerConfig, registry: ModelRegistry | None = None) -> RunningServer:
@@ -59,7 +63,13 @@ async def start_server(config: ServerConfig, registry: ModelRegistry | None = No
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("AvatarForge serving %s on port %d", ", ".join(registry.runtimes), port)
-    return RunningServer(server, port, service, registry, health_servicer)
+    running = RunningServer(server, port, service, registry, health_servicer)
+    if config.metrics_port and registry.metrics is not None:
+        # prometheus-client's own HTTP server, on a daemon thread: scrapes never touch the event loop.
+        running.metrics_http, _ = registry.metrics.serve_http(config.metrics_port)
+        running.metrics_port = running.metrics_http.server_port
+        log.info("Prometheus metrics on http://0.0.0.0:%d/metrics", running.metrics_port)
+    return running
 
 
 async def serve(config: ServerConfig) -> None:

@@ -26,6 +26,10 @@ class ServerConfig:
     device: str = "auto"  # auto | cpu | cuda:N
     threads: int = 0  # torch CPU threads; 0 = torch's default
     max_batch: int = 16  # rows per backend call (micro-batch across requests)
+    # How long a partial batch may wait for requests already on their way (their seeds being
+    # mapped); never applies to a full batch or to a lone request (scheduler.py).
+    max_delay_ms: float = 2.0
+    max_queued_rows: int = 64  # bulk rows queued per model before GenerateBatch streams wait
     max_unary_items: int = 16  # characters per Generate call
     max_stream_items: int = 100_000  # items per GenerateBatch call
     max_message_bytes: int = 64 * 1024 * 1024  # a raw 1024² RGBA8 image alone is the 4 MiB default
@@ -33,13 +37,18 @@ class ServerConfig:
     encode_workers: int = 2  # threads for image resize/encode
     grace_s: float = 10.0  # SIGTERM: how long in-flight calls may finish
     log_level: str = "INFO"
+    metrics_port: int = 0  # Prometheus /metrics on this HTTP port; 0 = off
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
-        for name in ("max_batch", "max_unary_items", "max_stream_items", "max_message_bytes", "encode_workers"):
+        for name in ("max_batch", "max_queued_rows", "max_unary_items", "max_stream_items", "max_message_bytes", "encode_workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_delay_ms < 0:
+            raise ValueError(f"max_delay_ms must be >= 0, got {self.max_delay_ms}")
+        if not 0 <= self.metrics_port <= 65535:
+            raise ValueError(f"metrics_port must be in [0, 65535], got {self.metrics_port}")
         if not 0.0 <= self.default_psi <= 2.0:
             raise ValueError(f"default_psi must be in [0, 2], got {self.default_psi}")
 
@@ -83,10 +92,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--device", help="auto | cpu | cuda:N (default auto)")
     a("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     a("--max-batch", dest="max_batch", type=int, help=f"rows per backend call (default {d.max_batch})")
+    a("--max-delay-ms", dest="max_delay_ms", type=float,
+      help=f"longest a partial batch waits for requests on their way, ms (default {d.max_delay_ms})")
+    a("--max-queued-rows", dest="max_queued_rows", type=int,
+      help=f"bulk rows queued per model before streams wait (backpressure; default {d.max_queued_rows})")
     a("--max-unary-items", dest="max_unary_items", type=int, help=f"characters per Generate call (default {d.max_unary_items})")
     a("--max-stream-items", dest="max_stream_items", type=int, help=f"items per GenerateBatch call (default {d.max_stream_items})")
     a("--max-message-bytes", dest="max_message_bytes", type=int, help=f"gRPC message size limit (default {d.max_message_bytes})")
     a("--default-psi", dest="default_psi", type=float, help=f"truncation psi for seeds when a request sets none (default {d.default_psi})")
     a("--encode-workers", dest="encode_workers", type=int, help=f"image encoding threads (default {d.encode_workers})")
     a("--grace", dest="grace_s", type=float, help=f"seconds in-flight calls may finish after SIGTERM (default {d.grace_s})")
+    a("--metrics-port", dest="metrics_port", type=int, help="serve Prometheus /metrics on this port (default off)")
     a("--log-level", dest="log_level", help="DEBUG | INFO | WARNING (default INFO)")

@@ -82,9 +82,10 @@ class ModelRuntime:
 class ModelRegistry:
     """The models this server has loaded, by bundle name; the first is the default."""
 
-    def __init__(self, runtimes: list[ModelRuntime]):
+    def __init__(self, runtimes: list[ModelRuntime], metrics=None):
         if not runtimes:
             raise ValueError("a server needs at least one model")
+        self.metrics = metrics  # server.metrics.ServingMetrics shared by every batcher, or None
         self.runtimes = {rt.bundle.name: rt for rt in runtimes}
         self.default_name = runtimes[0].bundle.name
 
@@ -101,6 +102,7 @@ class ModelRegistry:
 
 def load_models(config) -> ModelRegistry:
     """Load every bundle named in config.model (BundleError names the bad path or file)."""
+    metrics = _create_metrics(required=bool(config.metrics_port))
     runtimes = []
     for name in config.models:
         try:
@@ -113,5 +115,19 @@ def load_models(config) -> ModelRegistry:
         backend = create_backend(config.backend, bundle, device=config.device, threads=config.threads or None)
         log.info("loaded model %s v%s from %s (%d px, backend %s)", bundle.name, bundle.version, bundle.path,
                  bundle.config.resolution, backend.describe())
-        runtimes.append(ModelRuntime(bundle, backend, MicroBatcher(backend, config.max_batch, bundle.name)))
-    return ModelRegistry(runtimes)
+        batcher = MicroBatcher(backend, config.max_batch, bundle.name, max_delay_s=config.max_delay_ms / 1e3,
+                               max_queued_rows=config.max_queued_rows, metrics=metrics)
+        runtimes.append(ModelRuntime(bundle, backend, batcher))
+    return ModelRegistry(runtimes, metrics)
+
+
+def _create_metrics(required: bool):
+    """ServingMetrics, or None where prometheus-client (the optional `metrics` extra) is missing
+    and no --metrics-port asked for it."""
+    try:
+        from .metrics import ServingMetrics
+    except ImportError as e:
+        if required:
+            raise RuntimeError(f"--metrics-port needs prometheus-client (pip install 'avatarforge[metrics]'): {e}") from e
+        return None
+    return ServingMetrics()

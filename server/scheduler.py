@@ -1,14 +1,25 @@
-"""Micro-batching in front of one backend.
+"""Dynamic micro-batching in front of one backend (one MicroBatcher per model and backend).
 
 `MicroBatcher.synthesize(ws, priority)` queues a request's W+ codes; a dispatcher task groups
-queued requests into backend calls of at most `max_batch` rows, interactive before bulk, and
-runs every backend call (synthesize and map) in ONE worker thread, so the event loop never
-blocks and the backend sees one call at a time (its contract). Work whose caller was cancelled
-(e.g. a GenerateBatch stream the client dropped) is skipped before it reaches the backend.
+queued requests of every RPC into backend calls of at most `max_batch` rows and runs every
+backend call (synthesize and map) in ONE worker thread, so the event loop never blocks and the
+backend sees one call at a time (its contract).
 
-Batches form naturally while the backend is busy: everything that queued up during one call
-is grouped into the next. Later work adds `max_delay` (wait a few ms to fill a batch) and
-metrics; keep the public surface (`synthesize`, `map`, `stats`, `close`) stable.
+When a batch starts (Triton's dynamic batcher is the anchor, research/serving.md §1):
+- at once when `max_batch` rows are queued: the delay never holds back a full batch;
+- at once when no more work is on its way: the batcher knows which callers are still mapping
+  seeds to W (their `map` runs on its worker thread and their `synthesize` follows in the same
+  event-loop step), so a lone request (concurrency 1) never waits for company that cannot come;
+- otherwise when the oldest queued job has waited `max_delay_s`: a few ms buys a fuller batch
+  when many callers are mid-flight.
+
+Interactive requests (unary Generate, previews, editor sessions) are taken before bulk ones
+(GenerateBatch). Bulk work is bounded: `synthesize(..., BULK)` waits while `max_queued_rows`
+bulk rows are already queued, so a content build (or a slow client whose stream stopped
+reading, see service.generate_batch) queues at most that much and never starves the server.
+Work whose caller was cancelled is dropped before it reaches the backend.
+
+Every batch is recorded in `stats` and, when given, in Prometheus `ServingMetrics`.
 """
 from __future__ import annotations
 
@@ -30,6 +41,10 @@ class Priority(IntEnum):
     INTERACTIVE = 0  # editor sessions, previews, unary Generate
     BULK = 1  # GenerateBatch content builds
 
+    @property
+    def label(self) -> str:  # the metrics label
+        return self.name.lower()
+
 
 @dataclass
 class BatchTiming:
@@ -40,12 +55,14 @@ class BatchTiming:
 
 @dataclass
 class BatcherStats:
-    """Counters, read by tests and (later) exported as metrics."""
+    """Counters, read by tests and the benchmark; the same events feed Prometheus metrics."""
 
     batches_run: int = 0  # backend.synthesize calls made
     rows_run: int = 0  # W+ rows synthesized
     jobs_skipped: int = 0  # queued requests dropped because their caller was cancelled
     map_calls: int = 0
+    delayed_batches: int = 0  # batches that waited for more work (max_delay) before starting
+    bulk_waits: int = 0  # bulk submissions that waited for queue room (backpressure)
 
 
 @dataclass(order=True)
@@ -58,27 +75,49 @@ class _Job:
 
 
 class MicroBatcher:
-    def __init__(self, backend, max_batch: int, name: str = "model"):
+    def __init__(
+        self,
+        backend,  # a server.backends.base.Backend
+        max_batch: int,  # rows per backend call
+        name: str = "model",  # model name: thread name and metrics label
+        max_delay_s: float = 0.0,  # longest a partial batch waits for work that is on its way
+        max_queued_rows: int | None = None,  # bulk rows queued before bulk callers wait; None = 4 x max_batch
+        metrics=None,  # server.metrics.ServingMetrics, or None
+    ):
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+        if max_delay_s < 0:
+            raise ValueError(f"max_delay_s must be >= 0, got {max_delay_s}")
         self.backend = backend
         self.max_batch = max_batch
+        self.max_delay_s = max_delay_s
+        self.max_queued_rows = max_queued_rows or 4 * max_batch
         self.name = name
+        self.metrics = metrics
+        self.backend_name = getattr(backend, "name", type(backend).__name__)
         self.stats = BatcherStats()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"backend-{name}")
         self._heap: list[_Job] = []
         self._seq = itertools.count()
-        self._wakeup = asyncio.Event()
+        self._queued_rows = {p: 0 for p in Priority}
+        self._mapping = 0  # map() calls in flight: their synthesize() is on its way
+        self._wakeup = asyncio.Event()  # new work queued or a mapping finished
+        self._room = asyncio.Event()  # bulk rows left the queue
         self._dispatcher: asyncio.Task | None = None
 
     async def synthesize(self, ws: np.ndarray, priority: Priority = Priority.BULK) -> tuple[np.ndarray, BatchTiming]:
-        """ws float32 [n, num_ws, w_dim] -> (uint8 [n, H, W, 3], timing). Cancelling the caller
-        drops the job if it has not reached the backend yet."""
+        """ws float32 [n, num_ws, w_dim] -> (uint8 [n, H, W, 3], timing). Bulk callers may wait
+        here for queue room. Cancelling the caller drops the job if it has not reached the
+        backend yet."""
         if ws.ndim != 3 or len(ws) == 0:
             raise ValueError(f"ws must be a non-empty [n, num_ws, w_dim] array, got {ws.shape}")
+        priority = Priority(priority)
+        if priority == Priority.BULK:
+            await self._wait_for_room(len(ws))
         self._ensure_dispatcher()
         fut = asyncio.get_running_loop().create_future()
         heapq.heappush(self._heap, _Job(int(priority), next(self._seq), np.ascontiguousarray(ws, np.float32), fut, time.perf_counter()))
+        self._count_queued(priority, len(ws))
         self._wakeup.set()
         return await fut
 
@@ -91,7 +130,14 @@ class MicroBatcher:
         """
         self.stats.map_calls += 1
         fn = self._map_rows if rowwise else self.backend.map
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, z)
+        self._mapping += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, z)
+        finally:
+            # The caller's synthesize() (if any) runs in this same event-loop step, before
+            # the dispatcher can look again: it never sees "nothing coming" in between.
+            self._mapping -= 1
+            self._wakeup.set()
 
     def _map_rows(self, z: np.ndarray) -> np.ndarray:
         return np.concatenate([self.backend.map(z[i : i + 1]) for i in range(len(z))])
@@ -107,28 +153,63 @@ class MicroBatcher:
         for job in self._heap:
             job.future.cancel()
         self._heap.clear()
+        self._room.set()
         self._executor.shutdown(wait=True)
 
-    # ------------------------------------------------------------------ internals
+    # ------------------------------------------------------------------ admission
+
+    async def _wait_for_room(self, rows: int) -> None:
+        """Backpressure: wait while the bulk queue is full. A job larger than the whole limit
+        still gets in once the queue is empty, so nothing waits forever."""
+        waited = False
+        while self._queued_rows[Priority.BULK] and self._queued_rows[Priority.BULK] + rows > self.max_queued_rows:
+            waited = True
+            self._room.clear()
+            await self._room.wait()
+        self.stats.bulk_waits += waited
+
+    def _count_queued(self, priority: Priority, rows: int) -> None:
+        self._queued_rows[priority] += rows
+        if rows < 0 and priority == Priority.BULK:
+            self._room.set()
+        if self.metrics is not None:
+            self.metrics.queue_depth.labels(self.name, self.backend_name, priority.label).set(self._queued_rows[priority])
+
+    # ------------------------------------------------------------------ dispatch
 
     def _ensure_dispatcher(self) -> None:
         if self._dispatcher is None or self._dispatcher.done():
             self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch(), name=f"batcher-{self.name}")
 
+    def _drop_cancelled(self) -> None:
+        live = [j for j in self._heap if not j.future.done()]
+        if len(live) != len(self._heap):
+            for j in self._heap:
+                if j.future.done():  # caller cancelled while queued
+                    self.stats.jobs_skipped += 1
+                    self._count_queued(Priority(j.priority), -len(j.ws))
+            self._heap = live
+            heapq.heapify(self._heap)
+
+    def _delay_left(self) -> float:
+        """Seconds the next batch should still wait for more work; 0 = start it now."""
+        rows = sum(self._queued_rows.values())
+        if self.max_delay_s <= 0 or rows >= self.max_batch or self._mapping == 0:
+            return 0.0
+        oldest = min(j.enqueued for j in self._heap)
+        return max(0.0, oldest + self.max_delay_s - time.perf_counter())
+
     def _take_batch(self) -> list[_Job]:
         """Pop queued jobs in priority order while they fit in max_batch rows; a job larger than
-        max_batch goes alone (and runs in chunks). Cancelled jobs are dropped here."""
+        max_batch goes alone (and runs in chunks)."""
         jobs: list[_Job] = []
         rows = 0
         while self._heap:
             job = self._heap[0]
-            if job.future.done():  # caller cancelled while queued
-                heapq.heappop(self._heap)
-                self.stats.jobs_skipped += 1
-                continue
             if jobs and rows + len(job.ws) > self.max_batch:
                 break
             heapq.heappop(self._heap)
+            self._count_queued(Priority(job.priority), -len(job.ws))
             jobs.append(job)
             rows += len(job.ws)
         return jobs
@@ -136,41 +217,52 @@ class MicroBatcher:
     def _run(self, ws: np.ndarray) -> np.ndarray:
         """Worker thread: backend calls in chunks of max_batch rows."""
         out = []
-        for i in range(0, len(ws), self.max_batch):
-            out.append(self.backend.synthesize(ws[i : i + self.max_batch]))
+        step = self.max_batch
+        for i in range(0, len(ws), step):
+            out.append(self.backend.synthesize(ws[i : i + step]))
             self.stats.batches_run += 1
-            self.stats.rows_run += min(self.max_batch, len(ws) - i)
-        return np.concatenate(out)
+            self.stats.rows_run += min(step, len(ws) - i)
+        return out[0] if len(out) == 1 else np.concatenate(out)
 
     async def _dispatch(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
+            self._drop_cancelled()
             if not self._heap:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            jobs = self._take_batch()
-            if not jobs:
+            delay = self._delay_left()
+            if delay > 0:
+                self._wakeup.clear()
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), delay)
+                except asyncio.TimeoutError:  # (a distinct class before Python 3.11)
+                    self.stats.delayed_batches += 1
                 continue
-            ws = np.concatenate([j.ws for j in jobs])
+            jobs = self._take_batch()
+            ws = jobs[0].ws if len(jobs) == 1 else np.concatenate([j.ws for j in jobs])
             start = time.perf_counter()
             try:
                 images = await loop.run_in_executor(self._executor, self._run, ws)
             except Exception as e:  # a backend failure fails these jobs, not the dispatcher
                 log.exception("backend %s failed on a batch of %d", self.name, len(ws))
+                if self.metrics is not None:
+                    self.metrics.count_error("compute", "INTERNAL")
                 for j in jobs:
                     if not j.future.done():
                         j.future.set_exception(e)
                 continue
             end = time.perf_counter()
+            batch_size = min(len(ws), self.max_batch)
+            if self.metrics is not None:
+                waits = [(Priority(j.priority).label, start - j.enqueued) for j in jobs for _ in range(len(j.ws))]
+                self.metrics.observe_batch(self.name, self.backend_name, waits, end - start)
             offset = 0
             for j in jobs:
                 n = len(j.ws)
                 if not j.future.done():
-                    timing = BatchTiming(
-                        queue_us=int((start - j.enqueued) * 1e6),
-                        compute_us=int((end - start) * 1e6),
-                        batch_size=min(len(ws), self.max_batch),
-                    )
+                    timing = BatchTiming(queue_us=int((start - j.enqueued) * 1e6),
+                                         compute_us=int((end - start) * 1e6), batch_size=batch_size)
                     j.future.set_result((images[offset : offset + n], timing))
                 offset += n

@@ -6,6 +6,7 @@ adapts this to grpc.aio (status codes, cancellation). Errors are raised as `erro
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,12 +21,14 @@ from avatarforge.v1 import avatarforge_pb2 as pb
 from . import validation
 from .config import ServerConfig
 from .dna import make_dna, read_dna
-from .errors import InvalidRequest, ItemOutOfRange, item_error_code
+from .errors import InvalidRequest, ItemOutOfRange, grpc_code, item_error_code
 from .generation import ModelRegistry, ModelRuntime
-from .imaging import encode_image
+from .imaging import FORMAT_NAMES, encode_image
 from .scheduler import Priority
 
 log = logging.getLogger(__name__)
+
+BULK_LOOKAHEAD = 2  # micro-batches a GenerateBatch stream keeps in flight
 
 
 @dataclass
@@ -132,13 +135,16 @@ class AvatarForgeService:
         chunks = [range(i, min(i + self.config.max_batch, total)) for i in range(start, total, self.config.max_batch)]
         produce = lambda ch: asyncio.ensure_future(self._produce(
             rt, [_Item(i, seed=seed_at(i)) for i in ch], psi, plan, rid, Priority.BULK))
-        # One micro-batch of lookahead: the next batch computes while this one is sent.
-        pending = produce(chunks[0]) if chunks else None
+        # LOOKAHEAD micro-batches in flight: one computes while the one before is encoded and
+        # another is sent, so the backend never idles on this stream. Bounded: a client that
+        # stops reading stops this loop at its `yield`, so it holds at most that much work.
+        pending = collections.deque(produce(ch) for ch in chunks[:BULK_LOOKAHEAD])
         completed, last_progress = start, start
         try:
             for k in range(len(chunks)):
-                results, timing = await pending
-                pending = produce(chunks[k + 1]) if k + 1 < len(chunks) else None
+                results, timing = await pending.popleft()
+                if k + BULK_LOOKAHEAD < len(chunks):
+                    pending.append(produce(chunks[k + BULK_LOOKAHEAD]))
                 for r in results:
                     yield pb.GenerateBatchEvent(item=r)
                     if r.HasField("error"):
@@ -155,8 +161,8 @@ class AvatarForgeService:
                     yield pb.GenerateBatchEvent(progress=pb.Progress(
                         request_id=rid, completed=completed, failed=summary.failed, total=total))
         finally:
-            if pending is not None:  # the client went away: drop the lookahead batch
-                pending.cancel()
+            for p in pending:  # the client went away: drop the lookahead batches
+                p.cancel()
         summary.wall_us = int((time.perf_counter() - t0) * 1e6)
         log.info("GenerateBatch %s: %d produced, %d failed, %d skipped of %d in %.2f s",
                  rid or "-", summary.produced, summary.failed, summary.skipped, total, summary.wall_us / 1e6)
@@ -210,12 +216,17 @@ class AvatarForgeService:
         def work():
             t = time.perf_counter()
             img = encode_image(rgb, plan.format, plan.size, plan.quality)
-            return img, int((time.perf_counter() - t) * 1e6)
+            return img, time.perf_counter() - t
 
-        return await asyncio.get_running_loop().run_in_executor(self._encode_pool, work)
+        img, seconds = await asyncio.get_running_loop().run_in_executor(self._encode_pool, work)
+        if self.registry.metrics is not None:
+            self.registry.metrics.observe_encode(FORMAT_NAMES[plan.format], seconds)
+        return img, int(seconds * 1e6)
 
-    @staticmethod
-    def _error(it: _Item, rid: str, exc: BaseException) -> pb.Result:
+    def _error(self, it: _Item, rid: str, exc: BaseException) -> pb.Result:
+        if self.registry.metrics is not None:
+            stage = "validate" if isinstance(exc, ItemOutOfRange) else "compute"
+            self.registry.metrics.count_error(stage, grpc_code(exc).name)
         r = pb.Result(index=it.index, request_id=rid,
                       error=pb.ItemError(code=item_error_code(exc), message=str(exc) or type(exc).__name__))
         if it.seed is not None:

@@ -68,3 +68,96 @@ def test_cancelled_requests_never_reach_the_backend(backend):
     stats, (images, _) = asyncio.run(scenario())
     assert images.shape == (1, 32, 32, 3)
     assert stats.jobs_skipped == 1 and stats.rows_run == 1
+
+
+def test_a_lone_request_never_waits_for_company(backend):
+    # max_delay is long, but nothing else is on its way (no mapping in flight): start at once.
+    async def scenario():
+        mb = MicroBatcher(backend, max_batch=8, max_delay_s=30.0)
+        out = await asyncio.wait_for(mb.synthesize(codes(1), Priority.INTERACTIVE), 20)
+        await mb.close()
+        return mb.stats, out
+
+    stats, (images, timing) = asyncio.run(scenario())
+    assert images.shape == (1, 32, 32, 3) and timing.batch_size == 1
+    assert stats.delayed_batches == 0
+
+
+def test_work_on_its_way_joins_the_batch_and_a_full_batch_never_waits(backend):
+    # Request A is queued while B is still mapping its seed: the batch waits for B (not for
+    # max_delay), and both run in one backend call. Then 8 rows fill max_batch: no wait at all.
+    async def scenario():
+        mb = MicroBatcher(backend, max_batch=8, max_delay_s=30.0)
+        z = np.random.default_rng(0).standard_normal((1, 32)).astype(np.float32)
+
+        async def mapped_request():
+            w = await mb.map(z)
+            return await mb.synthesize(np.repeat(w[:, None, :], 8, axis=1), Priority.INTERACTIVE)
+
+        b = asyncio.ensure_future(mapped_request())
+        await asyncio.sleep(0)  # B's mapping is in flight
+        a = await asyncio.wait_for(mb.synthesize(codes(1), Priority.INTERACTIVE), 20)
+        b = await b
+        full = await asyncio.wait_for(asyncio.gather(*[mb.synthesize(codes(4, s)) for s in range(2)]), 20)
+        await mb.close()
+        return mb.stats, a, b, full
+
+    stats, (_, ta), (_, tb), full = asyncio.run(scenario())
+    assert ta.batch_size == tb.batch_size == 2
+    assert [t.batch_size for _, t in full] == [8, 8]
+    assert stats.batches_run == 2 and stats.delayed_batches == 0
+
+
+def test_bulk_backpressure_bounds_the_queue_and_interactive_overtakes(backend):
+    async def scenario():
+        mb = MicroBatcher(backend, max_batch=4, max_queued_rows=8)
+        peak = 0
+        done = []
+
+        async def bulk(s):
+            nonlocal peak
+            r = await mb.synthesize(codes(4, s), Priority.BULK)
+            done.append("bulk")
+            return r
+
+        async def watch():
+            nonlocal peak
+            while len(done) < 6:
+                peak = max(peak, mb._queued_rows[Priority.BULK])
+                await asyncio.sleep(0)
+
+        async def interactive():
+            await asyncio.sleep(0)
+            await mb.synthesize(codes(1), Priority.INTERACTIVE)
+            done.append("edit")
+
+        watcher = asyncio.ensure_future(watch())
+        await asyncio.gather(*[bulk(s) for s in range(5)], interactive())
+        await watcher
+        await mb.close()
+        return mb.stats, peak, done
+
+    stats, peak, done = asyncio.run(scenario())
+    assert peak <= 8 and stats.bulk_waits >= 1  # 5 jobs of 4 rows, at most 8 rows queued
+    assert stats.rows_run == 21
+    assert done.index("edit") < 3  # queued behind the full bulk queue, served before most of it
+
+
+def test_batches_are_recorded_as_prometheus_metrics(backend):
+    from test_metrics import samples
+
+    from avatarforge.server.metrics import ServingMetrics
+
+    async def scenario():
+        m = ServingMetrics()
+        mb = MicroBatcher(backend, max_batch=8, name="tiny", metrics=m)
+        await asyncio.gather(mb.synthesize(codes(2), Priority.BULK), mb.synthesize(codes(1), Priority.INTERACTIVE))
+        await mb.close()
+        return m
+
+    s = samples(asyncio.run(scenario()))
+    mb = (("backend", "torch"), ("model", "tiny"))
+    assert s[("avatarforge_batch_size_count", mb)] == 1 and s[("avatarforge_batch_size_sum", mb)] == 3
+    assert s[("avatarforge_items_total", tuple(sorted((*mb, ("priority", "bulk")))))] == 2
+    assert s[("avatarforge_items_total", tuple(sorted((*mb, ("priority", "interactive")))))] == 1
+    assert s[("avatarforge_queue_depth", tuple(sorted((*mb, ("priority", "bulk")))))] == 0
