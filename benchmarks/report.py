@@ -1,5 +1,5 @@
 """Turn benchmark results (the dict `run.py` writes as results.json) into a Markdown table and
-PNG plots. Works on whatever suites the results hold; today "inprocess", later "server".
+PNG plots. Works on whatever suites the results hold ("inprocess", "server").
 """
 from __future__ import annotations
 
@@ -86,6 +86,11 @@ def write_report(results: dict, out_dir: str | Path) -> dict[str, Path]:
         sections.append(inprocess_markdown(results))
         for p in plot_inprocess(results, out_dir):
             paths[p.stem] = p
-    # The server suite (concurrency sweep, server vs in-process ratios) adds its section here.
+    if "server" in results["suites"]:
+        from . import server_report
+
+        sections.append(server_report.server_markdown({**results, "mode": "run.py"}))
+        for p in server_report.plot_server(results, out_dir):
+            paths[p.stem] = p
     paths["markdown"].write_text("\n".join(sections))
     return paths

@@ -3,9 +3,10 @@
     python -m avatarforge.benchmarks.run --model avatars64 --backends torch,onnxruntime --out out/bench
     python -m avatarforge.benchmarks.run --random-config avatars64 --threads 1 --out out/bench-64
 
-Suites: "inprocess" (benchmarks/inprocess.py) today. The gRPC server suite (concurrency sweep
-1/4/16/64 for interactive previews and bulk streams, server vs in-process ratios) will register
-in SUITES with the same signature and put its results under results["suites"]["server"].
+Suites: "inprocess" (benchmarks/inprocess.py) and "server" (benchmarks/server_suite.py: a
+concurrency sweep 1/4/16/64 of interactive previews and bulk streams against a server
+subprocess, with server vs in-process ratios), under results["suites"][name]. The `avatarforge
+bench` command (benchmarks/cli.py) runs the server suite with headline keys and CI gates.
 """
 from __future__ import annotations
 
@@ -50,7 +51,19 @@ def suite_inprocess(bundle: Bundle, args) -> dict:
     )
 
 
-SUITES = {"inprocess": suite_inprocess}  # "server": added with the gRPC server benchmark
+def suite_server(bundle: Bundle, args) -> dict:
+    """One server per backend (a subprocess), swept against the in-process baseline
+    (server_suite.py); `avatarforge bench` is the fuller front end with gates."""
+    from . import server_suite
+
+    return {name: server_suite.run_server_suite(bundle, backend=name, threads=args.threads or 1,
+                                                seconds=args.latency_seconds,
+                                                batch_sizes=args.batch_sizes, baseline_latency_s=args.latency_seconds,
+                                                baseline_throughput_s=args.throughput_seconds)
+            for name in args.backends}
+
+
+SUITES = {"inprocess": suite_inprocess, "server": suite_server}
 
 
 def run(bundle: Bundle, args) -> dict:

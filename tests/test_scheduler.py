@@ -161,3 +161,13 @@ def test_batches_are_recorded_as_prometheus_metrics(backend):
     assert s[("avatarforge_items_total", tuple(sorted((*mb, ("priority", "bulk")))))] == 2
     assert s[("avatarforge_items_total", tuple(sorted((*mb, ("priority", "interactive")))))] == 1
     assert s[("avatarforge_queue_depth", tuple(sorted((*mb, ("priority", "bulk")))))] == 0
+
+
+def test_fast_seed_to_z_is_bit_identical_to_the_reference():
+    from avatarforge.models.latents import MAX_SEED, zs_from_seeds
+    from avatarforge.server.generation import zs_from_seeds as fast
+
+    seeds = [0, 1, 2, 42, 12345, 2**31, MAX_SEED - 1, MAX_SEED, *range(1000, 1100)]
+    assert np.array_equal(fast(seeds, 512), zs_from_seeds(seeds, 512))
+    with pytest.raises(ValueError):
+        fast([MAX_SEED + 1], 8)

@@ -1,0 +1,123 @@
+"""Markdown table and PNG plots of a server benchmark (the dict `avatarforge bench` writes).
+
+    latency_vs_concurrency.png  interactive p50/p99 per concurrency level, per backend
+    throughput_vs_batch.png     images/s against batch size: the in-process backend at fixed
+                                batches, and the server at the mean batch its scheduler formed
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+RATIO_LABELS = {
+    "bulk_ratio_raw": "bulk raw: server / in-process img/s at max_batch",
+    "bulk_ratio_png": "bulk PNG: server / in-process img/s at max_batch",
+    "interactive_p99_ratio_c1": "interactive p99 at c1 / in-process single forward p99",
+    "batching_gain_c16": "interactive img/s at c16 / at c1",
+    "p99_ratio_c16_c1": "interactive p99 at c16 / at c1",
+}
+TARGET_TEXT = {"bulk_ratio_raw": ">= 0.95", "bulk_ratio_png": ">= 0.85",
+               "interactive_p99_ratio_c1": "p99 <= 1.3x single + 2 ms", "batching_gain_c16": ">= 4",
+               "p99_ratio_c16_c1": "<= 3"}
+
+
+def _f(x: float, digits: int = 2) -> str:
+    return f"{x:.{digits}f}"
+
+
+def backend_markdown(name: str, s: dict) -> str:
+    srv, base = s["server"], s["inprocess"]["mean"]
+    lines = [f"#### {name} ({srv['device']}, {srv['precision']}, max_batch {srv['max_batch']}, "
+             f"threads {s['settings']['threads']}, window {s['settings']['window_s']} s, load average {_f(s['loadavg'])})", "",
+             f"In-process baseline (mean of before/after): single forward p50 {_f(base['latency_ms']['p50'])} ms, "
+             f"p99 {_f(base['latency_ms']['p99'])} ms; "
+             + ", ".join(f"{_f(t['images_per_s'], 0)} img/s @{t['batch']}" for t in base["throughput"]), "",
+             "| workload | c | img/s | p50 ms | p90 ms | p95 ms | p99 ms | queue ms | compute ms | encode ms | client ms | mean batch |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in s["interactive"]:
+        lat, sv = r["latency_ms"], r["server"]
+        lines.append(f"| interactive PNG | {r['concurrency']} | {_f(r['images_per_s'], 0)} | {_f(lat['p50'])} | {_f(lat['p90'])} | "
+                     f"{_f(lat['p95'])} | {_f(lat['p99'])} | {_f(sv['queue_ms'])} | {_f(sv['compute_ms'])} | {_f(sv['encode_ms'])} | "
+                     f"{_f(sv['client_ms'])} | {_f(sv['batch_size_mean'], 1)} |")
+    for kind in ("bulk_raw", "bulk_png"):
+        for r in s[kind]:
+            gap, sv = r["item_gap_ms"], r["server"]
+            lines.append(f"| {kind.replace('_', ' ')} (item gap) | {r['concurrency']} | {_f(r['images_per_s'], 0)} | {_f(gap['p50'])} | "
+                         f"{_f(gap['p90'])} | {_f(gap['p95'])} | {_f(gap['p99'])} | {_f(sv['queue_ms'])} | {_f(sv['compute_ms'])} | "
+                         f"{_f(sv['encode_ms'])} | - | {_f(sv['batch_size_mean'], 1)} |")
+    rt = s["ratios"]
+    lines += ["", "| ratio | value | target | met |", "|---|---:|---|---|"]
+    for key, label in RATIO_LABELS.items():
+        lines.append(f"| `{key}` ({label}) | {_f(rt[key])} | {TARGET_TEXT[key]} | {'yes' if rt['targets_met'][key] else 'no'} |")
+    lines.append(f"\nInteractive p99 at c1: {_f(rt['interactive_p99_c1_ms'])} ms against a budget of "
+                 f"{_f(rt['interactive_p99_c1_budget_ms'])} ms (1.3 x {_f(rt['inprocess_single_p99_ms'])} + 2).")
+    return "\n".join(lines) + "\n"
+
+
+def server_markdown(results: dict) -> str:
+    m = results["model"]
+    head = [f"### Server benchmark: {m['name']} ({m['resolution']} px, generator {m['generator_sha256'][:12]}), "
+            f"{results['mode']} mode, {results['started_at']}", ""]
+    body = [backend_markdown(name, s) for name, s in results["suites"]["server"].items()]
+    gate = results.get("gate", {})
+    tail = [f"Gate: {'passed' if gate.get('passed') else 'FAILED: ' + '; '.join(gate.get('failed', []))}"] if gate else []
+    return "\n".join(head + body + tail) + "\n"
+
+
+def plot_server(results: dict, out_dir: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers and CI
+    import matplotlib.pyplot as plt
+
+    suites = results["suites"]["server"]
+    title = f"{results['model']['name']} ({results['model']['resolution']} px)"
+    paths = []
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, s in suites.items():
+        cs = [r["concurrency"] for r in s["interactive"]]
+        for q, style in (("p50", "o-"), ("p99", "s--")):
+            ax.plot(cs, [r["latency_ms"][q] for r in s["interactive"]], style, label=f"{name} {q}")
+        ax.axhline(s["inprocess"]["mean"]["latency_ms"]["p99"], linestyle=":", color="grey")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(cs, [str(c) for c in cs])
+    ax.set_xlabel("concurrent clients (unary Generate, 1 face, PNG)")
+    ax.set_ylabel("client latency, ms (dotted: in-process p99)")
+    ax.set_title(f"Interactive latency vs concurrency: {title}", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    paths.append(out_dir / "latency_vs_concurrency.png")
+    fig.savefig(paths[-1], dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, s in suites.items():
+        base = s["inprocess"]["mean"]["throughput"]
+        ax.plot([t["batch"] for t in base], [t["images_per_s"] for t in base], "o-", label=f"{name} in-process")
+        inter = s["interactive"]
+        ax.plot([r["server"]["batch_size_mean"] for r in inter], [r["images_per_s"] for r in inter], "s--",
+                label=f"{name} server, interactive (c = {', '.join(str(r['concurrency']) for r in inter)})")
+        bulk = s["bulk_raw"]
+        ax.plot([r["server"]["batch_size_mean"] for r in bulk], [r["images_per_s"] for r in bulk], "^:",
+                label=f"{name} server, bulk raw")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("batch size (server: mean batch its scheduler formed)")
+    ax.set_ylabel("images / s")
+    ax.set_title(f"Throughput vs batch: {title}", fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    paths.append(out_dir / "throughput_vs_batch.png")
+    fig.savefig(paths[-1], dpi=100)
+    plt.close(fig)
+    return paths
+
+
+def write_server_report(results: dict, out_dir: str | Path) -> dict[str, Path]:
+    """results.md and the plots in `out_dir` (the JSON is written by the caller)."""
+    out_dir = Path(out_dir)
+    paths = {"markdown": out_dir / "server-results.md"}
+    paths["markdown"].write_text(server_markdown(results))
+    for p in plot_server(results, out_dir):
+        paths[p.stem] = p
+    return paths
