@@ -89,6 +89,16 @@ class ModelRuntime:
         ws = latents.broadcast(torch.from_numpy(w), cfg.num_ws)
         return latents.truncate(ws, self.w_avg, psi).numpy()
 
+    async def render_seeds(self, seeds: list[int], psi: float, priority: Priority) -> tuple[np.ndarray, np.ndarray, BatchTiming]:
+        """Seeds -> (uint8 [N, H, W, 3], truncated W+ float32 [N, num_ws, w_dim], timing), mapped
+        inside the batch's backend call (scheduler.synthesize_seeds): the same W+ as ws_from_seeds."""
+        cfg, w_avg = self.bundle.config, self.w_avg
+
+        def to_ws(w: np.ndarray) -> np.ndarray:
+            return latents.truncate(latents.broadcast(torch.from_numpy(w), cfg.num_ws), w_avg, psi).numpy()
+
+        return await self.batcher.synthesize_seeds(zs_from_seeds(seeds, cfg.z_dim), to_ws, priority)
+
     async def render(self, ws: np.ndarray, priority: Priority) -> tuple[np.ndarray, BatchTiming]:
         """W+ float32 [N, num_ws, w_dim] -> uint8 [N, H, W, 3] at the native resolution."""
         return await self.batcher.synthesize(ws, priority)

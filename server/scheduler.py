@@ -1,6 +1,7 @@
 """Dynamic micro-batching in front of one backend (one MicroBatcher per model and backend).
 
-`MicroBatcher.synthesize(ws, priority)` queues a request's W+ codes; a dispatcher task groups
+`MicroBatcher.synthesize(ws, priority)` queues a request's W+ codes (`synthesize_seeds(z, ...)`
+its z, mapped inside the batch's backend call); a dispatcher task groups
 queued requests of every RPC into backend calls of at most `max_batch` rows and runs every
 backend call (synthesize and map) in ONE worker thread, so the event loop never blocks and the
 backend sees one call at a time (its contract).
@@ -31,6 +32,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Callable
 
 import numpy as np
 
@@ -69,9 +71,15 @@ class BatcherStats:
 class _Job:
     priority: int
     seq: int
-    ws: np.ndarray = field(compare=False)  # float32 [n, num_ws, w_dim]
+    ws: np.ndarray | None = field(compare=False)  # float32 [n, num_ws, w_dim]; None until z is mapped
     future: asyncio.Future = field(compare=False)
     enqueued: float = field(compare=False)
+    z: np.ndarray | None = field(default=None, compare=False)  # float32 [n, z_dim] for synthesize_seeds
+    to_ws: Callable[[np.ndarray], np.ndarray] | None = field(default=None, compare=False)
+
+    @property
+    def rows(self) -> int:
+        return len(self.z) if self.ws is None else len(self.ws)
 
 
 class MicroBatcher:
@@ -111,13 +119,29 @@ class MicroBatcher:
         backend yet."""
         if ws.ndim != 3 or len(ws) == 0:
             raise ValueError(f"ws must be a non-empty [n, num_ws, w_dim] array, got {ws.shape}")
-        priority = Priority(priority)
+        images, _, timing = await self._submit(np.ascontiguousarray(ws, np.float32), None, None, Priority(priority))
+        return images, timing
+
+    async def synthesize_seeds(self, z: np.ndarray, to_ws: Callable[[np.ndarray], np.ndarray],
+                               priority: Priority = Priority.BULK) -> tuple[np.ndarray, np.ndarray, BatchTiming]:
+        """z float32 [n, z_dim] -> (uint8 [n, H, W, 3], W+ float32 [n, num_ws, w_dim], timing).
+
+        Mapping (row by row, as in `map`), then `to_ws(w [n, w_dim]) -> W+` (broadcast and
+        truncation), then synthesis, all inside the batch's one worker-thread call: one thread
+        hand-off per batch instead of two per request, and the mapping of every request of
+        the batch runs back to back with its synthesis. compute_us covers all three."""
+        if z.ndim != 2 or len(z) == 0:
+            raise ValueError(f"z must be a non-empty [n, z_dim] array, got {z.shape}")
+        return await self._submit(None, np.ascontiguousarray(z, np.float32), to_ws, Priority(priority))
+
+    async def _submit(self, ws, z, to_ws, priority: Priority):
+        rows = len(z) if ws is None else len(ws)
         if priority == Priority.BULK:
-            await self._wait_for_room(len(ws))
+            await self._wait_for_room(rows)
         self._ensure_dispatcher()
         fut = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._heap, _Job(int(priority), next(self._seq), np.ascontiguousarray(ws, np.float32), fut, time.perf_counter()))
-        self._count_queued(priority, len(ws))
+        heapq.heappush(self._heap, _Job(int(priority), next(self._seq), ws, fut, time.perf_counter(), z, to_ws))
+        self._count_queued(priority, rows)
         self._wakeup.set()
         return await fut
 
@@ -187,14 +211,14 @@ class MicroBatcher:
             for j in self._heap:
                 if j.future.done():  # caller cancelled while queued
                     self.stats.jobs_skipped += 1
-                    self._count_queued(Priority(j.priority), -len(j.ws))
+                    self._count_queued(Priority(j.priority), -j.rows)
             self._heap = live
             heapq.heapify(self._heap)
 
     def _delay_left(self) -> float:
         """Seconds the next batch should still wait for more work; 0 = start it now."""
-        rows = sum(self._queued_rows.values())
-        if self.max_delay_s <= 0 or rows >= self.max_batch or self._mapping == 0:
+        queued = sum(self._queued_rows.values())
+        if self.max_delay_s <= 0 or queued >= self.max_batch or self._mapping == 0:
             return 0.0
         oldest = min(j.enqueued for j in self._heap)
         return max(0.0, oldest + self.max_delay_s - time.perf_counter())
@@ -206,16 +230,20 @@ class MicroBatcher:
         rows = 0
         while self._heap:
             job = self._heap[0]
-            if jobs and rows + len(job.ws) > self.max_batch:
+            if jobs and rows + job.rows > self.max_batch:
                 break
             heapq.heappop(self._heap)
-            self._count_queued(Priority(job.priority), -len(job.ws))
+            self._count_queued(Priority(job.priority), -job.rows)
             jobs.append(job)
-            rows += len(job.ws)
+            rows += job.rows
         return jobs
 
-    def _run(self, ws: np.ndarray) -> np.ndarray:
-        """Worker thread: backend calls in chunks of max_batch rows."""
+    def _run(self, jobs: list[_Job]) -> np.ndarray:
+        """Worker thread: map the jobs that came as z, then backend calls in chunks of max_batch rows."""
+        for j in jobs:
+            if j.ws is None:
+                j.ws = np.ascontiguousarray(j.to_ws(self._map_rows(j.z)), np.float32)
+        ws = jobs[0].ws if len(jobs) == 1 else np.concatenate([j.ws for j in jobs])
         out = []
         step = self.max_batch
         for i in range(0, len(ws), step):
@@ -241,12 +269,12 @@ class MicroBatcher:
                     self.stats.delayed_batches += 1
                 continue
             jobs = self._take_batch()
-            ws = jobs[0].ws if len(jobs) == 1 else np.concatenate([j.ws for j in jobs])
+            rows = sum(j.rows for j in jobs)
             start = time.perf_counter()
             try:
-                images = await loop.run_in_executor(self._executor, self._run, ws)
+                images = await loop.run_in_executor(self._executor, self._run, jobs)
             except Exception as e:  # a backend failure fails these jobs, not the dispatcher
-                log.exception("backend %s failed on a batch of %d", self.name, len(ws))
+                log.exception("backend %s failed on a batch of %d", self.name, rows)
                 if self.metrics is not None:
                     self.metrics.count_error("compute", "INTERNAL")
                 for j in jobs:
@@ -254,15 +282,15 @@ class MicroBatcher:
                         j.future.set_exception(e)
                 continue
             end = time.perf_counter()
-            batch_size = min(len(ws), self.max_batch)
+            batch_size = min(rows, self.max_batch)
             if self.metrics is not None:
-                waits = [(Priority(j.priority).label, start - j.enqueued) for j in jobs for _ in range(len(j.ws))]
+                waits = [(Priority(j.priority).label, start - j.enqueued) for j in jobs for _ in range(j.rows)]
                 self.metrics.observe_batch(self.name, self.backend_name, waits, end - start)
             offset = 0
             for j in jobs:
-                n = len(j.ws)
+                n = j.rows
                 if not j.future.done():
                     timing = BatchTiming(queue_us=int((start - j.enqueued) * 1e6),
                                          compute_us=int((end - start) * 1e6), batch_size=batch_size)
-                    j.future.set_result((images[offset : offset + n], timing))
+                    j.future.set_result((images[offset : offset + n], j.ws, timing))
                 offset += n

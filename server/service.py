@@ -185,14 +185,20 @@ class AvatarForgeService:
         timing = pb.Timing()
         if ok:
             try:
-                t_map = time.perf_counter()
                 seeded = [it for it in ok if it.seed is not None]
-                if seeded:
-                    seed_ws = await rt.ws_from_seeds([it.seed for it in seeded], psi)
-                    for it, w in zip(seeded, seed_ws):
+                map_us = 0
+                if len(seeded) == len(ok):  # all seeds (bulk, previews): mapped inside the batch's call
+                    images, seed_ws, bt = await rt.render_seeds([it.seed for it in ok], psi, priority)
+                    for it, w in zip(ok, seed_ws):
                         it.ws = w
-                map_us = int((time.perf_counter() - t_map) * 1e6)
-                images, bt = await rt.render(np.stack([it.ws for it in ok]), priority)
+                else:
+                    t_map = time.perf_counter()
+                    if seeded:
+                        seed_ws = await rt.ws_from_seeds([it.seed for it in seeded], psi)
+                        for it, w in zip(seeded, seed_ws):
+                            it.ws = w
+                    map_us = int((time.perf_counter() - t_map) * 1e6)
+                    images, bt = await rt.render(np.stack([it.ws for it in ok]), priority)
                 timing = pb.Timing(queue_us=bt.queue_us, compute_us=bt.compute_us + map_us, batch_size=bt.batch_size)
                 encoded = await self._encode_all(images, plan)
             except asyncio.CancelledError:
