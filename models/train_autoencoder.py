@@ -15,6 +15,10 @@ Losses, each for a reason:
 Progressive: the first `--steps-low` steps train at half resolution (cheap); then the last
 block joins with its ToRGB scaled down, so the skip architecture fades it in smoothly.
 
+Sharpening (--adv-weight > 0, after the reconstruction has converged): a discriminator on
+real vs reconstructed images adds the detail that L1 averages away, still anchored to each
+input (as in VAE-GAN and VQGAN), so it cannot mode-collapse.
+
 Checkpoints (`state.pt`, with optimizer states) go to --run every --checkpoint-every steps and on
 Ctrl-C; `--resume` continues from it. `weights.safetensors` is the small weights-only copy that
 can be committed and resumed from (optimizer states restart).
@@ -37,7 +41,7 @@ from torch import nn
 from . import dataset
 from .classifier import masked_cross_entropy
 from .encoder import Encoder
-from .networks import Generator, GeneratorConfig
+from .networks import FullyConnectedLayer, Generator, GeneratorConfig
 from .latents import broadcast
 
 AVATARS64 = GeneratorConfig(
@@ -75,6 +79,18 @@ class LabelHeads(nn.Module):
         return total / len(self.heads)
 
 
+class Discriminator(nn.Module):
+    """Real/fake critic for the sharpening phase: the encoder's conv trunk and a scalar head."""
+
+    def __init__(self, resolution: int):
+        super().__init__()
+        self.trunk = Encoder(resolution, 128, ENCODER_CHANNELS)
+        self.head = FullyConnectedLayer(128, 1)
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:  # [N, 3, R, R] -> logits [N]
+        return self.head(F.leaky_relu(self.trunk(img), 0.2)).squeeze(1)
+
+
 class AutoencoderTrainer:
     def __init__(self, args):
         self.args = args
@@ -94,6 +110,10 @@ class AutoencoderTrainer:
         self.ema_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
         params = list(self.generator.synthesis.parameters()) + list(self.encoder.parameters()) + list(self.heads.parameters())
         self.opt = torch.optim.Adam(params, lr=args.lr, betas=(0.9, 0.99))
+        self.disc = None
+        if args.adv_weight > 0:  # sharpening phase (see train_step)
+            self.disc = Discriminator(cfg.resolution)
+            self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=args.lr, betas=(0.0, 0.99))
         self.step = 0
         self.seconds = 0.0  # training wall time accumulated over all runs (for the manifest)
         self.feature_net = None
@@ -104,12 +124,15 @@ class AutoencoderTrainer:
 
     # -- checkpoints ---------------------------------------------------------------------------
     def modules(self) -> dict[str, nn.Module]:
-        return {"synthesis": self.generator.synthesis, "encoder": self.encoder, "heads": self.heads,
+        mods = {"synthesis": self.generator.synthesis, "encoder": self.encoder, "heads": self.heads,
                 "ema_synthesis": self.ema, "ema_encoder": self.ema_encoder}
+        return mods | ({"disc": self.disc} if self.disc is not None else {})
 
     def save(self) -> None:
         state = {k: m.state_dict() for k, m in self.modules().items()}
         state |= {"opt": self.opt.state_dict(), "step": self.step, "seconds": self.seconds}
+        if self.disc is not None:
+            state["opt_d"] = self.opt_d.state_dict()
         torch.save(state, self.run / "state.tmp")
         (self.run / "state.tmp").replace(self.run / "state.pt")  # atomic: a crash never leaves half a file
         flat = {f"{k}.{n}": t.contiguous() for k, m in self.modules().items() for n, t in m.state_dict().items()}
@@ -123,13 +146,18 @@ class AutoencoderTrainer:
             with safe_open(str(path), "pt") as f:
                 meta = f.metadata()
             for k, m in self.modules().items():
-                m.load_state_dict({n[len(k) + 1:]: t for n, t in flat.items() if n.startswith(k + ".")})
+                part = {n[len(k) + 1:]: t for n, t in flat.items() if n.startswith(k + ".")}
+                if part or k != "disc":  # a discriminator starts fresh when the checkpoint has none
+                    m.load_state_dict(part)
             self.step, self.seconds = int(meta["step"]), float(meta["seconds"])
         else:
             state = torch.load(path, weights_only=True)
             for k, m in self.modules().items():
-                m.load_state_dict(state[k])
+                if k in state or k != "disc":
+                    m.load_state_dict(state[k])
             self.opt.load_state_dict(state["opt"])
+            if self.disc is not None and "opt_d" in state:
+                self.opt_d.load_state_dict(state["opt_d"])
             self.step, self.seconds = state["step"], state["seconds"]
         print(f"resumed from {path} at step {self.step}")
 
@@ -158,9 +186,20 @@ class AutoencoderTrainer:
             feat = (self.feature_net.features(fake) - self.feature_net.features(real)).square().mean()
             loss = loss + a.feature_weight * feat
             logs["feature"] = feat.item()
+        if self.disc is not None and res == real.shape[-1]:
+            adv = F.softplus(-self.disc(fake)).mean()
+            # VQGAN's adaptive weight: scale the adversarial gradient to the reconstruction
+            # gradient at the last layer, so neither swamps the other as their sizes drift.
+            last = getattr(self.generator.synthesis, f"b{res}").torgb.weight
+            g_rec = torch.autograd.grad(loss, last, retain_graph=True)[0].norm()
+            g_adv = torch.autograd.grad(adv, last, retain_graph=True)[0].norm()
+            loss = loss + a.adv_weight * (g_rec / (g_adv + 1e-6)).clamp(max=1e3).detach() * adv
+            logs["adv"] = adv.item()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
+        if self.disc is not None and res == real.shape[-1]:
+            logs["d"] = self.discriminator_step(real, fake.detach())
         with torch.no_grad():  # EMA weights are what ships: smoother than the raw iterate
             for ema, raw in ((self.ema, self.generator.synthesis), (self.ema_encoder, self.encoder)):
                 for pe, pr in zip(ema.parameters(), raw.parameters()):
@@ -168,6 +207,18 @@ class AutoencoderTrainer:
                 for be, br in zip(ema.buffers(), raw.buffers()):
                     be.copy_(br)
         return logs
+
+    def discriminator_step(self, real: torch.Tensor, fake: torch.Tensor) -> float:
+        """Logistic loss; R1 penalty on reals every 8 steps (lazy regularisation, as StyleGAN2)."""
+        loss = F.softplus(self.disc(fake)).mean() + F.softplus(-self.disc(real)).mean()
+        if self.step % 8 == 0:
+            real = real.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(self.disc(real).sum(), real, create_graph=True)
+            loss = loss + self.args.r1 / 2 * grad.square().sum([1, 2, 3]).mean() * 8
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        return loss.item()
 
     def fade_in_last_block(self) -> None:
         last = getattr(self.generator.synthesis, f"b{self.generator.cfg.resolution}")
@@ -235,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the shipped weights")
     p.add_argument("--grad-weight", type=float, default=1.0)
     p.add_argument("--label-weight", type=float, default=0.05)
+    p.add_argument("--adv-weight", type=float, default=0.0,
+                   help="sharpening phase: weight of a (gradient-balanced) adversarial loss; 0 = off")
+    p.add_argument("--r1", type=float, default=1.0, help="R1 penalty of the sharpening discriminator")
     p.add_argument("--feature-loss", default=None, help="classifier bundle file for a feature loss")
     p.add_argument("--feature-weight", type=float, default=0.1)
     p.add_argument("--sample-every", type=int, default=500)
