@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -110,6 +111,7 @@ class AutoencoderTrainer:
         self.ema_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
         params = list(self.generator.synthesis.parameters()) + list(self.encoder.parameters()) + list(self.heads.parameters())
         self.opt = torch.optim.Adam(params, lr=args.lr, betas=(0.9, 0.99))
+        self.threads_tuned = False  # --threads auto measures at the first step, then every 300
         self.disc = None
         if args.adv_weight > 0:  # sharpening phase (see train_step)
             self.disc = Discriminator(cfg.resolution)
@@ -170,6 +172,8 @@ class AutoencoderTrainer:
         # Batch and noise are pure functions of (seed, step): a resumed run takes exactly the
         # steps an uninterrupted one would have taken.
         torch.manual_seed(a.seed * 1_000_003 + self.step)
+        if self.step == a.steps_low and a.steps_low > 0:
+            self.fade_in_last_block()
         idx = torch.randint(len(self.images), (a.batch,))
         real = to_float(self.images[idx])
         res = self.resolution()
@@ -220,6 +224,26 @@ class AutoencoderTrainer:
         self.opt_d.step()
         return loss.item()
 
+    def tune_threads(self) -> None:
+        """--threads auto: time a few steps with 1 thread and with every core, keep the faster.
+
+        Steps are functions of (seed, step), so the probe steps are ordinary training steps.
+        """
+        if self.args.threads != "auto" or (self.step % 300 != 0 and self.threads_tuned):
+            return
+        self.threads_tuned = True
+        timings = {}
+        for n in sorted({1, os.cpu_count() or 1}):
+            torch.set_num_threads(n)
+            t = time.perf_counter()
+            for _ in range(3):
+                self.train_step()
+                self.step += 1
+            timings[n] = time.perf_counter() - t
+        best = min(timings, key=timings.get)
+        torch.set_num_threads(best)
+        print(f"step {self.step}: {best} thread(s) ({', '.join(f'{n}: {t / 3:.2f}s/step' for n, t in timings.items())})")
+
     def fade_in_last_block(self) -> None:
         last = getattr(self.generator.synthesis, f"b{self.generator.cfg.resolution}")
         last.torgb.weight.data.mul_(0.1)
@@ -252,8 +276,7 @@ class AutoencoderTrainer:
         t_last = time.time()
         try:
             while self.step < a.steps and not stop["now"]:
-                if self.step == a.steps_low and a.steps_low > 0:
-                    self.fade_in_last_block()
+                self.tune_threads()
                 logs = self.train_step()
                 self.step += 1
                 now = time.time()
@@ -293,7 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--feature-weight", type=float, default=0.1)
     p.add_argument("--sample-every", type=int, default=500)
     p.add_argument("--checkpoint-every", type=int, default=500)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", default="auto",
+                   help="torch threads, or 'auto': re-measure 1 vs all cores every 300 steps and keep the faster "
+                        "(on a shared machine two threads can be several times slower than one)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", default=None, help="state.pt or weights.safetensors to continue from")
     return p
@@ -301,7 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> None:
     args = build_parser().parse_args(argv)
-    torch.set_num_threads(args.threads)
+    if args.threads != "auto":
+        torch.set_num_threads(int(args.threads))
     torch.manual_seed(args.seed)
     AutoencoderTrainer(args).train()
 
