@@ -28,9 +28,12 @@ def backend_markdown(name: str, s: dict) -> str:
     srv, base = s["server"], s["inprocess"]["mean"]
     lines = [f"#### {name} ({srv['device']}, {srv['precision']}, max_batch {srv['max_batch']}, "
              f"threads {s['settings']['threads']}, window {s['settings']['window_s']} s, load average {_f(s['loadavg'])})", "",
-             f"In-process baseline (mean of before/after): single forward p50 {_f(base['latency_ms']['p50'])} ms, "
-             f"p99 {_f(base['latency_ms']['p99'])} ms; "
-             + ", ".join(f"{_f(t['images_per_s'], 0)} img/s @{t['batch']}" for t in base["throughput"]), "",
+             f"In-process baseline: single forward p50 {_f(base['latency_ms']['p50'])} ms, "
+             f"p99 {_f(base['latency_ms']['p99'])} ms (mean of {len(s['inprocess']['probes'])} probes); "
+             + ", ".join(f"{_f(t['images_per_s'], 0)} img/s @{t['batch']}" for t in base["throughput"])
+             + f" (after the sweep). Ratio denominators, probed around the c1 windows: single p99 "
+             f"{_f(s['ratios']['inprocess_single_p99_ms'])} ms, {_f(s['ratios']['inprocess_images_per_s_at_max_batch'], 0)} "
+             f"img/s @{srv['max_batch']}.", "",
              "| workload | c | img/s | p50 ms | p90 ms | p95 ms | p99 ms | queue ms | compute ms | encode ms | client ms | mean batch |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in s["interactive"]:

@@ -1,12 +1,12 @@
 """Server suite: a gRPC server against an in-process baseline measured in the same run.
 
     start_server_process  `avatarforge serve` as a subprocess on a free port (when no --server)
-    run_server_suite      in-process baseline, concurrency sweep (interactive and bulk), baseline
-                          again, then the headline ratios; JSON-ready dict
+    run_server_suite      concurrency sweep (interactive and bulk) interleaved with in-process
+                          probes, then the headline ratios; JSON-ready dict
 
-The in-process baseline (inprocess.py: backend.synthesize alone) is measured before AND after
-the sweep and averaged, so load that comes or goes during the run (this machine shares its CPU
-with a training job) moves numerator and denominator alike. The server and the baseline use
+The in-process baseline (inprocess.py: backend.synthesize alone) is probed right before and
+after the c1 windows its ratios divide (class Baseline), so load that comes or goes during the
+run (this machine shares its CPU with a training job) moves numerator and denominator alike. The server and the baseline use
 the backend the server reports in GetModel, on the same bundle, with the same thread count.
 """
 from __future__ import annotations
@@ -63,46 +63,61 @@ def stop_server_process(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def _baseline(bundle, backend_name: str, device: str, threads: int | None, max_batch: int,
-              batch_sizes, latency_s: float, throughput_s: float) -> dict:
-    from avatarforge.server.backends import create_backend
+class Baseline:
+    """The in-process backend, probed between server levels (A/B interleaving, as inprocess.py
+    does between backends): each ratio divides by the probes taken right before and after its
+    server window, so a load change elsewhere in the run does not skew it."""
 
-    backend = create_backend(backend_name, bundle, device=device, threads=threads)
-    cfg = bundle.config
-    ws = inprocess.benchmark_ws(backend, cfg.z_dim, cfg.num_ws, max(max(batch_sizes), max_batch))
-    sizes = sorted(set(batch_sizes) | {1, max_batch})
-    lat = inprocess.measure_latency({backend_name: backend}, ws[:1], latency_s)[backend_name]
-    thr = inprocess.measure_throughput({backend_name: backend}, ws, sizes, throughput_s)[backend_name]
-    return {"latency_ms": lat, "throughput": thr, "describe": inprocess._jsonable(backend.describe())}
+    def __init__(self, bundle, backend_name: str, device: str, threads: int | None, max_batch: int, psi: float):
+        import torch
+
+        from avatarforge.models.latents import truncate
+        from avatarforge.server.backends import create_backend
+
+        self.name, self.max_batch = backend_name, max_batch
+        self.backend = create_backend(backend_name, bundle, device=device, threads=threads)
+        cfg = bundle.config
+        ws = inprocess.benchmark_ws(self.backend, cfg.z_dim, cfg.num_ws, max(64, max_batch))
+        # The server's inputs: truncated with its default psi (activations, hence any slow
+        # denormal arithmetic, depend on the codes' magnitude).
+        self.ws = truncate(torch.from_numpy(ws), bundle.generator.mapping.w_avg.detach().float(), psi).numpy()
+        self.probes: list[dict] = []
+
+    def probe(self, latency_s: float, throughput_s: float) -> dict:
+        """Single-image latency and images/s at max_batch, now."""
+        be = {self.name: self.backend}
+        lat = inprocess.measure_latency(be, self.ws[:1], latency_s)[self.name]
+        thr = inprocess.measure_throughput(be, self.ws, [self.max_batch], throughput_s)[self.name][0]
+        self.probes.append({"latency_ms": lat, "images_per_s_at_max_batch": thr["images_per_s"]})
+        return self.probes[-1]
+
+    def curve(self, batch_sizes, throughput_s: float) -> list[dict]:
+        """images/s by batch size (for the throughput-vs-batch plot)."""
+        sizes = sorted(set(batch_sizes) | {1, self.max_batch})
+        thr = inprocess.measure_throughput({self.name: self.backend}, self.ws, sizes, throughput_s)[self.name]
+        return [{"batch": t["batch"], "images_per_s": t["images_per_s"]} for t in thr]
 
 
-def _average_baselines(a: dict, b: dict) -> dict:
-    """Mean of the before/after baselines (their percentiles and images/s)."""
-    lat = {k: (a["latency_ms"][k] + b["latency_ms"][k]) / 2 for k in a["latency_ms"]}
-    thr = [{"batch": x["batch"], "images_per_s": (x["images_per_s"] + y["images_per_s"]) / 2}
-           for x, y in zip(a["throughput"], b["throughput"])]
-    return {"latency_ms": lat, "throughput": thr}
+def _mean(probes: list[dict], key: str, q: str | None = None) -> float:
+    return sum(p[key][q] if q else p[key] for p in probes) / len(probes)
 
 
-def _images_per_s_at(baseline: dict, batch: int) -> float:
-    return next(t["images_per_s"] for t in baseline["throughput"] if t["batch"] == batch)
-
-
-def headline_ratios(interactive: list[dict], bulk_raw: list[dict], bulk_png: list[dict], baseline: dict,
-                    max_batch: int) -> dict:
-    """The six numbers CI gates on (see benchmarks/README.md for their definitions)."""
+def headline_ratios(interactive: list[dict], bulk_raw: list[dict], bulk_png: list[dict], single_p99_ms: float,
+                    ref_images_per_s: float) -> dict:
+    """The headline numbers CI gates on (see benchmarks/README.md for their definitions).
+    single_p99_ms / ref_images_per_s: the in-process probes around the c1 interactive and
+    bulk windows."""
     by_c = {r["concurrency"]: r for r in interactive}
     c1, c16 = by_c[1], by_c.get(16, by_c[max(by_c)])
-    single = baseline["latency_ms"]
-    ref_thr = _images_per_s_at(baseline, max_batch)
+    ref_thr = ref_images_per_s
     ratios = {
         "bulk_ratio_raw": bulk_raw[0]["images_per_s"] / ref_thr,
         "bulk_ratio_png": bulk_png[0]["images_per_s"] / ref_thr,
-        "interactive_p99_ratio_c1": c1["latency_ms"]["p99"] / single["p99"],
+        "interactive_p99_ratio_c1": c1["latency_ms"]["p99"] / single_p99_ms,
         "batching_gain_c16": c16["images_per_s"] / c1["images_per_s"],
         "p99_ratio_c16_c1": c16["latency_ms"]["p99"] / c1["latency_ms"]["p99"],
     }
-    budget_ms = 1.3 * single["p99"] + 2.0
+    budget_ms = 1.3 * single_p99_ms + 2.0
     targets = {
         "bulk_ratio_raw": ratios["bulk_ratio_raw"] >= 0.95,
         "bulk_ratio_png": ratios["bulk_ratio_png"] >= 0.85,
@@ -111,15 +126,25 @@ def headline_ratios(interactive: list[dict], bulk_raw: list[dict], bulk_png: lis
         "p99_ratio_c16_c1": ratios["p99_ratio_c16_c1"] <= 3.0,
     }
     return {**ratios, "interactive_p99_c1_ms": c1["latency_ms"]["p99"], "interactive_p99_c1_budget_ms": budget_ms,
-            "inprocess_single_p99_ms": single["p99"], "inprocess_images_per_s_at_max_batch": ref_thr,
+            "inprocess_single_p99_ms": single_p99_ms, "inprocess_images_per_s_at_max_batch": ref_thr,
             "targets_met": targets}
 
 
-async def _sweep(address: str, levels, seconds: float, info: pb.ModelInfo, png_levels) -> dict:
+async def _sweep(address: str, levels, seconds: float, info: pb.ModelInfo, png_levels, probe) -> dict:
+    """Interactive c1 and bulk c1 first, each between two in-process probes (their ratios'
+    denominators), then the other levels."""
     model, count = info.name, info.limits.max_stream_items
-    interactive = [await load.interactive_level(address, c, seconds, model) for c in levels]
-    bulk_raw = [await load.bulk_level(address, c, seconds, model, pb.IMAGE_FORMAT_RAW_RGBA8, count=count) for c in levels]
-    bulk_png = [await load.bulk_level(address, c, seconds, model, pb.IMAGE_FORMAT_PNG, count=count) for c in png_levels]
+    inter = lambda c: load.interactive_level(address, c, seconds, model)
+    bulk = lambda c, fmt: load.bulk_level(address, c, seconds, model, fmt, count=count)
+    probe()
+    interactive = [await inter(1)]
+    probe()
+    bulk_raw = [await bulk(1, pb.IMAGE_FORMAT_RAW_RGBA8)]
+    bulk_png = [await bulk(1, pb.IMAGE_FORMAT_PNG)] if 1 in png_levels else []
+    probe()
+    interactive += [await inter(c) for c in levels if c != 1]
+    bulk_raw += [await bulk(c, pb.IMAGE_FORMAT_RAW_RGBA8) for c in levels if c != 1]
+    bulk_png += [await bulk(c, pb.IMAGE_FORMAT_PNG) for c in png_levels if c != 1]
     return {"interactive": interactive, "bulk_raw": bulk_raw, "bulk_png": bulk_png}
 
 
@@ -144,24 +169,27 @@ def run_server_suite(
         info = asyncio.run(load.wait_until_serving(address))
         max_batch = info.limits.max_batch
         b = info.backend
-        args = (bundle, b.backend, b.device or "cpu", threads, max_batch, batch_sizes, baseline_latency_s, baseline_throughput_s)
-        before = _baseline(*args)
+        base = Baseline(bundle, b.backend, b.device or "cpu", threads, max_batch, info.default_truncation_psi)
+        probe = lambda: base.probe(baseline_latency_s, baseline_throughput_s)
         t0 = time.perf_counter()
-        sweep = asyncio.run(_sweep(address, levels, seconds, info, png_levels))
+        sweep = asyncio.run(_sweep(address, levels, seconds, info, png_levels, probe))
         sweep_s = time.perf_counter() - t0
-        after = _baseline(*args)
+        curve = base.curve(batch_sizes, baseline_throughput_s)
     finally:
         if proc is not None:
             stop_server_process(proc)
-    baseline = _average_baselines(before, after)
+    p = base.probes
+    single_p99 = _mean(p[0:2], "latency_ms", "p99")  # around interactive c1
+    ref_thr = _mean(p[1:3], "images_per_s_at_max_batch")  # around bulk c1
+    mean = {"latency_ms": {q: _mean(p, "latency_ms", q) for q in p[0]["latency_ms"]}, "throughput": curve}
     return {
         "address": address if proc is None else "subprocess",
         "server": {"model": info.name, "backend": b.backend, "device": b.device, "precision": b.precision,
                    "engine_key": b.engine_key, "fallback_reason": b.fallback_reason, "max_batch": max_batch},
         "settings": {"levels": list(levels), "window_s": seconds, "png_levels": list(png_levels), "threads": threads,
                      "sweep_s": sweep_s},
-        "inprocess": {"mean": baseline, "before": before, "after": after},
+        "inprocess": {"mean": mean, "probes": p, "describe": inprocess._jsonable(base.backend.describe())},
         **sweep,
-        "ratios": headline_ratios(sweep["interactive"], sweep["bulk_raw"], sweep["bulk_png"], baseline, max_batch),
+        "ratios": headline_ratios(sweep["interactive"], sweep["bulk_raw"], sweep["bulk_png"], single_p99, ref_thr),
         "loadavg": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
     }
