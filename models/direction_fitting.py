@@ -196,14 +196,23 @@ def calibrate(generator, classifier, reader, attr, faces: Faces, vector, sigma: 
     highest unchanged share; if no candidate gets there, the one with the highest success."""
     tried = []
     for name, layers in layer_candidates(generator.num_ws).items():
-        # The strongest edit first: a group that cannot do it at full strength is skipped cheaply.
-        for k in STRENGTH_GRID[-1:] + STRENGTH_GRID[:-1]:
+        def attempt(k: float) -> bool:
             m = measure(generator, classifier, reader, attr, faces, vector, layers, k * sigma, N_CALIBRATION)
             tried.append((name, layers, k * sigma, m))
-            if k == STRENGTH_GRID[-1] and m.success < CALIBRATION_SUCCESS:
-                break
-            if k != STRENGTH_GRID[-1] and m.success >= CALIBRATION_SUCCESS:
-                break  # the weakest strength that works: more only adds side effects
+            return m.success >= CALIBRATION_SUCCESS
+
+        # The strongest edit first: a group that cannot do it at full strength is skipped after
+        # one measurement. Otherwise bisect the grid (success grows with strength) for the
+        # weakest strength that works: more strength only adds side effects.
+        if not attempt(STRENGTH_GRID[-1]):
+            continue
+        lo, hi = 0, len(STRENGTH_GRID) - 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if attempt(STRENGTH_GRID[mid]):
+                hi = mid
+            else:
+                lo = mid + 1
     working = [t for t in tried if t[3].success >= CALIBRATION_SUCCESS]
     if working:
         return max(working, key=lambda t: (t[3].unchanged, -t[2]))
