@@ -26,8 +26,9 @@ class ServerConfig:
     device: str = "auto"  # auto | cpu | cuda:N
     threads: int = 0  # torch CPU threads; 0 = torch's default
     max_batch: int = 16  # rows per backend call (micro-batch across requests)
-    # How long a partial batch may wait for requests already on their way (their seeds being
-    # mapped); never applies to a full batch or to a lone request (scheduler.py).
+    # How long a partial batch may wait for requests already on their way (callers mapping z
+    # with MicroBatcher.map before they synthesize); never holds a full batch or a lone request
+    # (scheduler.py). Seed-only requests are mapped inside their batch and never wait.
     max_delay_ms: float = 2.0
     max_queued_rows: int = 64  # bulk rows queued per model before GenerateBatch streams wait
     max_unary_items: int = 16  # characters per Generate call

@@ -9,8 +9,9 @@ backend sees one call at a time (its contract).
 When a batch starts (Triton's dynamic batcher is the anchor, research/serving.md §1):
 - at once when `max_batch` rows are queued: the delay never holds back a full batch;
 - at once when no more work is on its way: the batcher knows which callers are still mapping
-  seeds to W (their `map` runs on its worker thread and their `synthesize` follows in the same
-  event-loop step), so a lone request (concurrency 1) never waits for company that cannot come;
+  z to W with `map` (it runs on its worker thread and their `synthesize` follows in the same
+  event-loop step), so a lone request (concurrency 1) never waits for company that cannot come
+  (seed-only requests use `synthesize_seeds`, mapped inside the batch, and never wait);
 - otherwise when the oldest queued job has waited `max_delay_s`: a few ms buys a fuller batch
   when many callers are mid-flight.
 
