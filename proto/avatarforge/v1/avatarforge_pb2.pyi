@@ -173,16 +173,28 @@ class BackendInfo(_message.Message):
     def __init__(self, backend: _Optional[str] = ..., device: _Optional[str] = ..., precision: _Optional[str] = ..., engine_key: _Optional[str] = ..., fallback_reason: _Optional[str] = ...) -> None: ...
 
 class DirectionInfo(_message.Message):
-    __slots__ = ("name", "description", "layer_start", "layer_end")
+    __slots__ = ("name", "description", "layer_start", "layer_end", "kind", "strength_min", "strength_max", "default_strength", "success", "unchanged")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     LAYER_START_FIELD_NUMBER: _ClassVar[int]
     LAYER_END_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STRENGTH_MIN_FIELD_NUMBER: _ClassVar[int]
+    STRENGTH_MAX_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_STRENGTH_FIELD_NUMBER: _ClassVar[int]
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    UNCHANGED_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     layer_start: int
     layer_end: int
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., layer_start: _Optional[int] = ..., layer_end: _Optional[int] = ...) -> None: ...
+    kind: str
+    strength_min: float
+    strength_max: float
+    default_strength: float
+    success: float
+    unchanged: float
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., layer_start: _Optional[int] = ..., layer_end: _Optional[int] = ..., kind: _Optional[str] = ..., strength_min: _Optional[float] = ..., strength_max: _Optional[float] = ..., default_strength: _Optional[float] = ..., success: _Optional[float] = ..., unchanged: _Optional[float] = ...) -> None: ...
 
 class ServerLimits(_message.Message):
     __slots__ = ("max_batch", "max_unary_items", "max_stream_items", "max_message_bytes")
