@@ -433,7 +433,7 @@ class EditEvent(_message.Message):
     def __init__(self, started: _Optional[_Union[EditStarted, _Mapping]] = ..., preview: _Optional[_Union[Preview, _Mapping]] = ..., committed: _Optional[_Union[EditCommitted, _Mapping]] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ...) -> None: ...
 
 class InterpolateRequest(_message.Message):
-    __slots__ = ("request_id", "model", "source", "target", "frames", "space", "output")
+    __slots__ = ("request_id", "model", "source", "target", "frames", "space", "output", "via")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
@@ -441,6 +441,7 @@ class InterpolateRequest(_message.Message):
     FRAMES_FIELD_NUMBER: _ClassVar[int]
     SPACE_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    VIA_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     model: str
     source: CharacterDna
@@ -448,7 +449,8 @@ class InterpolateRequest(_message.Message):
     frames: int
     space: InterpolationSpace
     output: OutputSpec
-    def __init__(self, request_id: _Optional[str] = ..., model: _Optional[str] = ..., source: _Optional[_Union[CharacterDna, _Mapping]] = ..., target: _Optional[_Union[CharacterDna, _Mapping]] = ..., frames: _Optional[int] = ..., space: _Optional[_Union[InterpolationSpace, str]] = ..., output: _Optional[_Union[OutputSpec, _Mapping]] = ...) -> None: ...
+    via: _containers.RepeatedCompositeFieldContainer[CharacterDna]
+    def __init__(self, request_id: _Optional[str] = ..., model: _Optional[str] = ..., source: _Optional[_Union[CharacterDna, _Mapping]] = ..., target: _Optional[_Union[CharacterDna, _Mapping]] = ..., frames: _Optional[int] = ..., space: _Optional[_Union[InterpolationSpace, str]] = ..., output: _Optional[_Union[OutputSpec, _Mapping]] = ..., via: _Optional[_Iterable[_Union[CharacterDna, _Mapping]]] = ...) -> None: ...
 
 class InterpolateFrame(_message.Message):
     __slots__ = ("index", "t", "image", "dna", "timing")
