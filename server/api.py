@@ -1,5 +1,5 @@
 """grpc.aio adapter: each RPC calls the service and maps its errors to status codes
-(errors.grpc_code is the one table). RPCs of later issues answer UNIMPLEMENTED by name."""
+(errors.grpc_code is the one table). RPCs of later issues (Encode) answer UNIMPLEMENTED by name."""
 from __future__ import annotations
 
 import logging
@@ -64,19 +64,40 @@ class AvatarForgeServicer(pb_grpc.AvatarForgeServicer):
             await _abort(context, e)
 
     async def EditSession(self, request_iterator, context):
-        await _abort(context, _later("EditSession (interactive slider editing)", "editing issue"))
+        # Errors of single states come back as events (the session stays open); only a broken
+        # request stream or an internal failure ends the call.
+        try:
+            async with aclosing(self.service.edit_session(request_iterator)) as events:
+                async for event in events:
+                    yield event
+        except Exception as e:
+            await _abort(context, e)
 
     async def Interpolate(self, request, context):
-        await _abort(context, _later("Interpolate (morph frames between two faces)", "editing issue"))
+        try:
+            async with aclosing(self.service.interpolate(request)) as frames:
+                async for frame in frames:
+                    yield frame
+        except Exception as e:
+            await _abort(context, e)
 
     async def Mix(self, request, context):
-        await _abort(context, _later("Mix (children of several faces)", "editing issue"))
+        try:
+            return await self.service.mix(request)
+        except Exception as e:
+            await _abort(context, e)
 
     async def Mutate(self, request, context):
-        await _abort(context, _later("Mutate (variations of a face)", "editing issue"))
+        try:
+            return await self.service.mutate(request)
+        except Exception as e:
+            await _abort(context, e)
 
     async def RenderPreview(self, request, context):
-        await _abort(context, _later("RenderPreview (one-shot edited render)", "editing issue"))
+        try:
+            return await self.service.render_preview(request)
+        except Exception as e:
+            await _abort(context, e)
 
     async def Encode(self, request, context):
         await _abort(context, _later("Encode (personalisation: images to DNA)", "encoder issue"))

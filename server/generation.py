@@ -10,13 +10,14 @@ No gRPC here: the same runtime serves any front door (gRPC, HTTP, a Ray actor).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from avatarforge.models import latents
 from avatarforge.models.bundle import DEFAULT_MODEL, Bundle, BundleError, load_bundle, resolve_bundle_path
+from avatarforge.models.direction_set import Direction, load_directions, w_statistics
 from avatarforge.server.backends import create_backend
 
 from .dna import ModelIdentity
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 MIN_SIZE = 16  # smallest output edge offered, unless the model itself is smaller
 MAX_UPSCALE = 4  # largest output edge = 4x native (two doublings)
+SEFA_COMPONENTS = 10  # unsupervised directions sefa/0..9 offered beside the bundle's supervised ones
 
 
 def supported_sizes(resolution: int) -> list[int]:
@@ -63,6 +65,11 @@ class ModelRuntime:
     bundle: Bundle
     backend: object  # a server.backends.base.Backend
     batcher: MicroBatcher
+    # Edit directions by name (supervised from the bundle, then sefa/0..k-1) and the per-dimension
+    # std of W (float32 [w_dim], the unit of Mutate). Computed once at load: SeFa and the W
+    # statistics run the generator, which must never happen on the event loop per request.
+    directions: dict[str, Direction] = field(default_factory=dict)
+    w_std: torch.Tensor | None = None
 
     @property
     def identity(self) -> ModelIdentity:
@@ -142,7 +149,9 @@ def load_models(config) -> ModelRegistry:
                  bundle.config.resolution, backend.describe())
         batcher = MicroBatcher(backend, config.max_batch, bundle.name, max_delay_s=config.max_delay_ms / 1e3,
                                max_queued_rows=config.max_queued_rows, metrics=metrics)
-        runtimes.append(ModelRuntime(bundle, backend, batcher))
+        directions = load_directions(bundle, sefa_k=SEFA_COMPONENTS)
+        _, w_std = w_statistics(bundle.generator)
+        runtimes.append(ModelRuntime(bundle, backend, batcher, directions, w_std))
     return ModelRegistry(runtimes, metrics)
 
 

@@ -18,9 +18,10 @@ import numpy as np
 from avatarforge.models.latents import MAX_SEED
 from avatarforge.v1 import avatarforge_pb2 as pb
 
-from . import validation
+from . import editing, validation
 from .config import ServerConfig
 from .dna import make_dna, read_dna
+from .edit_session import EditSession
 from .errors import InvalidRequest, ItemOutOfRange, grpc_code, item_error_code
 from .generation import ModelRegistry, ModelRuntime
 from .imaging import FORMAT_NAMES, encode_image
@@ -66,12 +67,23 @@ class AvatarForgeService:
             supported_sizes=rt.sizes,
             backend=pb.BackendInfo(**{k: str(v or "") for k, v in rt.backend.describe().items()
                                       if k in pb.BackendInfo.DESCRIPTOR.fields_by_name}),
-            directions=[],  # filled when bundles ship directions.safetensors (a later issue)
+            directions=[self._direction_info(d) for d in rt.directions.values()],
             default_truncation_psi=c.default_psi,
             limits=pb.ServerLimits(max_batch=c.max_batch, max_unary_items=c.max_unary_items,
                                    max_stream_items=c.max_stream_items, max_message_bytes=c.max_message_bytes),
             data_licence=str(manifest.get("data", {}).get("licence", "")),
         )
+
+    @staticmethod
+    def _direction_info(d) -> pb.DirectionInfo:
+        info = pb.DirectionInfo(name=d.name, description=d.description, kind=d.kind, layer_start=d.layers.start,
+                                layer_end=d.layers.stop, strength_min=d.strength_range[0],
+                                strength_max=d.strength_range[1], default_strength=d.default_strength)
+        if d.success is not None:
+            info.success = d.success
+        if d.unchanged is not None:
+            info.unchanged = d.unchanged
+        return info
 
     async def list_models(self, request: pb.ListModelsRequest) -> pb.ListModelsResponse:
         return pb.ListModelsResponse(models=[self.model_info(rt) for rt in self.registry.runtimes.values()],
@@ -167,6 +179,23 @@ class AvatarForgeService:
         log.info("GenerateBatch %s: %d produced, %d failed, %d skipped of %d in %.2f s",
                  rid or "-", summary.produced, summary.failed, summary.skipped, total, summary.wall_us / 1e6)
         yield pb.GenerateBatchEvent(summary=summary)
+
+    # ------------------------------------------------------------------ editing (server/editing.py)
+
+    def edit_session(self, requests: AsyncIterator[pb.EditRequest]) -> AsyncIterator[pb.EditEvent]:
+        return EditSession(self).run(requests)
+
+    async def render_preview(self, request: pb.RenderPreviewRequest) -> pb.RenderPreviewResponse:
+        return await editing.render_preview(self, request)
+
+    def interpolate(self, request: pb.InterpolateRequest) -> AsyncIterator[pb.InterpolateFrame]:
+        return editing.interpolate(self, request)
+
+    async def mix(self, request: pb.MixRequest) -> pb.GenerateResponse:
+        return await editing.mix(self, request)
+
+    async def mutate(self, request: pb.MutateRequest) -> pb.GenerateResponse:
+        return await editing.mutate(self, request)
 
     # ------------------------------------------------------------------ pipeline
 

@@ -6,13 +6,19 @@
         reply = af.generate(seeds=[1, 2, 3], size=64)
         for event in af.generate_batch(seeds=range(1000), start_index=0):
             if event.WhichOneof("event") == "item": ...
+        with af.edit_session(reply.results[0].dna) as session:   # interactive sliders
+            seq = session.update({"sefa/0": 1.5})
+            preview = session.wait_preview(seq)
+            new_dna = session.commit()
 
 Replies are the `avatarforge.v1` protobuf messages (documented in avatarforge.proto); failed
 calls raise `grpc.RpcError` with the server's status code and message.
 """
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Sequence
+import queue
+import threading
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -109,6 +115,125 @@ class AvatarForgeClient:
         if psi is not None:
             req.truncation_psi = psi
         return BatchStream(self.stub.GenerateBatch(req, timeout=timeout))
+
+
+    # ------------------------------------------------------------------ editing
+
+    def edit_session(self, dna: pb.CharacterDna, *, model: str = "", format: str | int = "png", size: int = 0,
+                     quality: int = 0, request_id: str = "", timeout: float | None = None) -> "EditSessionStream":
+        """Open an EditSession on `dna`; returns once the start face has been rendered."""
+        start = pb.EditStart(request_id=request_id, model=model, dna=dna, output=output_spec(format, size, quality))
+        return EditSessionStream(self.stub, start, timeout)
+
+    def render_preview(self, dna: pb.CharacterDna, edits: Mapping[str, float] | None = None, *,
+                       mix: pb.MixSpec | None = None, psi: float | None = None, model: str = "",
+                       format: str | int = "png", size: int = 0, quality: int = 0,
+                       request_id: str = "") -> pb.RenderPreviewResponse:
+        """One edited render without a session (the same result as an EditSession preview)."""
+        req = pb.RenderPreviewRequest(request_id=request_id, model=model, dna=dna, edits=_edits(edits), mix=mix,
+                                      output=output_spec(format, size, quality))
+        if psi is not None:
+            req.truncation_psi = psi
+        return self.stub.RenderPreview(req, timeout=self.timeout)
+
+    def interpolate(self, source: pb.CharacterDna, target: pb.CharacterDna, frames: int, *,
+                    via: Sequence[pb.CharacterDna] = (), spherical: bool = False, model: str = "",
+                    format: str | int = "png", size: int = 0, quality: int = 0, request_id: str = "",
+                    timeout: float | None = None) -> Iterator[pb.InterpolateFrame]:
+        """`frames` frames from source (t=0) through `via` to target (t=1), streamed in order."""
+        space = pb.INTERPOLATION_SPACE_W_PLUS_SLERP if spherical else pb.INTERPOLATION_SPACE_W_PLUS_LINEAR
+        req = pb.InterpolateRequest(request_id=request_id, model=model, source=source, target=target, via=via,
+                                    frames=frames, space=space, output=output_spec(format, size, quality))
+        return self.stub.Interpolate(req, timeout=timeout)
+
+    def mix(self, parents: Sequence[pb.MixParent], *, style: bool = False, model: str = "", format: str | int = "png",
+            size: int = 0, quality: int = 0, request_id: str = "") -> pb.GenerateResponse:
+        """A child of two or more faces: a weighted blend, or (style=True) layer ranges from each parent."""
+        req = pb.MixRequest(request_id=request_id, model=model, parents=parents,
+                            mode=pb.MIX_MODE_STYLE if style else pb.MIX_MODE_BLEND,
+                            output=output_spec(format, size, quality))
+        return self.stub.Mix(req, timeout=self.timeout)
+
+    def mutate(self, dna: pb.CharacterDna, count: int, strength: float, seed: int = 0, *, model: str = "",
+               format: str | int = "png", size: int = 0, quality: int = 0, request_id: str = "") -> pb.GenerateResponse:
+        """`count` variations of a face (same seed -> same children)."""
+        req = pb.MutateRequest(request_id=request_id, model=model, dna=dna, count=count, strength=strength, seed=seed,
+                               output=output_spec(format, size, quality))
+        return self.stub.Mutate(req, timeout=self.timeout)
+
+
+def _edits(edits: Mapping[str, float] | None) -> list[pb.Edit]:
+    return [pb.Edit(direction=k, strength=v) for k, v in (edits or {}).items()]
+
+
+class EditSessionStream:
+    """A blocking handle on one EditSession: `update()` sends an absolute state and returns its
+    seq at once; `next_event()` / `wait_preview(seq)` read replies; `commit()` returns the DNA.
+    Requests go through a queue that feeds gRPC's request iterator on gRPC's own thread."""
+
+    def __init__(self, stub, start: pb.EditStart, timeout: float | None):
+        self._requests: queue.Queue = queue.Queue()
+        self._requests.put(pb.EditRequest(start=start))
+        self._call = stub.EditSession(iter(self._requests.get, None), timeout=timeout)
+        self._lock = threading.Lock()
+        self.seq = 0
+        self.errors: list[pb.ItemError] = []  # error events seen while waiting for something else
+        first = self.next_event()
+        if first.WhichOneof("event") != "started":
+            self.close()
+            raise RuntimeError(f"EditSession did not start: {first.error.message if first.HasField('error') else first}")
+        self.started: pb.EditStarted = first.started
+
+    def __enter__(self) -> "EditSessionStream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def update(self, edits: Mapping[str, float] | None = None, *, mix: pb.MixSpec | None = None,
+               psi: float | None = None, output: pb.OutputSpec | None = None, seq: int | None = None) -> int:
+        """Send the editor's whole state (latest wins on the server); returns its seq."""
+        with self._lock:
+            self.seq = self.seq + 1 if seq is None else seq
+            state = pb.EditState(seq=self.seq, edits=_edits(edits), mix=mix, output=output)
+            if psi is not None:
+                state.truncation_psi = psi
+            self._requests.put(pb.EditRequest(state=state))
+            return self.seq
+
+    def next_event(self) -> pb.EditEvent:
+        return next(self._call)
+
+    def wait_preview(self, seq: int) -> pb.Preview:
+        """The first preview of `seq` or later; error events met on the way go to `errors`."""
+        while True:
+            event = self.next_event()
+            kind = event.WhichOneof("event")
+            if kind == "preview" and event.preview.seq >= seq:
+                return event.preview
+            if kind == "error":
+                self.errors.append(event.error)
+
+    def commit(self, seq: int | None = None) -> pb.CharacterDna:
+        """The DNA of the latest state (or `seq`); raises RuntimeError with the server's message if refused."""
+        self._requests.put(pb.EditRequest(commit=pb.EditCommit(seq=self.seq if seq is None else seq)))
+        while True:
+            event = self.next_event()
+            kind = event.WhichOneof("event")
+            if kind == "committed":
+                return event.committed.dna
+            if kind == "error":
+                raise RuntimeError(f"commit refused: {event.error.message}")
+
+    def close(self) -> list[pb.EditEvent]:
+        """Half-close (the server renders what is pending) and return the events still to come."""
+        self._requests.put(None)
+        try:
+            return list(self._call)
+        except grpc.RpcError as e:
+            if e.code() == grpc.StatusCode.CANCELLED:
+                return []
+            raise
 
 
 class BatchStream:
