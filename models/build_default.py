@@ -32,7 +32,7 @@ def _metadata(path: Path) -> dict:
         return f.metadata() or {}
 
 
-def build(stage1: Path, mapping: Path, classifier: Path, data: Path, out: Path, evaluate_n: int = 2000) -> dict:
+def build(stage1: Path, mapping: Path, classifier: Path, data: Path, out: Path, evaluate_n: int = 2000, note: str = "") -> dict:
     flat = load_file(str(stage1))
     take = lambda prefix: {k[len(prefix) + 1:]: v for k, v in flat.items() if k.startswith(prefix + ".")}  # noqa: E731
     g = Generator(AVATARS64)
@@ -51,6 +51,7 @@ def build(stage1: Path, mapping: Path, classifier: Path, data: Path, out: Path, 
         "stage2_steps": int(meta2["steps"]), "stage2_seconds": round(s2),
         "classifier_seconds": c_metrics.get("train_seconds"),
         "total_hours": round((s1 + s2 + (c_metrics.get("train_seconds") or 0)) / 3600, 2),
+        "note": note,
     }
     if out.exists():
         shutil.rmtree(out)
@@ -88,8 +89,9 @@ def main(argv=None) -> None:
     p.add_argument("--data", default="data/avatars64")
     p.add_argument("--out", default=str(ZOO_DIR / "avatars64"))
     p.add_argument("--n", type=int, default=2000)
+    p.add_argument("--note", default="", help="free text for the manifest's training section (e.g. how the run was interrupted)")
     a = p.parse_args(argv)
-    report = build(Path(a.stage1), Path(a.mapping), Path(a.classifier), Path(a.data), Path(a.out), a.n)
+    report = build(Path(a.stage1), Path(a.mapping), Path(a.classifier), Path(a.data), Path(a.out), a.n, a.note)
     from .evaluate import summary_lines
 
     print("\n".join(summary_lines(report)))

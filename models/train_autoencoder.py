@@ -140,6 +140,15 @@ class AutoencoderTrainer:
         flat = {f"{k}.{n}": t.contiguous() for k, m in self.modules().items() for n, t in m.state_dict().items()}
         save_file(flat, str(self.run / "weights.safetensors"), metadata={"step": str(self.step), "seconds": str(self.seconds)})
 
+    def save_compact(self, path: Path) -> None:
+        """EMA weights + label heads only (~half the size): enough to resume, small enough to commit.
+
+        Resuming from it restarts the raw weights from the EMA ones and the optimizer from zero.
+        """
+        keep = ("ema_synthesis", "ema_encoder", "heads")
+        flat = {f"{k}.{n}": t.contiguous() for k, m in self.modules().items() if k in keep for n, t in m.state_dict().items()}
+        save_file(flat, str(path), metadata={"step": str(self.step), "seconds": str(self.seconds)})
+
     def load(self, path: Path) -> None:
         if path.suffix == ".safetensors":
             from safetensors import safe_open
@@ -149,6 +158,8 @@ class AutoencoderTrainer:
                 meta = f.metadata()
             for k, m in self.modules().items():
                 part = {n[len(k) + 1:]: t for n, t in flat.items() if n.startswith(k + ".")}
+                if not part and k in ("synthesis", "encoder"):  # a compact checkpoint: EMA only
+                    part = {n[len(k) + 5:]: t for n, t in flat.items() if n.startswith(f"ema_{k}.")}
                 if part or k != "disc":  # a discriminator starts fresh when the checkpoint has none
                     m.load_state_dict(part)
             self.step, self.seconds = int(meta["step"]), float(meta["seconds"])
@@ -294,6 +305,7 @@ class AutoencoderTrainer:
         except KeyboardInterrupt:
             print("interrupted: saving a checkpoint")
         self.save()
+        self.save_compact(self.run / "compact.safetensors")
         self.write_samples()
         bar.close()
 
