@@ -32,6 +32,6 @@ def test_list_and_get_models(client):
     assert list(info.supported_sizes) == [16, 32, 64, 128]
     assert info.backend.backend == "torch" and info.backend.device == "cpu" and info.backend.precision == "fp32"
     assert len(info.generator_sha256) == 64 and info.version == "seed0"
-    assert list(info.directions) == []
+    assert [d.name for d in info.directions] == [f"sefa/{i}" for i in range(10)]  # no supervised ones in tiny
     assert info.limits.max_batch == 16 and info.limits.max_unary_items == 64
     assert client.get_model("other").name == "other"

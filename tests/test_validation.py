@@ -65,11 +65,6 @@ def test_rule(client, name, rpc, req, code, words):
 
 
 @pytest.mark.parametrize("rpc, req, feature", [
-    ("EditSession", iter([pb.EditRequest()]), "EditSession"),
-    ("Interpolate", pb.InterpolateRequest(), "Interpolate"),
-    ("Mix", pb.MixRequest(), "Mix"),
-    ("Mutate", pb.MutateRequest(), "Mutate"),
-    ("RenderPreview", pb.RenderPreviewRequest(), "RenderPreview"),
     ("Encode", pb.EncodeRequest(), "Encode"),
 ])
 def test_later_rpcs_are_unimplemented_by_name(client, rpc, req, feature):

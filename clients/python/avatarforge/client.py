@@ -166,6 +166,14 @@ def _edits(edits: Mapping[str, float] | None) -> list[pb.Edit]:
     return [pb.Edit(direction=k, strength=v) for k, v in (edits or {}).items()]
 
 
+class EditRejected(RuntimeError):
+    """The server answered an EditSession message with an error event (the session stays open)."""
+
+    def __init__(self, error: pb.ItemError):
+        super().__init__(error.message)
+        self.error = error
+
+
 class EditSessionStream:
     """A blocking handle on one EditSession: `update()` sends an absolute state and returns its
     seq at once; `next_event()` / `wait_preview(seq)` read replies; `commit()` returns the DNA.
@@ -177,11 +185,10 @@ class EditSessionStream:
         self._call = stub.EditSession(iter(self._requests.get, None), timeout=timeout)
         self._lock = threading.Lock()
         self.seq = 0
-        self.errors: list[pb.ItemError] = []  # error events seen while waiting for something else
         first = self.next_event()
         if first.WhichOneof("event") != "started":
             self.close()
-            raise RuntimeError(f"EditSession did not start: {first.error.message if first.HasField('error') else first}")
+            raise EditRejected(first.error if first.HasField("error") else pb.ItemError(message=str(first)))
         self.started: pb.EditStarted = first.started
 
     def __enter__(self) -> "EditSessionStream":
@@ -205,14 +212,15 @@ class EditSessionStream:
         return next(self._call)
 
     def wait_preview(self, seq: int) -> pb.Preview:
-        """The first preview of `seq` or later; error events met on the way go to `errors`."""
+        """The first preview of `seq` or later. Raises EditRejected at the first error event
+        met on the way (a rejected state never gets a preview; the session stays usable)."""
         while True:
             event = self.next_event()
             kind = event.WhichOneof("event")
             if kind == "preview" and event.preview.seq >= seq:
                 return event.preview
             if kind == "error":
-                self.errors.append(event.error)
+                raise EditRejected(event.error)
 
     def commit(self, seq: int | None = None) -> pb.CharacterDna:
         """The DNA of the latest state (or `seq`); raises RuntimeError with the server's message if refused."""
@@ -223,7 +231,7 @@ class EditSessionStream:
             if kind == "committed":
                 return event.committed.dna
             if kind == "error":
-                raise RuntimeError(f"commit refused: {event.error.message}")
+                raise EditRejected(event.error)
 
     def close(self) -> list[pb.EditEvent]:
         """Half-close (the server renders what is pending) and return the events still to come."""

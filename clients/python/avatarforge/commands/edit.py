@@ -1,0 +1,100 @@
+"""`avatarforge edit`: move one slider of a face through a list of strengths over an EditSession.
+
+Files in --out: <direction>_<strength>.png per strength (a "/" in the name becomes "-", e.g.
+sefa-0_+1.png), strip.png (all of them side by side, in order) and edited.dna (the committed
+DNA of the last strength).
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import re
+import sys
+from pathlib import Path
+
+DESCRIPTION = """Open an edit session on a seed's face, move one direction's slider through the given
+strengths (one preview each), and write the previews, a strip and the committed DNA.
+
+examples:
+  avatarforge edit --seed 42 --direction smile --strengths -2,-1,0,1,2 --out out/smile
+  avatarforge edit --server host:50051 --seed 7 --direction sefa/0 --strengths -3,0,3 --size 128 --out out/s0
+  avatarforge directions --model avatars64     # the directions and their strength ranges"""
+
+STRIP = "strip.png"
+DNA_FILE = "edited.dna"
+
+
+def parse_strengths(text: str) -> list[float]:
+    try:
+        values = [float(x) for x in text.replace(" ", "").split(",") if x]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad strengths {text!r}: use a comma list of numbers, e.g. -2,-1,0,1,2") from None
+    if not values:
+        raise argparse.ArgumentTypeError("no strengths given")
+    return values
+
+
+# argparse reads "-2,-1,0,1,2" as an option (only plain "-2" counts as a negative number), so
+# `--strengths -2,-1,0,1,2` would fail; this parser has no options that look like numbers, so
+# widening its (private, stable since 3.2) negative-number pattern to comma lists is safe.
+_NEGATIVE_NUMBERS = re.compile(r"^-\d[\d.eE,+-]*$|^-\.\d[\d.eE,+-]*$")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser._negative_number_matcher = _NEGATIVE_NUMBERS
+    a = parser.add_argument
+    a("--server", default=os.environ.get("AVATARFORGE_SERVER", "localhost:50051"),
+      help="server address HOST:PORT (default $AVATARFORGE_SERVER or localhost:50051)")
+    a("--seed", type=int, required=True, help="the face to edit (generated from this seed)")
+    a("--direction", required=True, help="direction name (GetModel / `avatarforge directions` list them)")
+    a("--strengths", type=parse_strengths, default=[-2.0, -1.0, 0.0, 1.0, 2.0],
+      help="comma list of slider positions, in W units (default -2,-1,0,1,2)")
+    a("--out", type=Path, required=True, help="output folder (created if missing)")
+    a("--model", default="", help="model name on the server (default: the server's default)")
+    a("--size", type=int, default=0, help="image edge in pixels (default: the model's native resolution)")
+    a("--psi", type=float, default=None, help="truncation psi of the seed's face (default: the model's)")
+
+
+def _label(direction: str, strength: float) -> str:
+    return f"{direction.replace('/', '-')}_{strength:+g}"
+
+
+def run(args: argparse.Namespace) -> int:
+    import grpc
+    from PIL import Image
+
+    from avatarforge.client import AvatarForgeClient, EditRejected
+
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    frames = []
+    with AvatarForgeClient(args.server) as client:
+        try:
+            start = client.generate(seeds=[args.seed], model=args.model, psi=args.psi, size=args.size).results[0].dna
+            with client.edit_session(start, model=args.model, size=args.size, request_id=f"cli-edit-{os.getpid()}") as session:
+                for strength in args.strengths:
+                    # One state at a time, waiting for its preview: latest wins would skip the
+                    # intermediate strengths if they were sent at once.
+                    seq = session.update({args.direction: strength})
+                    try:
+                        preview = session.wait_preview(seq)
+                    except EditRejected as e:  # e.g. an unknown direction: the message lists the valid ones
+                        print(f"avatarforge edit: {e}", file=sys.stderr)
+                        return 2
+                    path = out / f"{_label(args.direction, strength)}.png"
+                    path.write_bytes(preview.image.data)
+                    frames.append(Image.open(io.BytesIO(preview.image.data)).convert("RGB"))
+                dna = session.commit()
+        except grpc.RpcError as e:
+            print(f"avatarforge edit: {e.code().name}: {e.details()}", file=sys.stderr)
+            return 2
+    (out / DNA_FILE).write_bytes(dna.SerializeToString())
+    w, h = frames[0].size
+    strip = Image.new("RGB", (w * len(frames), h))
+    for i, frame in enumerate(frames):
+        strip.paste(frame, (i * w, 0))
+    strip.save(out / STRIP)
+    print(f"{len(frames)} previews of {args.direction} on seed {args.seed}: {out / STRIP}; "
+          f"committed DNA ({args.direction} {args.strengths[-1]:+g}): {out / DNA_FILE}")
+    return 0
