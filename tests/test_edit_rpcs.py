@@ -231,3 +231,51 @@ def test_edit_command_writes_previews_strip_and_dna(server, tmp_path, capsys):
     assert "5 previews" in capsys.readouterr().out
     assert cli.main([*args[:6], "nope", *args[7:]]) == 2
     assert "unknown direction 'nope'" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def supervised_server(tiny_bundle, tmp_path_factory):
+    """A copy of the tiny bundle with one supervised direction, `smile` on layers 0-3, served alone."""
+    import shutil
+
+    import torch
+
+    from avatarforge.client import AvatarForgeClient
+    from avatarforge.models.bundle import load_bundle
+    from avatarforge.models.direction_set import Direction, save_directions
+    from avatarforge.server.app import start_server
+    from avatarforge.server.config import ServerConfig
+    from conftest import TEST_CONFIG, _LoopThread
+
+    path = tmp_path_factory.mktemp("supervised") / "tiny"
+    shutil.copytree(tiny_bundle, path)
+    vector = torch.linspace(-1, 1, load_bundle(path).config.w_dim)
+    smile = Direction(name="smile", vector=vector / vector.norm(), layers=range(0, 4), kind="supervised",
+                      description="adds a smile", strength_range=(-2.0, 2.0), default_strength=1.0,
+                      success=0.8, unchanged=0.9)
+    save_directions(path, [smile], [], {"generator_sha256": load_bundle(path).generator_sha256})
+    lt = _LoopThread()
+    running = lt.run(start_server(ServerConfig(address="127.0.0.1:0", model=str(path), **TEST_CONFIG)))
+    with AvatarForgeClient(f"127.0.0.1:{running.port}", timeout=60) as c:
+        yield c
+    lt.run(running.stop(1.0))
+    lt.close()
+
+
+def test_supervised_direction_metadata_range_and_layers(supervised_server):
+    af = supervised_server
+    info = {d.name: d for d in af.get_model().directions}
+    smile = info["smile"]
+    assert (smile.kind, smile.layer_start, smile.layer_end, smile.description) == ("supervised", 0, 4, "adds a smile")
+    assert (smile.strength_min, smile.strength_max, smile.default_strength) == (-2, 2, 1)
+    assert smile.success == pytest.approx(0.8) and smile.unchanged == pytest.approx(0.9)
+    assert "sefa/0" in info
+    start = af.generate(seeds=[4]).results[0].dna
+    with af.edit_session(start) as session:
+        session.update({"smile": 2.5})
+        with pytest.raises(EditRejected, match=r"outside its range \[-2, 2\]"):
+            session.wait_preview(1)
+        session.wait_preview(session.update({"smile": 1.5}))
+        dna = session.commit()
+    got, before = w_plus(dna), w_plus(start)
+    assert np.array_equal(got[4:], before[4:]) and not np.array_equal(got[:4], before[:4])  # only its layers move
