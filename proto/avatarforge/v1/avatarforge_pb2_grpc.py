@@ -125,7 +125,7 @@ class AvatarForgeServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Interpolate(self, request, context):
-        """Frames along a path between two faces (morph animations).
+        """Frames along a path between two or more faces (morph animations).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
