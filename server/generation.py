@@ -45,21 +45,6 @@ def supported_sizes(resolution: int) -> list[int]:
     return sizes
 
 
-def zs_from_seeds(seeds: list[int], z_dim: int) -> np.ndarray:
-    """float32 [N, z_dim], bit-identical to `latents.zs_from_seeds` (RandomState(seed).randn),
-    but re-seeding one RandomState instead of constructing one per seed: construction draws OS
-    entropy first and costs ~150 us a seed, which on the event loop was ~30% of a tiny model's
-    batch time; re-seeding costs ~5 us. (tests/test_scheduler.py checks the equality.)"""
-    rs = np.random.RandomState()
-    z = np.empty((len(seeds), z_dim), np.float32)
-    for i, s in enumerate(seeds):
-        if not 0 <= s <= latents.MAX_SEED:
-            raise ValueError(f"seed must be in [0, {latents.MAX_SEED}], got {s}")
-        rs.seed(int(s))
-        z[i] = rs.randn(z_dim)
-    return z
-
-
 @dataclass
 class ModelRuntime:
     bundle: Bundle
@@ -91,7 +76,7 @@ class ModelRuntime:
     async def ws_from_seeds(self, seeds: list[int], psi: float) -> np.ndarray:
         """Seeds (each in [0, 2^32-1]) -> truncated W+ codes, float32 [N, num_ws, w_dim]."""
         cfg = self.bundle.config
-        z = zs_from_seeds(seeds, cfg.z_dim)
+        z = latents.zs_from_seeds(seeds, cfg.z_dim)
         w = await self.batcher.map(z)
         ws = latents.broadcast(torch.from_numpy(w), cfg.num_ws)
         return latents.truncate(ws, self.w_avg, psi).numpy()
@@ -104,7 +89,7 @@ class ModelRuntime:
         def to_ws(w: np.ndarray) -> np.ndarray:
             return latents.truncate(latents.broadcast(torch.from_numpy(w), cfg.num_ws), w_avg, psi).numpy()
 
-        return await self.batcher.synthesize_seeds(zs_from_seeds(seeds, cfg.z_dim), to_ws, priority)
+        return await self.batcher.synthesize_seeds(latents.zs_from_seeds(seeds, cfg.z_dim), to_ws, priority)
 
     async def render(self, ws: np.ndarray, priority: Priority) -> tuple[np.ndarray, BatchTiming]:
         """W+ float32 [N, num_ws, w_dim] -> uint8 [N, H, W, 3] at the native resolution."""
