@@ -22,7 +22,7 @@ from . import bundle as bundles
 from .bundle import ZOO_DIR, add_file, register_file, save_bundle
 from .evaluate import CLASSIFIER_FILE, evaluate
 from .networks import Generator
-from .train_autoencoder import AVATARS64, ENCODER_CHANNELS
+from .train_autoencoder import AVATARS64, ENCODER_CHANNELS, checkpoint_part
 
 ENCODER_FILE = "encoder.safetensors"
 
@@ -34,7 +34,7 @@ def _metadata(path: Path) -> dict:
 
 def build(stage1: Path, mapping: Path, classifier: Path, data: Path, out: Path, evaluate_n: int = 2000, note: str = "") -> dict:
     flat = load_file(str(stage1))
-    take = lambda prefix: {k[len(prefix) + 1:]: v for k, v in flat.items() if k.startswith(prefix + ".")}  # noqa: E731
+    take = lambda prefix: checkpoint_part(flat, prefix)  # noqa: E731
     g = Generator(AVATARS64)
     g.synthesis.load_state_dict(take("ema_synthesis"))
     g.mapping.load_state_dict(load_file(str(mapping)))

@@ -25,6 +25,7 @@ import torch
 from safetensors import safe_open
 from tqdm import tqdm
 
+from .export import to_uint8_nhwc
 from .attributes import ATTRIBUTES, Attribute, LabelReader
 from .bundle import Bundle, sha256_file
 from .classifier import AttributeClassifier
@@ -76,7 +77,7 @@ def render(generator, ws: torch.Tensor, batch: int = 64) -> np.ndarray:
     """W+ [N, num_ws, w_dim] -> uint8 [N, H, W, 3], const noise (as served)."""
     out = [generator.synthesis(ws[i : i + batch], noise_mode="const") for i in range(0, len(ws), batch)]
     img = torch.cat(out) if out else torch.zeros(0, 3, generator.cfg.resolution, generator.cfg.resolution)
-    return (img * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return to_uint8_nhwc(img).numpy()
 
 
 def look(generator, classifier: AttributeClassifier, reader: LabelReader, ws: torch.Tensor) -> Faces:

@@ -20,6 +20,7 @@ import torch
 from . import dataset, metrics
 from .bundle import DEFAULT_MODEL, load_bundle
 from .classifier import load_classifier
+from .export import to_uint8_nhwc
 from .latents import broadcast, truncate, zs_from_seeds
 
 CLASSIFIER_FILE = "classifier.safetensors"
@@ -34,7 +35,7 @@ def generate_images(generator, seeds, psi: float = 1.0, batch: int = 100) -> np.
         z = torch.from_numpy(zs_from_seeds(seeds[i : i + batch], generator.cfg.z_dim))
         ws = truncate(broadcast(generator.mapping(z), generator.num_ws), generator.mapping.w_avg, psi)
         img = generator.synthesis(ws, noise_mode="const")
-        out.append((img * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy())
+        out.append(to_uint8_nhwc(img).numpy())
     return np.concatenate(out)
 
 

@@ -55,6 +55,11 @@ AVATARS64 = GeneratorConfig(
 ENCODER_CHANNELS = {64: 16, 32: 32, 16: 64, 8: 128, 4: 256}  # the encoder only has to name parts: keep it cheap
 
 
+def checkpoint_part(flat: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The state dict of one module (e.g. "ema_encoder") out of a flat stage-1 checkpoint."""
+    return {k[len(prefix) + 1:]: v for k, v in flat.items() if k.startswith(prefix + ".")}
+
+
 def to_float(images_u8: torch.Tensor) -> torch.Tensor:
     """uint8 [N, H, W, 3] -> float [N, 3, H, W] in [-1, 1]."""
     return images_u8.permute(0, 3, 1, 2).float() / 127.5 - 1.0
@@ -157,9 +162,9 @@ class AutoencoderTrainer:
             with safe_open(str(path), "pt") as f:
                 meta = f.metadata()
             for k, m in self.modules().items():
-                part = {n[len(k) + 1:]: t for n, t in flat.items() if n.startswith(k + ".")}
+                part = checkpoint_part(flat, k)
                 if not part and k in ("synthesis", "encoder"):  # a compact checkpoint: EMA only
-                    part = {n[len(k) + 5:]: t for n, t in flat.items() if n.startswith(f"ema_{k}.")}
+                    part = checkpoint_part(flat, f"ema_{k}")
                 if part or k != "disc":  # a discriminator starts fresh when the checkpoint has none
                     m.load_state_dict(part)
             self.step, self.seconds = int(meta["step"]), float(meta["seconds"])

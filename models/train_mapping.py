@@ -28,7 +28,7 @@ from torch import nn
 from . import dataset
 from .encoder import Encoder
 from .networks import MappingNetwork
-from .train_autoencoder import AVATARS64, ENCODER_CHANNELS, LabelHeads, to_float
+from .train_autoencoder import AVATARS64, ENCODER_CHANNELS, LabelHeads, checkpoint_part, to_float
 
 
 def load_stage1(weights: str | Path, vocab: dict) -> tuple[Encoder, nn.Module, LabelHeads]:
@@ -36,7 +36,7 @@ def load_stage1(weights: str | Path, vocab: dict) -> tuple[Encoder, nn.Module, L
     from .networks import SynthesisNetwork
 
     flat = load_file(str(weights))
-    take = lambda prefix: {k[len(prefix) + 1:]: v for k, v in flat.items() if k.startswith(prefix + ".")}  # noqa: E731
+    take = lambda prefix: checkpoint_part(flat, prefix)  # noqa: E731
     encoder = Encoder(AVATARS64.resolution, AVATARS64.w_dim, ENCODER_CHANNELS)
     encoder.load_state_dict(take("ema_encoder"))
     synthesis = SynthesisNetwork(AVATARS64)
