@@ -22,9 +22,8 @@ from . import bundle as bundles
 from .bundle import ZOO_DIR, add_file, register_file, save_bundle
 from .evaluate import CLASSIFIER_FILE, evaluate
 from .networks import Generator
+from .encoder import ENCODER_FILE
 from .train_autoencoder import AVATARS64, ENCODER_CHANNELS, checkpoint_part
-
-ENCODER_FILE = "encoder.safetensors"
 
 
 def _metadata(path: Path) -> dict:

@@ -44,11 +44,18 @@ class AttributeClassifier(nn.Module):
 
     def features(self, img: torch.Tensor) -> torch.Tensor:
         """img float [N, 3, R, R] in [-1, 1] (resized to R if needed) -> features [N, 256]."""
+        return self.feature_maps(img)[-1]
+
+    def feature_maps(self, img: torch.Tensor) -> list[torch.Tensor]:
+        """Every block's activations [N, C, r, r], then the features [N, 256] (for perceptual losses)."""
         if img.shape[-1] != self.resolution:
             img = F.interpolate(img, size=self.resolution, mode="bilinear", align_corners=False, antialias=True)
         x = F.leaky_relu(self.fromrgb(img), LRELU_SLOPE) * LRELU_GAIN
-        x = self.blocks(x)
-        return F.leaky_relu(self.fc(x.flatten(1)), LRELU_SLOPE)
+        maps = []
+        for block in self.blocks:
+            x = block(x)
+            maps.append(x)
+        return maps + [F.leaky_relu(self.fc(x.flatten(1)), LRELU_SLOPE)]
 
     def forward(self, img: torch.Tensor) -> dict[str, torch.Tensor]:
         """-> {head: logits [N, values]}"""

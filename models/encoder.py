@@ -69,3 +69,16 @@ class Encoder(nn.Module):
 
     def config(self) -> dict:
         return {"resolution": self.resolution, "w_dim": self.w_dim, "channels": {str(k): v for k, v in self.channels.items()}}
+
+
+ENCODER_FILE = "encoder.safetensors"
+
+
+def load_bundle_encoder(bundle) -> Encoder | None:
+    """The encoder shipped in a bundle (manifest key "encoder"), or None if it has none."""
+    info = bundle.manifest.get("encoder")
+    if not info or ENCODER_FILE not in bundle.manifest["files"]:
+        return None
+    enc = Encoder(info["resolution"], info["w_dim"], info["channels"])
+    enc.load_state_dict({k: v.float() for k, v in bundle.load_tensors(ENCODER_FILE).items()})
+    return enc.eval().requires_grad_(False)

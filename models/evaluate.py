@@ -5,7 +5,10 @@ Everything is measured in the bundle's attribute classifier (trained on real ren
   same distance between two disjoint halves of the real set (the floor), and their ratio;
 - attribute coverage: per part, how often the classifier sees each value in generated vs real
   faces, the total-variation distance, and the values generated at < 50 % of their real share;
-- diversity: mean pairwise feature distance, generated vs real.
+- diversity: mean pairwise feature distance, generated vs real;
+- when the bundle ships an encoder, the Fréchet distance of its reconstructions of held-out
+  faces (encoder -> w -> synthesis): what the synthesis network can draw at best, so the gap
+  between it and the generated FD is the mapping network's share.
 Seeds are fixed (generated: seeds 0..N-1; real: the held-out split), so reruns give the same numbers.
 """
 from __future__ import annotations
@@ -20,6 +23,7 @@ import torch
 from . import dataset, metrics
 from .bundle import DEFAULT_MODEL, load_bundle
 from .classifier import load_classifier
+from .encoder import load_bundle_encoder
 from .export import to_uint8_nhwc
 from .latents import broadcast, truncate, zs_from_seeds
 
@@ -35,6 +39,17 @@ def generate_images(generator, seeds, psi: float = 1.0, batch: int = 100) -> np.
         z = torch.from_numpy(zs_from_seeds(seeds[i : i + batch], generator.cfg.z_dim))
         ws = truncate(broadcast(generator.mapping(z), generator.num_ws), generator.mapping.w_avg, psi)
         img = generator.synthesis(ws, noise_mode="const")
+        out.append(to_uint8_nhwc(img).numpy())
+    return np.concatenate(out)
+
+
+@torch.no_grad()
+def reconstruct_images(encoder, generator, images_u8: np.ndarray, batch: int = 100) -> np.ndarray:
+    """uint8 [N, H, W, 3] -> the generator's drawing of each image's encoded w, uint8 alike."""
+    out = []
+    for i in range(0, len(images_u8), batch):
+        x = torch.from_numpy(images_u8[i : i + batch]).permute(0, 3, 1, 2).float() / 127.5 - 1
+        img = generator.synthesis(broadcast(encoder(x), generator.num_ws), noise_mode="const")
         out.append(to_uint8_nhwc(img).numpy())
     return np.concatenate(out)
 
@@ -72,6 +87,12 @@ def evaluate(model: str, n: int = 2000, psi: float = 1.0, data: str | None = "da
     fd_floor = metrics.frechet_distance(f_real[n:], f_real[:n])
     cov = coverage(pred_gen, pred_real[:n], classifier.vocab)
     div_gen, div_real = metrics.mean_pairwise_distance(f_gen), metrics.mean_pairwise_distance(f_real[:n])
+    fd = {"generated_vs_real": round(fd_gen, 3), "real_vs_real": round(fd_floor, 3), "ratio": round(fd_gen / fd_floor, 3)}
+    encoder = load_bundle_encoder(bundle)
+    if encoder is not None:  # reconstruct the second real half, compare with the first (as the floor does)
+        _, f_rec = classifier.predict(reconstruct_images(encoder, bundle.generator, real[n:]))
+        fd_rec = metrics.frechet_distance(f_rec, f_real[:n])
+        fd |= {"reconstruction_vs_real": round(fd_rec, 3), "reconstruction_ratio": round(fd_rec / fd_floor, 3)}
     return {
         "model": bundle.name,
         "model_version": bundle.version,
@@ -80,8 +101,7 @@ def evaluate(model: str, n: int = 2000, psi: float = 1.0, data: str | None = "da
         "n_real": 2 * n,
         "generated_seeds": f"0-{n - 1}",
         "psi": psi,
-        "fd": {"generated_vs_real": round(fd_gen, 3), "real_vs_real": round(fd_floor, 3),
-               "ratio": round(fd_gen / fd_floor, 3)},
+        "fd": fd,
         "coverage": cov,
         "coverage_targets": {h: {"below_half": cov[h]["below_half"], "met": not cov[h]["below_half"]}
                              for h in COVERAGE_TARGET_HEADS if h in cov},
@@ -92,6 +112,8 @@ def evaluate(model: str, n: int = 2000, psi: float = 1.0, data: str | None = "da
 def summary_lines(r: dict) -> list[str]:
     lines = [f"model {r['model']} ({r['model_version']}), {r['n_generated']} generated vs {r['n_real']} real",
              f"FD generated-vs-real {r['fd']['generated_vs_real']}, real-vs-real {r['fd']['real_vs_real']}, ratio {r['fd']['ratio']}",
+             *([f"FD of the encoder's reconstructions vs real {r['fd']['reconstruction_vs_real']} "
+                f"(ratio {r['fd']['reconstruction_ratio']}: the synthesis network's ceiling)"] if "reconstruction_vs_real" in r["fd"] else []),
              f"diversity generated {r['diversity']['generated']} vs real {r['diversity']['real']} (ratio {r['diversity']['ratio']})"]
     for head, c in r["coverage"].items():
         flag = "" if not c["below_half"] else f"  below half: {', '.join(c['below_half'])}"

@@ -3,6 +3,9 @@
     1. dataset      render labelled avatars               data/avatars64/{train,heldout}.npz
     2. classifier   attribute classifier on real renders  runs/classifier.safetensors
     3. autoencoder  encoder + synthesis (stage 1)         runs/avatars64-ae/
+                    a) reconstruction: L1 + gradient L1 + part labels on w, constant lr
+                    b) sharpening: + perceptual loss in the classifier + balanced adversarial
+                       loss, lr decaying to 0
     4. mapping      latent-space GAN (stage 2)            runs/avatars64-mapping/
     5. bundle       assemble + evaluate                   models/zoo/avatars64/
 
@@ -25,16 +28,21 @@ def add_arguments(p) -> None:
     p.add_argument("--out", default=None, help="bundle folder (default: models/zoo/avatars64)")
     p.add_argument("--train-images", type=int, default=30000)
     p.add_argument("--heldout-images", type=int, default=4000)
-    p.add_argument("--classifier-epochs", type=float, default=4)
-    p.add_argument("--ae-steps", type=int, default=40000, help="stage-1 steps (the long part: ~1.5-3 steps/s here)")
+    p.add_argument("--classifier-epochs", type=float, default=10,
+                   help="the shipped classifier had 4 epochs, then 6 more continuing from it (--init)")
+    p.add_argument("--ae-steps", type=int, default=9261,
+                   help="stage-1 reconstruction steps (the long part: ~2-2.5 steps/s here)")
+    p.add_argument("--sharpen-steps", type=int, default=7739,
+                   help="stage-1 sharpening steps after them (~1.2 steps/s here)")
     p.add_argument("--mapping-steps", type=int, default=6000)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", default="auto", help="torch threads, or 'auto' (see train_autoencoder --help)")
 
 
 def run(args) -> int:
     from . import build_default, classifier, dataset, train_autoencoder, train_mapping
 
-    torch.set_num_threads(args.threads)
+    if args.threads != "auto":
+        torch.set_num_threads(int(args.threads))
     data, runs = Path(args.data), Path(args.runs)
     if not (data / "heldout.npz").is_file():
         dataset.write_dataset(data, args.train_images, args.heldout_images, size=64)
@@ -42,10 +50,15 @@ def run(args) -> int:
     if not clf.is_file():
         classifier.train_classifier(data, clf, args.classifier_epochs)
     ae_run = runs / "avatars64-ae"
-    ae_args = ["--data", str(data), "--run", str(ae_run), "--steps", str(args.ae_steps), "--threads", str(args.threads)]
-    if (ae_run / "state.pt").is_file():
-        ae_args += ["--resume", str(ae_run / "state.pt")]
-    train_autoencoder.main(ae_args)
+    base = ["--data", str(data), "--run", str(ae_run), "--threads", str(args.threads), "--steps-low", "2000"]
+    total = args.ae_steps + args.sharpen_steps
+    sharpen = ["--steps", str(total), "--decay-start", str(args.ae_steps), "--feature-loss", str(clf),
+               "--feature-weight", "0.1", "--adv-weight", "0.1",
+               "--adv-start", str(args.ae_steps + 600)]
+    for phase, until in ((["--steps", str(args.ae_steps)], args.ae_steps), (sharpen, total)):
+        resume = ["--resume", str(ae_run / "state.pt")] if (ae_run / "state.pt").is_file() else []
+        if train_autoencoder.checkpoint_step(ae_run / "state.pt") < until:
+            train_autoencoder.main(base + phase + resume)
     mapping_file = runs / "avatars64-mapping" / "mapping.safetensors"
     if not mapping_file.is_file():
         train_mapping.main(["--data", str(data), "--stage1", str(ae_run / "weights.safetensors"),

@@ -10,7 +10,8 @@ Losses, each for a reason:
 - L1 on image gradients: edges (eyes, mouths, hair outlines) that pixel L1 leaves soft.
 - cross-entropy of linear heads on w predicting every part label: W must name the parts, which
   speeds up learning and makes attribute directions in W linear (used by the editing feature).
-- optional feature loss in a frozen attribute classifier's feature space (--feature-loss).
+- optional perceptual loss in a frozen attribute classifier (--feature-loss): pixel losses
+  average away small parts; the classifier's activations keep eyes and mouths apart.
 
 Progressive: the first `--steps-low` steps train at half resolution (cheap); then the last
 block joins with its ToRGB scaled down, so the skip architecture fades it in smoothly.
@@ -71,6 +72,17 @@ def gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (dx(a) - dx(b)).abs().mean() + (dy(a) - dy(b)).abs().mean()
 
 
+def perceptual_distance(net, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """LPIPS-style distance in the classifier: per-position unit-normalised activations of every
+    block (where eyes and mouths are still resolved), plus the final features (the FD space)."""
+    total = 0.0
+    maps_a, maps_b = net.feature_maps(a), net.feature_maps(b)
+    for fa, fb in zip(maps_a[:-1], maps_b[:-1]):
+        unit = lambda t: t / (t.square().sum(1, keepdim=True).sqrt() + 1e-6)  # noqa: E731
+        total = total + (unit(fa) - unit(fb)).square().sum(1).mean()
+    return total + (maps_a[-1] - maps_b[-1]).square().mean()
+
+
 class LabelHeads(nn.Module):
     """One linear classifier per part, reading w."""
 
@@ -122,7 +134,10 @@ class AutoencoderTrainer:
             self.disc = Discriminator(cfg.resolution)
             self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=args.lr, betas=(0.0, 0.99))
         self.step = 0
+        self.warmup_until = 0  # set when resuming without optimizer state (see load)
         self.seconds = 0.0  # training wall time accumulated over all runs (for the manifest)
+        # Which losses trained which steps, across resumes with different flags (for the manifest).
+        self.phases: list[dict] = []
         self.feature_net = None
         if args.feature_loss:
             from .classifier import load_classifier
@@ -137,13 +152,14 @@ class AutoencoderTrainer:
 
     def save(self) -> None:
         state = {k: m.state_dict() for k, m in self.modules().items()}
-        state |= {"opt": self.opt.state_dict(), "step": self.step, "seconds": self.seconds}
+        state |= {"opt": self.opt.state_dict(), "step": self.step, "seconds": self.seconds, "warmup_until": self.warmup_until,
+                  "phases": json.dumps(self.phases)}
         if self.disc is not None:
             state["opt_d"] = self.opt_d.state_dict()
         torch.save(state, self.run / "state.tmp")
         (self.run / "state.tmp").replace(self.run / "state.pt")  # atomic: a crash never leaves half a file
         flat = {f"{k}.{n}": t.contiguous() for k, m in self.modules().items() for n, t in m.state_dict().items()}
-        save_file(flat, str(self.run / "weights.safetensors"), metadata={"step": str(self.step), "seconds": str(self.seconds)})
+        save_file(flat, str(self.run / "weights.safetensors"), metadata=self.metadata())
 
     def save_compact(self, path: Path) -> None:
         """EMA weights + label heads only (~half the size): enough to resume, small enough to commit.
@@ -152,7 +168,32 @@ class AutoencoderTrainer:
         """
         keep = ("ema_synthesis", "ema_encoder", "heads")
         flat = {f"{k}.{n}": t.contiguous() for k, m in self.modules().items() if k in keep for n, t in m.state_dict().items()}
-        save_file(flat, str(path), metadata={"step": str(self.step), "seconds": str(self.seconds)})
+        save_file(flat, str(path), metadata=self.metadata())
+
+    def metadata(self) -> dict[str, str]:
+        return {"step": str(self.step), "seconds": str(self.seconds), "phases": json.dumps(self.phases)}
+
+    def phase(self) -> dict:
+        """The losses and schedule these flags train with."""
+        a = self.args
+        losses = {"l1": 1.0, "image_gradient_l1": a.grad_weight, "part_labels_on_w": a.label_weight}
+        if a.feature_loss:
+            losses["classifier_perceptual"] = a.feature_weight
+        if a.adv_weight > 0:
+            losses["adversarial_balanced"] = a.adv_weight
+            losses["adversarial_from_step"] = a.adv_start
+        return {"losses": losses, "lr": a.lr, "decay_start": a.decay_start, "until": a.steps, "batch": a.batch}
+
+    def record_phase(self) -> None:
+        current = self.phase()
+        same = lambda p: {k: v for k, v in p.items() if k not in ("from_step", "until")}  # noqa: E731
+        if self.phases and same(self.phases[-1]) == same(current):  # the same recipe, maybe run longer
+            self.phases[-1]["until"] = current["until"]
+            return
+        if not self.phases and self.step > 0:  # a checkpoint from before phases were recorded
+            self.phases.append({"from_step": 0, "losses": {"l1": 1.0, "image_gradient_l1": 1.0, "part_labels_on_w": 0.05},
+                                "lr": 2e-3, "decay_start": None, "until": self.step, "batch": 16})
+        self.phases.append({"from_step": self.step, **current})
 
     def load(self, path: Path) -> None:
         if path.suffix == ".safetensors":
@@ -168,6 +209,10 @@ class AutoencoderTrainer:
                 if part or k != "disc":  # a discriminator starts fresh when the checkpoint has none
                     m.load_state_dict(part)
             self.step, self.seconds = int(meta["step"]), float(meta["seconds"])
+            self.phases = json.loads(meta.get("phases", "[]"))
+            # Adam restarts from zero moments here: its first steps move every weight by ~lr,
+            # which undoes hours of training unless the rate ramps up again.
+            self.warmup_until = self.step + self.args.resume_warmup
         else:
             state = torch.load(path, weights_only=True)
             for k, m in self.modules().items():
@@ -177,14 +222,36 @@ class AutoencoderTrainer:
             if self.disc is not None and "opt_d" in state:
                 self.opt_d.load_state_dict(state["opt_d"])
             self.step, self.seconds = state["step"], state["seconds"]
+            self.warmup_until = state.get("warmup_until", 0)
+            self.phases = json.loads(state.get("phases", "[]"))
         print(f"resumed from {path} at step {self.step}")
 
     # -- training ------------------------------------------------------------------------------
     def resolution(self) -> int:
         return self.generator.cfg.resolution // 2 if self.step < self.args.steps_low else self.generator.cfg.resolution
 
+    def learning_rate(self) -> float:
+        """A pure function of the step (so resume stays exact): constant, a linear ramp after a
+        resume without optimizer state, and a linear decay to 0 from --decay-start to --steps."""
+        a, lr = self.args, self.args.lr
+        if self.step < self.warmup_until:
+            lr *= 1 - (self.warmup_until - self.step) / (a.resume_warmup + 1)
+        if a.decay_start is not None and self.step >= a.decay_start:
+            lr *= max(0.0, (a.steps - self.step) / max(1, a.steps - a.decay_start))
+        return lr
+
+    def adversarial_weight(self) -> float:
+        """0 until --adv-start (the discriminator trains alone first: an untrained one's gradient
+        is noise that wrecks the reconstruction), then ramping to --adv-weight over 500 steps."""
+        a = self.args
+        if self.disc is None or self.step < a.adv_start:
+            return 0.0
+        return a.adv_weight * min(1.0, (self.step - a.adv_start + 1) / 500)
+
     def train_step(self) -> dict[str, float]:
         a = self.args
+        for group in self.opt.param_groups:
+            group["lr"] = self.learning_rate()
         # Batch and noise are pure functions of (seed, step): a resumed run takes exactly the
         # steps an uninterrupted one would have taken.
         torch.manual_seed(a.seed * 1_000_003 + self.step)
@@ -203,17 +270,18 @@ class AutoencoderTrainer:
         loss = l1 + a.grad_weight * grad + a.label_weight * label
         logs = {"l1": l1.item(), "grad": grad.item(), "label": label.item()}
         if self.feature_net is not None and res == real.shape[-1]:
-            feat = (self.feature_net.features(fake) - self.feature_net.features(real)).square().mean()
+            feat = perceptual_distance(self.feature_net, fake, real)
             loss = loss + a.feature_weight * feat
             logs["feature"] = feat.item()
-        if self.disc is not None and res == real.shape[-1]:
+        adv_weight = self.adversarial_weight()
+        if adv_weight > 0 and res == real.shape[-1]:
             adv = F.softplus(-self.disc(fake)).mean()
             # VQGAN's adaptive weight: scale the adversarial gradient to the reconstruction
             # gradient at the last layer, so neither swamps the other as their sizes drift.
             last = getattr(self.generator.synthesis, f"b{res}").torgb.weight
             g_rec = torch.autograd.grad(loss, last, retain_graph=True)[0].norm()
             g_adv = torch.autograd.grad(adv, last, retain_graph=True)[0].norm()
-            loss = loss + a.adv_weight * (g_rec / (g_adv + 1e-6)).clamp(max=1e3).detach() * adv
+            loss = loss + adv_weight * (g_rec / (g_adv + 1e-6)).clamp(max=100.0).detach() * adv
             logs["adv"] = adv.item()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -285,6 +353,7 @@ class AutoencoderTrainer:
         a = self.args
         if a.resume:
             self.load(Path(a.resume))
+        self.record_phase()
         stop = {"now": False}
         signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
         log = open(self.run / "log.jsonl", "a")
@@ -315,6 +384,11 @@ class AutoencoderTrainer:
         bar.close()
 
 
+def checkpoint_step(path: Path) -> int:
+    """The step a state.pt checkpoint reached (0 when there is none)."""
+    return int(torch.load(path, weights_only=True)["step"]) if Path(path).is_file() else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data", default="data/avatars64", help="dataset folder from `avatarforge dataset`")
@@ -323,11 +397,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps-low", type=int, default=4000, help="steps at half resolution first")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--decay-start", type=int, default=None,
+                   help="step from which the learning rate falls linearly to 0 at --steps (default: constant)")
+    p.add_argument("--resume-warmup", type=int, default=200,
+                   help="learning-rate ramp (steps) after resuming from weights without optimizer state")
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the shipped weights")
     p.add_argument("--grad-weight", type=float, default=1.0)
     p.add_argument("--label-weight", type=float, default=0.05)
     p.add_argument("--adv-weight", type=float, default=0.0,
                    help="sharpening phase: weight of a (gradient-balanced) adversarial loss; 0 = off")
+    p.add_argument("--adv-start", type=int, default=0,
+                   help="step from which the generator feels the adversarial loss (the discriminator trains from the first step)")
     p.add_argument("--r1", type=float, default=1.0, help="R1 penalty of the sharpening discriminator")
     p.add_argument("--feature-loss", default=None, help="classifier bundle file for a feature loss")
     p.add_argument("--feature-weight", type=float, default=0.1)

@@ -11,21 +11,30 @@ def data(tmp_path_factory):
     return dataset.write_dataset(tmp_path_factory.mktemp("data") / "d", n_train=24, n_heldout=8, size=64, workers=2)
 
 
-def _train(data, run, steps, resume=None):
+CLASSIFIER = "models/zoo/avatars64/classifier.safetensors"
+# The sharpening phase: perceptual loss, discriminator from the first step, the generator feeling
+# it from step 3, learning rate decaying from step 1.
+SHARPEN = ["--feature-loss", CLASSIFIER, "--adv-weight", "0.1", "--adv-start", "3", "--decay-start", "1"]
+
+
+def _train(data, run, steps, resume=None, extra=()):
     argv = ["--data", str(data), "--run", str(run), "--steps", str(steps), "--steps-low", "2", "--batch", "2",
-            "--checkpoint-every", "2", "--sample-every", "3", "--threads", "1"]
+            "--checkpoint-every", "2", "--sample-every", "3", "--threads", "1", *extra]
     train_autoencoder.main(argv + (["--resume", str(resume)] if resume else []))
+
+
+def _same_weights(a_path, b_path):
+    a, b = load_file(str(a_path)), load_file(str(b_path))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert (a[k] - b[k]).abs().max() < 1e-5, k
 
 
 def test_resume_after_interruption_matches_an_uninterrupted_run(data, tmp_path):
     _train(data, tmp_path / "straight", 4)
     _train(data, tmp_path / "interrupted", 2)
     _train(data, tmp_path / "interrupted", 4, resume=tmp_path / "interrupted" / "state.pt")
-    a = load_file(str(tmp_path / "straight" / "weights.safetensors"))
-    b = load_file(str(tmp_path / "interrupted" / "weights.safetensors"))
-    assert a.keys() == b.keys()
-    for k in a:
-        assert (a[k] - b[k]).abs().max() < 1e-5, k
+    _same_weights(tmp_path / "straight" / "weights.safetensors", tmp_path / "interrupted" / "weights.safetensors")
     assert (tmp_path / "straight" / "samples_latest.png").is_file()
 
 
@@ -36,3 +45,34 @@ def test_resume_from_committed_weights_only(data, tmp_path):
 
     with safe_open(str(tmp_path / "r2" / "weights.safetensors"), "pt") as f:
         assert f.metadata()["step"] == "3"
+
+
+def test_sharpening_phase_resumes_exactly_and_is_recorded(data, tmp_path):
+    _train(data, tmp_path / "straight", 5, extra=SHARPEN)
+    _train(data, tmp_path / "interrupted", 2, extra=SHARPEN)
+    _train(data, tmp_path / "interrupted", 5, resume=tmp_path / "interrupted" / "state.pt", extra=SHARPEN)
+    _same_weights(tmp_path / "straight" / "weights.safetensors", tmp_path / "interrupted" / "weights.safetensors")
+    from safetensors import safe_open
+    import json
+
+    with safe_open(str(tmp_path / "interrupted" / "weights.safetensors"), "pt") as f:
+        phases = json.loads(f.metadata()["phases"])
+    assert len(phases) == 1, "a resume with the same flags continues the same phase"
+    assert phases[0]["from_step"] == 0
+    assert phases[0]["losses"]["classifier_perceptual"] == 0.1
+    assert phases[0]["losses"]["adversarial_balanced"] == 0.1
+    assert any(k.startswith("disc.") for k in load_file(str(tmp_path / "straight" / "weights.safetensors")))
+
+
+def test_learning_rate_schedule():
+    args = train_autoencoder.build_parser().parse_args(["--steps", "100", "--decay-start", "50", "--lr", "1e-3",
+                                                        "--resume-warmup", "10"])
+    t = train_autoencoder.AutoencoderTrainer.__new__(train_autoencoder.AutoencoderTrainer)
+    t.args, t.warmup_until = args, 0
+    for step, lr in ((0, 1e-3), (50, 1e-3), (75, 5e-4), (100, 0.0)):
+        t.step = step
+        assert abs(t.learning_rate() - lr) < 1e-12, step
+    t.warmup_until, t.step = 20, 10  # just resumed without optimizer state at step 10
+    assert t.learning_rate() < 1e-4
+    t.step = 20
+    assert t.learning_rate() == 1e-3
