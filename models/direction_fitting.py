@@ -1,7 +1,12 @@
 """Supervised edit directions (InterFaceGAN) and their measured quality.
 
-    fit:        seeds FIT_SEEDS -> w -> render -> classify; per attribute, a logistic-regression
-                boundary in W; its unit normal is the direction.
+    fit:        per attribute, a logistic-regression boundary in W; its unit normal is the
+                direction. Fitted on (fit_on="real", when the bundle has an encoder and the
+                dataset is at hand) real training renders encoded into W with their exact
+                labels, or (fit_on="generated", InterFaceGAN's way) on seeds FIT_SEEDS -> w ->
+                render -> classifier labels. Real labels are exact and the dataset draws
+                every part independently, so a boundary fitted on them does not inherit the
+                classifier's mistakes or the generator's correlations between parts.
     calibrate:  on CALIBRATION_SEEDS, per candidate layer group, the smallest strength on a grid
                 (in units of W's std along the direction) that makes the classifier see the
                 attribute; keep the group with the fewest side effects among those that work.
@@ -30,6 +35,7 @@ from .attributes import ATTRIBUTES, Attribute, LabelReader
 from .bundle import Bundle, sha256_file
 from .classifier import AttributeClassifier
 from .direction_set import Direction, as_range
+from .encoder import load_bundle_encoder
 from .editing import apply_direction, broadcast, condition_direction, named_layer_ranges
 from .latents import zs_from_seeds
 
@@ -83,6 +89,20 @@ def render(generator, ws: torch.Tensor, batch: int = 64) -> np.ndarray:
 def look(generator, classifier: AttributeClassifier, reader: LabelReader, ws: torch.Tensor) -> Faces:
     labels, _ = classifier.predict(render(generator, ws))
     return Faces(ws, labels, reader.visible(labels))
+
+
+@torch.no_grad()
+def encode_real_faces(encoder, num_ws: int, reader: LabelReader, data, n: int, batch: int = 250) -> Faces:
+    """The first n training renders, encoded into W, with their exact labels."""
+    from . import dataset
+
+    images, labels = dataset.load_split(data, "train")
+    images, labels = images[:n], labels[:n]
+    ws = []
+    for i in tqdm(range(0, len(images), batch), desc="encode real faces", unit=f"x{batch} faces", leave=False):
+        x = torch.from_numpy(images[i : i + batch]).permute(0, 3, 1, 2).float() / 127.5 - 1
+        ws.append(broadcast(encoder(x), num_ws))
+    return Faces(torch.cat(ws), labels, reader.visible(labels))
 
 
 @torch.no_grad()
@@ -267,10 +287,13 @@ def tune(g, classifier, reader, attr: Attribute, vectors: dict, heads_of: dict, 
 
 def derive(bundle: Bundle, classifier: AttributeClassifier, classifier_path=None, attributes=ATTRIBUTES,
            fit_seeds=FIT_SEEDS, max_conditions: int = 2, data=None,
-           calibration_seeds=CALIBRATION_SEEDS, evaluation_seeds=EVALUATION_SEEDS) -> tuple[list[Direction], list[dict], dict]:
+           calibration_seeds=CALIBRATION_SEEDS, evaluation_seeds=EVALUATION_SEEDS, fit_on: str = "real") -> tuple[list[Direction], list[dict], dict]:
     """Fit, calibrate and measure every attribute's direction.
 
-    data: dataset folder with heldout.npz, to check the classifier can read each attribute.
+    data: dataset folder with heldout.npz, to check the classifier can read each attribute
+          (and train.npz, to fit on real faces);
+    fit_on: "real" (encoded training renders, exact labels; falls back to "generated" when the
+          bundle has no encoder or the data is missing) or "generated" (classifier labels).
     Returns (shipped directions, dropped [{name, reason, success, unchanged}], derivation record).
     """
     t0 = time.time()
@@ -279,7 +302,12 @@ def derive(bundle: Bundle, classifier: AttributeClassifier, classifier_path=None
     unreliable = sorted(h for h, a in accuracy.items() if a < RELIABLE_ACCURACY)
     reader = LabelReader(classifier.vocab, ignore=unreliable)
     readable = attribute_accuracy(classifier, reader, data, attributes)
-    fit = sample_faces(g, classifier, reader, fit_seeds, "fit faces")
+    encoder = load_bundle_encoder(bundle) if fit_on == "real" else None
+    if encoder is not None and data is not None and (Path(data) / "train.npz").is_file():
+        fit = encode_real_faces(encoder, g.num_ws, reader, data, len(fit_seeds))
+    else:
+        fit_on = "generated"
+        fit = sample_faces(g, classifier, reader, fit_seeds, "fit faces")
     cal = sample_faces(g, classifier, reader, calibration_seeds, "calibration faces")
     ev = sample_faces(g, classifier, reader, evaluation_seeds, "evaluation faces")
     vectors, dropped = fit_boundaries(reader, fit, attributes, readable)
@@ -303,8 +331,11 @@ def derive(bundle: Bundle, classifier: AttributeClassifier, classifier_path=None
                 success=round(final.success, 4), unchanged=round(final.unchanged, 4), conditioned_on=conditioned_on,
             ))
     derivation = {
-        "method": "InterFaceGAN: class-balanced logistic regression in W on attribute-classifier labels of generated faces; "
-                  "layers and strength calibrated per direction; success/unchanged measured on held-out seeds",
+        "method": "InterFaceGAN-style: class-balanced logistic regression in W "
+                  + ("on real training renders encoded into W, with their exact labels; " if fit_on == "real" else
+                     "on attribute-classifier labels of generated faces; ")
+                  + "layers and strength calibrated per direction; success/unchanged measured by the classifier on held-out seeds",
+        "fit_on": fit_on,
         "generator_sha256": bundle.generator_sha256,
         "classifier_sha256": sha256_file(classifier_path) if classifier_path else None,
         "fit_seeds": [fit_seeds.start, fit_seeds.stop], "calibration_seeds": [calibration_seeds.start, calibration_seeds.stop],

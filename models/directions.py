@@ -27,7 +27,7 @@ CLASSIFIER_FILE = "classifier.safetensors"
 
 
 def derive_into_bundle(model: str | Path, classifier: str | Path | None = None, n_fit: int = len(FIT_SEEDS),
-                       data: str | Path | None = "data/avatars64"):
+                       data: str | Path | None = "data/avatars64", fit_on: str = "real"):
     """Derive the supervised directions of a bundle and write them into it (replacing old ones).
 
     classifier: the attribute classifier to label faces with (default: the bundle's own);
@@ -36,7 +36,8 @@ def derive_into_bundle(model: str | Path, classifier: str | Path | None = None, 
     """
     b = load_bundle(model)
     classifier_path = Path(classifier) if classifier else b.file_path(CLASSIFIER_FILE)
-    shipped, dropped, derivation = derive(b, load_classifier(classifier_path), classifier_path, fit_seeds=range(n_fit), data=data)
+    shipped, dropped, derivation = derive(b, load_classifier(classifier_path), classifier_path, fit_seeds=range(n_fit),
+                                          data=data, fit_on=fit_on)
     save_directions(b.path, shipped, dropped, derivation)
     return shipped, dropped, derivation
 
@@ -62,7 +63,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--derive", action="store_true", help="re-derive the supervised directions and write them into the bundle")
     p.add_argument("--classifier", default=None, metavar="PATH", help="attribute classifier for --derive (default: the bundle's)")
     p.add_argument("--data", default="data/avatars64", help="dataset with heldout.npz: which attributes the classifier can read")
-    p.add_argument("--fit", type=int, default=len(FIT_SEEDS), metavar="N", help="faces (seeds 0..N-1) to fit boundaries on")
+    p.add_argument("--fit", type=int, default=len(FIT_SEEDS), metavar="N", help="faces to fit boundaries on")
+    p.add_argument("--fit-on", choices=("real", "generated"), default="real",
+                   help="real: training renders encoded into W, exact labels (needs the bundle's encoder and --data); "
+                        "generated: seeds 0..N-1 labelled by the classifier (InterFaceGAN)")
     p.add_argument("--sefa", type=int, default=10, metavar="K", help="SeFa components to list")
     p.add_argument("--json", action="store_true", help="print the directions as JSON")
     p.add_argument("--threads", type=int, default=2, help="torch threads (the work is CPU-bound)")
@@ -79,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     if args.derive:
-        shipped, dropped, derivation = derive_into_bundle(args.model, args.classifier, args.fit, args.data)
+        shipped, dropped, derivation = derive_into_bundle(args.model, args.classifier, args.fit, args.data, args.fit_on)
         print(f"derived {len(shipped)} directions ({len(dropped)} dropped) in {derivation['seconds']} s "
               f"into {resolve_bundle_path(args.model)}", file=sys.stderr)
     b = load_bundle(args.model)

@@ -22,7 +22,7 @@ from avatarforge.models.editing import layer_indices
 from avatarforge.models.networks import FullyConnectedLayer
 from avatarforge.models.sefa import affine_weight, affines_by_ws_index, sefa_components
 
-CLASSIFIER = Path(__file__).resolve().parents[1] / "runs" / "classifier.safetensors"
+CLASSIFIER = ZOO_DIR / "avatars64" / "classifier.safetensors"  # trained on real renders, committed
 
 
 @pytest.fixture()
@@ -151,7 +151,6 @@ def test_every_attribute_names_real_values():
     assert len({a.name for a in ATTRIBUTES}) == len(ATTRIBUTES)
 
 
-@pytest.mark.skipif(not CLASSIFIER.is_file(), reason="runs/classifier.safetensors has not been trained yet")
 def test_derive_on_an_untrained_model_drops_everything_and_says_why(tiny_path, monkeypatch):
     """An untrained generator's faces all look alike to the classifier: nothing may ship, and the
     manifest must say why for each attribute (the pipeline runs end to end on real tensors)."""
@@ -172,6 +171,28 @@ def test_derive_on_an_untrained_model_drops_everything_and_says_why(tiny_path, m
     again = load_bundle(tiny_path)  # checksums still verify
     assert again.manifest["directions"] == [] and len(again.manifest["dropped_directions"]) == 3
     assert list(load_directions(again, sefa_k=2)) == ["sefa/0", "sefa/1"]
+
+
+def test_boundaries_fitted_on_encoded_real_faces_separate_unseen_ones(tmp_path):
+    """fit_on="real": the default model's encoder puts real renders into W, where their exact
+    labels are linearly separable; a boundary fitted on some faces sorts faces it never saw."""
+    torch.set_num_threads(2)
+    data = dataset.write_dataset(tmp_path / "d", n_train=600, n_heldout=8, size=64, workers=2)
+    b = load_bundle("avatars64")
+    from avatarforge.models.classifier import load_classifier
+    from avatarforge.models.encoder import load_bundle_encoder
+
+    reader = LabelReader(load_classifier(CLASSIFIER).vocab)
+    faces = direction_fitting.encode_real_faces(load_bundle_encoder(b), b.generator.num_ws, reader, data, 600)
+    _, truth = dataset.load_split(data, "train")
+    assert faces.ws.shape == (600, b.generator.num_ws, b.config.w_dim) and (faces.labels == truth).all()
+    skin = next(a for a in ATTRIBUTES if a.name == "skin_dark")
+    y = torch.from_numpy(reader.present(skin, faces.labels, faces.visible))
+    w = faces.ws[:, 0]
+    normal = direction_fitting.fit_linear_boundary(w[:400], y[:400])
+    score = (w[400:] - w[:400].mean(0)) @ normal
+    threshold = torch.quantile(score, 1 - y[400:].float().mean())  # as many positives as there are
+    assert ((score > threshold) == y[400:]).float().mean() > 0.9
 
 
 # --- bundle format and command ---------------------------------------------------------------
