@@ -34,7 +34,7 @@ def add_arguments(p) -> None:
                    help="stage-1 reconstruction steps (the long part: ~2-2.5 steps/s here)")
     p.add_argument("--sharpen-steps", type=int, default=7739,
                    help="stage-1 sharpening steps after them (~1.2 steps/s here)")
-    p.add_argument("--mapping-steps", type=int, default=6000)
+    p.add_argument("--mapping-steps", type=int, default=10000)
     p.add_argument("--threads", default="auto", help="torch threads, or 'auto' (see train_autoencoder --help)")
 
 

@@ -9,12 +9,16 @@ so a step costs milliseconds and thousands of steps take a minute or two on the 
     w_fake = mapping(z), z ~ N(0, I)
     D: MLP on w; logistic non-saturating loss, R1 penalty on real codes.
 
+The shipped mapping is an exponential moving average of the trained one (StyleGAN's G_ema):
+a GAN generator's raw weights orbit the equilibrium, their average sits nearer it.
+
 Progress is checked without rendering: stage 1 trained linear part classifiers on w, so the
 share of each part among mapping(z) codes is compared with the share among real codes.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import time
 from pathlib import Path
@@ -103,6 +107,7 @@ def train_mapping(args) -> dict:
     images, _ = dataset.load_split(args.data, "train")
     w_real = encode_all(encoder, images[: args.codes])  # 10k codes describe a 256-d distribution well
     mapping = MappingNetwork(AVATARS64)
+    mapping_ema = copy.deepcopy(mapping).eval().requires_grad_(False)
     disc = LatentDiscriminator(AVATARS64.w_dim)
     opt_g = torch.optim.Adam(mapping.parameters(), lr=args.lr, betas=(0.0, 0.99))
     opt_d = torch.optim.Adam(disc.parameters(), lr=args.lr, betas=(0.0, 0.99))
@@ -127,22 +132,27 @@ def train_mapping(args) -> dict:
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
+        with torch.no_grad():
+            for pe, pr in zip(mapping_ema.parameters(), mapping.parameters()):
+                pe.lerp_(pr, 1 - args.ema)
         if (step + 1) % 500 == 0:
             with torch.no_grad():
-                w_fake = mapping.eval()(torch.randn(5000, AVATARS64.z_dim, generator=gen))
+                z = torch.randn(5000, AVATARS64.z_dim, generator=gen)
+                w_fake, w_raw = mapping_ema(z), mapping.eval()(z)
                 mapping.train()
             cov = coverage_report(heads, w_real[:5000], w_fake)
             entry = {"step": step + 1, "d_loss": d_loss.item(), "g_loss": g_loss.item(),
-                     "w_fd": w_frechet(w_real[:5000], w_fake), "worst_tv": max(c["tv"] for c in cov.values()),
+                     "w_fd": w_frechet(w_real[:5000], w_fake), "w_fd_raw": w_frechet(w_real[:5000], w_raw),
+                     "worst_tv": max(c["tv"] for c in cov.values()),
                      "worst_ratio": min(c["min_ratio"] for c in cov.values())}
             log.write(json.dumps(entry) + "\n")
             log.flush()
             tqdm.write(json.dumps(entry))
     with torch.no_grad():
-        mapping.eval()
-        mapping.w_avg.copy_(mapping(torch.randn(20000, AVATARS64.z_dim, generator=gen)).mean(0))
-    save_file({k: v.contiguous() for k, v in mapping.state_dict().items()}, str(run / "mapping.safetensors"),
-              metadata={"steps": str(args.steps), "seconds": str(round(time.time() - t0, 1))})
+        mapping_ema.w_avg.copy_(mapping_ema(torch.randn(20000, AVATARS64.z_dim, generator=gen)).mean(0))
+    save_file({k: v.contiguous() for k, v in mapping_ema.state_dict().items()}, str(run / "mapping.safetensors"),
+              metadata={"steps": str(args.steps), "seconds": str(round(time.time() - t0, 1)), "ema": str(args.ema),
+                        "codes": str(len(w_real))})
     return {"steps": args.steps, "seconds": round(time.time() - t0, 1)}
 
 
@@ -152,8 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="data/avatars64")
     p.add_argument("--stage1", default="runs/avatars64-ae/weights.safetensors", help="stage-1 weights")
     p.add_argument("--run", default="runs/avatars64-mapping")
-    p.add_argument("--steps", type=int, default=6000)
-    p.add_argument("--codes", type=int, default=10000, help="training images encoded as real W codes")
+    p.add_argument("--steps", type=int, default=10000)
+    p.add_argument("--codes", type=int, default=30000, help="training images encoded as real W codes")
+    p.add_argument("--ema", type=float, default=0.999, help="decay of the shipped moving average of the mapping")
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--r1", type=float, default=1.0)

@@ -76,3 +76,23 @@ def test_learning_rate_schedule():
     assert t.learning_rate() < 1e-4
     t.step = 20
     assert t.learning_rate() == 1e-3
+
+
+def test_mapping_stage_trains_on_encoded_codes_and_ships_its_average(data, tmp_path):
+    """Stage 2 runs end to end on a stage-1 checkpoint: the latent GAN's log, and a moving-average
+    mapping (with w_avg) that loads into the served network."""
+    import json
+
+    import torch
+
+    from avatarforge.models import train_mapping
+    from avatarforge.models.networks import MappingNetwork
+
+    _train(data, tmp_path / "ae", 2)
+    train_mapping.main(["--data", str(data), "--stage1", str(tmp_path / "ae" / "weights.safetensors"),
+                        "--run", str(tmp_path / "m"), "--steps", "500", "--codes", "24", "--batch", "8", "--threads", "1"])
+    entry = json.loads((tmp_path / "m" / "log.jsonl").read_text().splitlines()[-1])
+    assert entry["step"] == 500 and entry["w_fd"] >= 0 and entry["w_fd_raw"] >= 0
+    mapping = MappingNetwork(train_autoencoder.AVATARS64)
+    mapping.load_state_dict(load_file(str(tmp_path / "m" / "mapping.safetensors")))
+    assert torch.isfinite(mapping.w_avg).all() and mapping.w_avg.abs().sum() > 0
