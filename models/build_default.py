@@ -43,11 +43,14 @@ def build(stage1: Path, mapping: Path, classifier: Path, data: Path, out: Path, 
     c_metrics = json.loads(meta_c["metrics"])
     training = {
         "recipe": "reconstruction-first (ALAE-style): stage 1 trains encoder + StyleGAN2 synthesis as an "
-                  "autoencoder (L1 + image-gradient L1 + linear part classifiers on w), 32 px then 64 px; "
-                  "stage 2 trains the mapping network as a latent-space GAN against the encoder's codes",
+                  "autoencoder (L1 + image-gradient L1 + linear part classifiers on w), 32 px then 64 px, then "
+                  "sharpens it (perceptual loss in the attribute classifier + a gradient-balanced adversarial loss, "
+                  "decaying lr; see stage1_phases); stage 2 trains the mapping network as a latent-space GAN "
+                  "against the encoder's codes and ships its moving average",
+        "stage1_phases": json.loads(meta1.get("phases", "[]")),
         "machine": "2-core x86_64 CPU, PyTorch 2.13 CPU build, no GPU",
         "stage1_steps": int(meta1["step"]), "stage1_seconds": round(s1), "stage1_batch": 16,
-        "stage2_steps": int(meta2["steps"]), "stage2_seconds": round(s2),
+        "stage2_steps": int(meta2["steps"]), "stage2_seconds": round(s2), "stage2_ema": meta2.get("ema"),
         "classifier_seconds": c_metrics.get("train_seconds"),
         "total_hours": round((s1 + s2 + (c_metrics.get("train_seconds") or 0)) / 3600, 2),
         "note": note,
