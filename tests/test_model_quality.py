@@ -1,5 +1,6 @@
 """The shipped default model: its classifier, its evaluation CLI, its manifest's claims."""
 import json
+from pathlib import Path
 import subprocess
 import sys
 
@@ -58,3 +59,14 @@ def test_eval_cli_schema(tmp_path):
         shares = [v["generated"] for v in cov["values"].values()]
         assert sum(shares) == pytest.approx(1, abs=1e-3)
     assert r["diversity"]["generated"] > 0 and r["diversity"]["real"] > 0
+
+
+def test_readme_tables_come_from_the_committed_manifest():
+    """The README's classifier, quality and directions tables are made by models/report.py from
+    the bundle's manifest; after re-training, `python -m avatarforge.models.report --write
+    README.md` refreshes them, and this test fails until someone does."""
+    from avatarforge.models import report
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = report.render_blocks(report.read_manifest(BUNDLE))
+    assert report.replace_blocks(readme, blocks) == readme

@@ -1,0 +1,102 @@
+"""The README's model tables, made from a bundle's manifest so that they cannot drift from it.
+
+    python -m avatarforge.models.report --model avatars64              print the tables
+    python -m avatarforge.models.report --model avatars64 --write README.md
+                                      replace each <!-- name --> ... <!-- /name --> block in place
+
+Blocks: `classifier-accuracy`, `quality-table`, `directions-table`. tests/test_model_quality.py
+checks that the README's blocks equal what this module makes from the committed manifest.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from .bundle import DEFAULT_MODEL, read_manifest, resolve_bundle_path
+
+TARGET_FD_RATIO = 1.5
+
+
+def _pct(x) -> str:
+    return "–" if x is None else f"{100 * x:.0f} %"
+
+
+def classifier_accuracy(manifest: dict) -> str:
+    acc = manifest["classifier"]["heldout_accuracy"]
+    ranked = sorted(((a, h) for h, a in acc.items() if a == a), reverse=True)  # NaN (never applies) left out
+    return " · ".join(f"{h.replace('_', ' ')} {a:.2f}" for a, h in ranked)
+
+
+def quality_table(manifest: dict) -> str:
+    m = manifest["metrics"]
+    fd, div = m["fd"], m["diversity"]
+    met = "met" if fd["ratio"] <= TARGET_FD_RATIO else "**not met**"
+    rows = [
+        "| metric | value | target |",
+        "| --- | --- | --- |",
+        f"| Fréchet distance in classifier features, generated vs real | {fd['generated_vs_real']:.1f} | |",
+        f"| same, real half vs real half (the floor) | {fd['real_vs_real']:.1f} | |",
+        f"| ratio | **{fd['ratio']:.2f}** | ≤ {TARGET_FD_RATIO} — {met} |",
+    ]
+    if "reconstruction_vs_real" in fd:
+        rows.append(f"| same for the encoder's reconstructions of held-out faces (what the synthesis network draws at best) "
+                    f"| {fd['reconstruction_vs_real']:.1f} (ratio {fd['reconstruction_ratio']:.2f}) | |")
+    rows.append(f"| diversity (mean pairwise feature distance), generated / real | "
+                f"{div['generated']:.1f} / {div['real']:.1f} ({div['ratio']:.2f}) | |")
+    for head, c in m["coverage_targets"].items():
+        name = head.replace("_", " ")
+        if c["met"]:
+            rows.append(f"| coverage ≥ 50 % of real share: {name} | met | every value |")
+        else:
+            below = ", ".join(v.lower() for v in c["below_half"])
+            rows.append(f"| coverage ≥ 50 % of real share: {name} | below half: {below} | every value — **not met** |")
+    return "\n".join(rows)
+
+
+def directions_table(manifest: dict) -> str:
+    rows = ["| direction | layers | default strength | success | unchanged | |", "| --- | --- | --- | --- | --- | --- |"]
+    for d in manifest.get("directions", []):
+        if d.get("kind") != "supervised":
+            continue
+        layers = f"{d['layers'][0]}–{d['layers'][1] - 1}"
+        rows.append(f"| `{d['name']}` | {layers} | {d['default_strength']:.2f} | {_pct(d['success'])} | {_pct(d['unchanged'])} | shipped |")
+    for d in manifest.get("dropped_directions", []):
+        reason = d["reason"].split(" at strength")[0] if d["success"] is not None else d["reason"].split(":")[0]
+        rows.append(f"| `{d['name']}` | | | {_pct(d['success'])} | {_pct(d['unchanged'])} | dropped: {reason} |")
+    return "\n".join(rows)
+
+
+BLOCKS = {"classifier-accuracy": classifier_accuracy, "quality-table": quality_table, "directions-table": directions_table}
+
+
+def render_blocks(manifest: dict) -> dict[str, str]:
+    return {name: make(manifest) for name, make in BLOCKS.items()}
+
+
+def replace_blocks(text: str, blocks: dict[str, str]) -> str:
+    """Put each block's content between its <!-- name --> and <!-- /name --> markers."""
+    for name, body in blocks.items():
+        pattern = re.compile(rf"(<!-- {name} -->\n)(?:.*?\n)?(<!-- /{name} -->)", re.S)
+        if not pattern.search(text):
+            raise ValueError(f"no <!-- {name} --> ... <!-- /{name} --> block to fill")
+        text = pattern.sub(lambda m: m[1] + body + "\n" + m[2], text)
+    return text
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--write", default=None, metavar="README", help="fill the marked blocks of this file in place")
+    a = p.parse_args(argv)
+    blocks = render_blocks(read_manifest(resolve_bundle_path(a.model)))
+    if a.write:
+        path = Path(a.write)
+        path.write_text(replace_blocks(path.read_text(), blocks))
+    else:
+        for name, body in blocks.items():
+            print(f"<!-- {name} -->\n{body}\n<!-- /{name} -->\n")
+
+
+if __name__ == "__main__":
+    main()
