@@ -56,6 +56,9 @@ AVATARS64 = GeneratorConfig(
 ENCODER_CHANNELS = {64: 16, 32: 32, 16: 64, 8: 128, 4: 256}  # the encoder only has to name parts: keep it cheap
 
 
+DISC_ALONE_STEPS = 300  # a discriminator resumed from nothing trains this long before the generator feels it
+
+
 def checkpoint_part(flat: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     """The state dict of one module (e.g. "ema_encoder") out of a flat stage-1 checkpoint."""
     return {k[len(prefix) + 1:]: v for k, v in flat.items() if k.startswith(prefix + ".")}
@@ -135,6 +138,7 @@ class AutoencoderTrainer:
             self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=args.lr, betas=(0.0, 0.99))
         self.step = 0
         self.warmup_until = 0  # set when resuming without optimizer state (see load)
+        self.disc_born = 0  # step the discriminator started training (later when a checkpoint had none)
         self.seconds = 0.0  # training wall time accumulated over all runs (for the manifest)
         # Which losses trained which steps, across resumes with different flags (for the manifest).
         self.phases: list[dict] = []
@@ -153,6 +157,7 @@ class AutoencoderTrainer:
     def save(self) -> None:
         state = {k: m.state_dict() for k, m in self.modules().items()}
         state |= {"opt": self.opt.state_dict(), "step": self.step, "seconds": self.seconds, "warmup_until": self.warmup_until,
+                  "disc_born": self.disc_born,
                   "phases": json.dumps(self.phases)}
         if self.disc is not None:
             state["opt_d"] = self.opt_d.state_dict()
@@ -208,6 +213,8 @@ class AutoencoderTrainer:
                     part = checkpoint_part(flat, f"ema_{k}")
                 if part or k != "disc":  # a discriminator starts fresh when the checkpoint has none
                     m.load_state_dict(part)
+                elif k == "disc":
+                    self.disc_born = int(meta["step"])
             self.step, self.seconds = int(meta["step"]), float(meta["seconds"])
             self.phases = json.loads(meta.get("phases", "[]"))
             # Adam restarts from zero moments here: its first steps move every weight by ~lr,
@@ -223,6 +230,7 @@ class AutoencoderTrainer:
                 self.opt_d.load_state_dict(state["opt_d"])
             self.step, self.seconds = state["step"], state["seconds"]
             self.warmup_until = state.get("warmup_until", 0)
+            self.disc_born = state.get("disc_born", 0) if "disc" in state else state["step"]
             self.phases = json.loads(state.get("phases", "[]"))
         print(f"resumed from {path} at step {self.step}")
 
@@ -244,9 +252,12 @@ class AutoencoderTrainer:
         """0 until --adv-start (the discriminator trains alone first: an untrained one's gradient
         is noise that wrecks the reconstruction), then ramping to --adv-weight over 500 steps."""
         a = self.args
-        if self.disc is None or self.step < a.adv_start:
+        start = a.adv_start
+        if self.disc_born > 0:  # resumed without one: the new discriminator trains alone first
+            start = max(start, self.disc_born + DISC_ALONE_STEPS)
+        if self.disc is None or self.step < start:
             return 0.0
-        return a.adv_weight * min(1.0, (self.step - a.adv_start + 1) / 500)
+        return a.adv_weight * min(1.0, (self.step - start + 1) / 500)
 
     def train_step(self) -> dict[str, float]:
         a = self.args

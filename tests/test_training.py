@@ -63,6 +63,16 @@ def test_sharpening_phase_resumes_exactly_and_is_recorded(data, tmp_path):
     assert phases[0]["losses"]["adversarial_balanced"] == 0.1
     assert any(k.startswith("disc.") for k in load_file(str(tmp_path / "straight" / "weights.safetensors")))
 
+    # Resuming from the small committed checkpoint (no discriminator) mid-phase: the new
+    # discriminator trains alone before the generator feels it.
+    args = train_autoencoder.build_parser().parse_args(
+        ["--data", str(data), "--run", str(tmp_path / "r"), "--steps", "9", "--batch", "2", *SHARPEN])
+    t = train_autoencoder.AutoencoderTrainer(args)
+    t.load(tmp_path / "interrupted" / "compact.safetensors")
+    assert t.step == 5 and t.disc_born == 5 and t.adversarial_weight() == 0.0
+    t.step = 5 + train_autoencoder.DISC_ALONE_STEPS
+    assert t.adversarial_weight() > 0
+
 
 def test_learning_rate_schedule():
     args = train_autoencoder.build_parser().parse_args(["--steps", "100", "--decay-start", "50", "--lr", "1e-3",
