@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from . import dataset, metrics
-from .bundle import DEFAULT_MODEL, load_bundle
+from .bundle import DEFAULT_MODEL, load_bundle, sha256_file
 from .classifier import load_classifier
 from .encoder import load_bundle_encoder
 from .export import to_uint8_nhwc
@@ -76,9 +76,12 @@ def coverage(pred_gen: np.ndarray, pred_real: np.ndarray, vocab: dict[str, list[
     return out
 
 
-def evaluate(model: str, n: int = 2000, psi: float = 1.0, data: str | None = "data/avatars64") -> dict:
+def evaluate(model: str, n: int = 2000, psi: float = 1.0, data: str | None = "data/avatars64", classifier: str | None = None) -> dict:
+    """classifier: measure in this classifier's features instead of the bundle's own (to compare
+    two models, e.g. before and after re-training, in one feature space)."""
     bundle = load_bundle(model)
-    classifier = load_classifier(bundle.file_path(CLASSIFIER_FILE))
+    classifier_path = classifier or bundle.file_path(CLASSIFIER_FILE)
+    classifier = load_classifier(classifier_path)
     gen_images = generate_images(bundle.generator, list(range(n)), psi)
     real = real_heldout(data, 2 * n, bundle.config.resolution)
     pred_gen, f_gen = classifier.predict(gen_images)
@@ -97,6 +100,7 @@ def evaluate(model: str, n: int = 2000, psi: float = 1.0, data: str | None = "da
         "model": bundle.name,
         "model_version": bundle.version,
         "generator_sha256": bundle.generator_sha256,
+        "classifier_sha256": sha256_file(Path(classifier_path)),
         "n_generated": n,
         "n_real": 2 * n,
         "generated_seeds": f"0-{n - 1}",
@@ -129,6 +133,8 @@ def add_arguments(p) -> None:
     p.add_argument("--n", type=int, default=2000, help="generated faces (and real faces per half)")
     p.add_argument("--psi", type=float, default=1.0, help="truncation of the generated faces")
     p.add_argument("--data", default="data/avatars64", help="dataset folder with heldout.npz (rendered if absent)")
+    p.add_argument("--classifier", default=None, metavar="PATH",
+                   help="measure in this classifier's features (default: the bundle's own); compares models in one space")
     p.add_argument("--json", default=None, metavar="OUT", help="write the full report here ('-' for stdout)")
     p.add_argument("--threads", type=int, default=None)
 
@@ -136,7 +142,7 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
-    report = evaluate(args.model, args.n, args.psi, args.data)
+    report = evaluate(args.model, args.n, args.psi, args.data, args.classifier)
     if args.json == "-":
         json.dump(report, sys.stdout, indent=1)
         print()
