@@ -28,11 +28,11 @@ def add_arguments(p) -> None:
     p.add_argument("--out", default=None, help="bundle folder (default: models/zoo/avatars64)")
     p.add_argument("--train-images", type=int, default=30000)
     p.add_argument("--heldout-images", type=int, default=4000)
-    p.add_argument("--classifier-epochs", type=float, default=10,
-                   help="the shipped classifier had 4 epochs, then 6 more continuing from it (--init)")
+    p.add_argument("--classifier-epochs", type=float, default=14,
+                   help="the shipped classifier had 4 epochs, then 6 and 4 more, each run continuing the last (--init)")
     p.add_argument("--ae-steps", type=int, default=9261,
                    help="stage-1 reconstruction steps (the long part: ~2-2.5 steps/s here)")
-    p.add_argument("--sharpen-steps", type=int, default=7739,
+    p.add_argument("--sharpen-steps", type=int, default=6539,
                    help="stage-1 sharpening steps after them (~1.2 steps/s here)")
     p.add_argument("--mapping-steps", type=int, default=10000)
     p.add_argument("--threads", default="auto", help="torch threads, or 'auto' (see train_autoencoder --help)")

@@ -198,6 +198,8 @@ class AutoencoderTrainer:
         if not self.phases and self.step > 0:  # a checkpoint from before phases were recorded
             self.phases.append({"from_step": 0, "losses": {"l1": 1.0, "image_gradient_l1": 1.0, "part_labels_on_w": 0.05},
                                 "lr": 2e-3, "decay_start": None, "until": self.step, "batch": 16})
+        if self.phases:
+            self.phases[-1]["until"] = self.step  # where the previous phase actually ended
         self.phases.append({"from_step": self.step, **current})
 
     def load(self, path: Path) -> None:
