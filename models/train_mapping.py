@@ -107,6 +107,15 @@ def train_mapping(args) -> dict:
     images, _ = dataset.load_split(args.data, "train")
     w_real = encode_all(encoder, images[: args.codes])  # 10k codes describe a 256-d distribution well
     mapping = MappingNetwork(AVATARS64)
+    earlier = {"steps": 0, "seconds": 0.0}
+    if args.init:
+        from safetensors import safe_open
+
+        with safe_open(str(args.init), "pt") as f:
+            meta = f.metadata() or {}
+        earlier = {"steps": int(meta.get("steps", 0)), "seconds": float(meta.get("seconds", 0))}
+    if args.init:  # continue a trained mapping (its moving average); the discriminator starts fresh
+        mapping.load_state_dict(load_file(str(args.init)))
     mapping_ema = copy.deepcopy(mapping).eval().requires_grad_(False)
     disc = LatentDiscriminator(AVATARS64.w_dim)
     opt_g = torch.optim.Adam(mapping.parameters(), lr=args.lr, betas=(0.0, 0.99))
@@ -151,7 +160,8 @@ def train_mapping(args) -> dict:
     with torch.no_grad():
         mapping_ema.w_avg.copy_(mapping_ema(torch.randn(20000, AVATARS64.z_dim, generator=gen)).mean(0))
     save_file({k: v.contiguous() for k, v in mapping_ema.state_dict().items()}, str(run / "mapping.safetensors"),
-              metadata={"steps": str(args.steps), "seconds": str(round(time.time() - t0, 1)), "ema": str(args.ema),
+              metadata={"steps": str(args.steps + earlier["steps"]), "seconds": str(round(time.time() - t0 + earlier["seconds"], 1)),
+                        "ema": str(args.ema),
                         "codes": str(len(w_real))})
     return {"steps": args.steps, "seconds": round(time.time() - t0, 1)}
 
@@ -167,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ema", type=float, default=0.999, help="decay of the shipped moving average of the mapping")
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--init", default=None, help="mapping.safetensors to continue from (steps add up in the metadata)")
     p.add_argument("--r1", type=float, default=1.0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)

@@ -106,3 +106,11 @@ def test_mapping_stage_trains_on_encoded_codes_and_ships_its_average(data, tmp_p
     mapping = MappingNetwork(train_autoencoder.AVATARS64)
     mapping.load_state_dict(load_file(str(tmp_path / "m" / "mapping.safetensors")))
     assert torch.isfinite(mapping.w_avg).all() and mapping.w_avg.abs().sum() > 0
+    # --init continues it; the metadata counts all steps
+    train_mapping.main(["--data", str(data), "--stage1", str(tmp_path / "ae" / "weights.safetensors"), "--init",
+                        str(tmp_path / "m" / "mapping.safetensors"), "--run", str(tmp_path / "m2"), "--steps", "500",
+                        "--codes", "24", "--batch", "8", "--threads", "1"])
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "m2" / "mapping.safetensors"), "pt") as f:
+        assert f.metadata()["steps"] == "1000"
