@@ -35,7 +35,7 @@ from .attributes import ATTRIBUTES, Attribute, LabelReader
 from .bundle import Bundle, sha256_file
 from .classifier import AttributeClassifier
 from .direction_set import Direction, as_range
-from .encoder import load_bundle_encoder
+from .encoder import encode_images, load_bundle_encoder
 from .editing import apply_direction, broadcast, condition_direction, named_layer_ranges
 from .latents import zs_from_seeds
 
@@ -91,18 +91,13 @@ def look(generator, classifier: AttributeClassifier, reader: LabelReader, ws: to
     return Faces(ws, labels, reader.visible(labels))
 
 
-@torch.no_grad()
-def encode_real_faces(encoder, num_ws: int, reader: LabelReader, data, n: int, batch: int = 250) -> Faces:
+def encode_real_faces(encoder, num_ws: int, reader: LabelReader, data, n: int) -> Faces:
     """The first n training renders, encoded into W, with their exact labels."""
     from . import dataset
 
     images, labels = dataset.load_split(data, "train")
-    images, labels = images[:n], labels[:n]
-    ws = []
-    for i in tqdm(range(0, len(images), batch), desc="encode real faces", unit=f"x{batch} faces", leave=False):
-        x = torch.from_numpy(images[i : i + batch]).permute(0, 3, 1, 2).float() / 127.5 - 1
-        ws.append(broadcast(encoder(x), num_ws))
-    return Faces(torch.cat(ws), labels, reader.visible(labels))
+    ws = broadcast(encode_images(encoder, images[:n], desc="encode real faces"), num_ws)
+    return Faces(ws, labels[:n], reader.visible(labels[:n]))
 
 
 @torch.no_grad()

@@ -14,6 +14,22 @@ from torch import nn
 from .networks import LRELU_GAIN, LRELU_SLOPE, FullyConnectedLayer
 
 
+def to_float(images_u8: torch.Tensor) -> torch.Tensor:
+    """uint8 [N, H, W, 3] -> float [N, 3, H, W] in [-1, 1]: what the encoder (and synthesis) use."""
+    return images_u8.permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+@torch.no_grad()
+def encode_images(encoder: "Encoder", images_u8, batch: int = 500, desc: str | None = None) -> torch.Tensor:
+    """uint8 [N, H, W, 3] (numpy) -> w [N, w_dim], a batch at a time (a progress bar when desc is given)."""
+    starts = range(0, len(images_u8), batch)
+    if desc:
+        from tqdm import tqdm
+
+        starts = tqdm(starts, desc=desc, unit=f"x{batch} images", leave=False)
+    return torch.cat([encoder(to_float(torch.from_numpy(images_u8[i : i + batch]))) for i in starts])
+
+
 class EqualConv2d(nn.Module):
     """3x3 conv with equalized learning rate (unit-scale weights, runtime gain)."""
 

@@ -23,7 +23,7 @@ import torch
 from . import dataset, metrics
 from .bundle import DEFAULT_MODEL, load_bundle, sha256_file
 from .classifier import load_classifier
-from .encoder import load_bundle_encoder
+from .encoder import encode_images, load_bundle_encoder
 from .export import to_uint8_nhwc
 from .latents import broadcast, truncate, zs_from_seeds
 
@@ -46,11 +46,8 @@ def generate_images(generator, seeds, psi: float = 1.0, batch: int = 100) -> np.
 @torch.no_grad()
 def reconstruct_images(encoder, generator, images_u8: np.ndarray, batch: int = 100) -> np.ndarray:
     """uint8 [N, H, W, 3] -> the generator's drawing of each image's encoded w, uint8 alike."""
-    out = []
-    for i in range(0, len(images_u8), batch):
-        x = torch.from_numpy(images_u8[i : i + batch]).permute(0, 3, 1, 2).float() / 127.5 - 1
-        img = generator.synthesis(broadcast(encoder(x), generator.num_ws), noise_mode="const")
-        out.append(to_uint8_nhwc(img).numpy())
+    ws = broadcast(encode_images(encoder, images_u8, batch), generator.num_ws)
+    out = [to_uint8_nhwc(generator.synthesis(ws[i : i + batch], noise_mode="const")).numpy() for i in range(0, len(ws), batch)]
     return np.concatenate(out)
 
 

@@ -57,7 +57,7 @@ def run(args) -> int:
                "--adv-start", str(args.ae_steps + 600)]
     for phase, until in ((["--steps", str(args.ae_steps)], args.ae_steps), (sharpen, total)):
         resume = ["--resume", str(ae_run / "state.pt")] if (ae_run / "state.pt").is_file() else []
-        if train_autoencoder.checkpoint_step(ae_run / "state.pt") < until:
+        if train_autoencoder.checkpoint_step(ae_run) < until:
             train_autoencoder.main(base + phase + resume)
     mapping_file = runs / "avatars64-mapping" / "mapping.safetensors"
     if not mapping_file.is_file():

@@ -42,7 +42,7 @@ from torch import nn
 
 from . import dataset
 from .classifier import masked_cross_entropy
-from .encoder import Encoder
+from .encoder import Encoder, to_float
 from .networks import FullyConnectedLayer, Generator, GeneratorConfig
 from .latents import broadcast
 
@@ -64,11 +64,6 @@ def checkpoint_part(flat: dict[str, torch.Tensor], prefix: str) -> dict[str, tor
     return {k[len(prefix) + 1:]: v for k, v in flat.items() if k.startswith(prefix + ".")}
 
 
-def to_float(images_u8: torch.Tensor) -> torch.Tensor:
-    """uint8 [N, H, W, 3] -> float [N, 3, H, W] in [-1, 1]."""
-    return images_u8.permute(0, 3, 1, 2).float() / 127.5 - 1.0
-
-
 def gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     dx = lambda t: t[..., :, 1:] - t[..., :, :-1]  # noqa: E731
     dy = lambda t: t[..., 1:, :] - t[..., :-1, :]  # noqa: E731
@@ -78,10 +73,10 @@ def gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def perceptual_distance(net, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """LPIPS-style distance in the classifier: per-position unit-normalised activations of every
     block (where eyes and mouths are still resolved), plus the final features (the FD space)."""
+    unit = lambda t: t / (t.square().sum(1, keepdim=True).sqrt() + 1e-6)  # noqa: E731
     total = 0.0
     maps_a, maps_b = net.feature_maps(a), net.feature_maps(b)
     for fa, fb in zip(maps_a[:-1], maps_b[:-1]):
-        unit = lambda t: t / (t.square().sum(1, keepdim=True).sqrt() + 1e-6)  # noqa: E731
         total = total + (unit(fa) - unit(fb)).square().sum(1).mean()
     return total + (maps_a[-1] - maps_b[-1]).square().mean()
 
@@ -213,9 +208,9 @@ class AutoencoderTrainer:
                 part = checkpoint_part(flat, k)
                 if not part and k in ("synthesis", "encoder"):  # a compact checkpoint: EMA only
                     part = checkpoint_part(flat, f"ema_{k}")
-                if part or k != "disc":  # a discriminator starts fresh when the checkpoint has none
+                if part or k != "disc":
                     m.load_state_dict(part)
-                elif k == "disc":
+                else:  # a discriminator starts fresh when the checkpoint has none
                     self.disc_born = int(meta["step"])
             self.step, self.seconds = int(meta["step"]), float(meta["seconds"])
             self.phases = json.loads(meta.get("phases", "[]"))
@@ -397,9 +392,16 @@ class AutoencoderTrainer:
         bar.close()
 
 
-def checkpoint_step(path: Path) -> int:
-    """The step a state.pt checkpoint reached (0 when there is none)."""
-    return int(torch.load(path, weights_only=True)["step"]) if Path(path).is_file() else 0
+def checkpoint_step(run: Path) -> int:
+    """The step a run's checkpoint reached (0 when it has none), from the weights file's metadata
+    (written with state.pt at every checkpoint), without loading the 75 MB state."""
+    weights = Path(run) / "weights.safetensors"
+    if not weights.is_file():
+        return 0
+    from safetensors import safe_open
+
+    with safe_open(str(weights), "pt") as f:
+        return int(f.metadata()["step"])
 
 
 def build_parser() -> argparse.ArgumentParser:

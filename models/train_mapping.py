@@ -30,9 +30,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from . import dataset
-from .encoder import Encoder
+from .encoder import Encoder, encode_images
 from .networks import MappingNetwork
-from .train_autoencoder import AVATARS64, ENCODER_CHANNELS, LabelHeads, checkpoint_part, to_float
+from .train_autoencoder import AVATARS64, ENCODER_CHANNELS, LabelHeads, checkpoint_part
 
 
 def load_stage1(weights: str | Path, vocab: dict) -> tuple[Encoder, nn.Module, LabelHeads]:
@@ -48,15 +48,6 @@ def load_stage1(weights: str | Path, vocab: dict) -> tuple[Encoder, nn.Module, L
     heads = LabelHeads(AVATARS64.w_dim, vocab)
     heads.load_state_dict(take("heads"))
     return encoder.eval(), synthesis.eval(), heads.eval()
-
-
-@torch.no_grad()
-def encode_all(encoder: Encoder, images: np.ndarray, batch: int = 500) -> torch.Tensor:
-    from tqdm import tqdm
-
-    out = [encoder(to_float(torch.from_numpy(images[i : i + batch])))
-           for i in tqdm(range(0, len(images), batch), desc="encode training set", unit="batch")]
-    return torch.cat(out)
 
 
 class LatentDiscriminator(nn.Module):
@@ -105,16 +96,15 @@ def train_mapping(args) -> dict:
     vocab = json.loads((Path(args.data) / "attributes.json").read_text())["heads"]
     encoder, _, heads = load_stage1(args.stage1, vocab)
     images, _ = dataset.load_split(args.data, "train")
-    w_real = encode_all(encoder, images[: args.codes])  # 10k codes describe a 256-d distribution well
+    w_real = encode_images(encoder, images[: args.codes], desc="encode training set")
     mapping = MappingNetwork(AVATARS64)
     earlier = {"steps": 0, "seconds": 0.0}
-    if args.init:
+    if args.init:  # continue a trained mapping (its moving average); the discriminator starts fresh
         from safetensors import safe_open
 
         with safe_open(str(args.init), "pt") as f:
             meta = f.metadata() or {}
         earlier = {"steps": int(meta.get("steps", 0)), "seconds": float(meta.get("seconds", 0))}
-    if args.init:  # continue a trained mapping (its moving average); the discriminator starts fresh
         mapping.load_state_dict(load_file(str(args.init)))
     mapping_ema = copy.deepcopy(mapping).eval().requires_grad_(False)
     disc = LatentDiscriminator(AVATARS64.w_dim)

@@ -33,6 +33,8 @@ def _same_weights(a_path, b_path):
 def test_resume_after_interruption_matches_an_uninterrupted_run(data, tmp_path):
     _train(data, tmp_path / "straight", 4)
     _train(data, tmp_path / "interrupted", 2)
+    assert train_autoencoder.checkpoint_step(tmp_path / "interrupted") == 2  # what `avatarforge train` resumes from
+    assert train_autoencoder.checkpoint_step(tmp_path / "never-ran") == 0
     _train(data, tmp_path / "interrupted", 4, resume=tmp_path / "interrupted" / "state.pt")
     _same_weights(tmp_path / "straight" / "weights.safetensors", tmp_path / "interrupted" / "weights.safetensors")
     assert (tmp_path / "straight" / "samples_latest.png").is_file()
