@@ -30,74 +30,54 @@ def _later(feature: str, issue: str) -> NotImplementedYet:
     return NotImplementedYet(f"{feature} is part of the v1 API but not implemented by this server yet ({issue})")
 
 
-class AvatarForgeServicer(pb_grpc.AvatarForgeServicer):
-    def __init__(self, service: AvatarForgeService):
-        self.service = service
-
-    async def ListModels(self, request, context):
+def _unary(call):
+    """An RPC handler that awaits `call(service, request)` and maps its errors to a status."""
+    async def handler(self, request, context):
         try:
-            return await self.service.list_models(request)
-        except Exception as e:
-            await _abort(context, e)
-
-    async def GetModel(self, request, context):
-        try:
-            return await self.service.get_model(request)
-        except Exception as e:
-            await _abort(context, e)
-
-    async def Generate(self, request, context):
-        try:
-            return await self.service.generate(request)
-        except Exception as e:
-            await _abort(context, e)
-
-    async def GenerateBatch(self, request, context):
-        # grpc.aio cancels this task when the client cancels or disconnects. aclosing() closes
-        # service.generate_batch at once (not at garbage collection), even when the cancel lands
-        # on our own `yield`, so its queued and lookahead work is dropped right away.
-        try:
-            async with aclosing(self.service.generate_batch(request)) as events:
-                async for event in events:
-                    yield event
+            return await call(self.service, request)
         except Exception as e:  # CancelledError is a BaseException and passes through
             await _abort(context, e)
 
-    async def EditSession(self, request_iterator, context):
-        # Errors of single states come back as events (the session stays open); only a broken
-        # request stream or an internal failure ends the call.
+    return handler
+
+
+def _streaming(events):
+    """An RPC handler that relays the async generator `events(service, request)`.
+
+    grpc.aio cancels the handler's task when the client cancels or disconnects. aclosing()
+    closes the service's generator at once (not at garbage collection), even when the cancel
+    lands on our own `yield`, so its queued and lookahead work is dropped right away. The
+    handler itself must be the generator that holds aclosing(): one more generator layer in
+    between would leave the service's generator suspended until garbage collection.
+    """
+    async def handler(self, request, context):
         try:
-            async with aclosing(self.service.edit_session(request_iterator)) as events:
-                async for event in events:
+            async with aclosing(events(self.service, request)) as it:
+                async for event in it:
                     yield event
         except Exception as e:
             await _abort(context, e)
 
-    async def Interpolate(self, request, context):
-        try:
-            async with aclosing(self.service.interpolate(request)) as frames:
-                async for frame in frames:
-                    yield frame
-        except Exception as e:
-            await _abort(context, e)
+    return handler
 
-    async def Mix(self, request, context):
-        try:
-            return await self.service.mix(request)
-        except Exception as e:
-            await _abort(context, e)
 
-    async def Mutate(self, request, context):
-        try:
-            return await self.service.mutate(request)
-        except Exception as e:
-            await _abort(context, e)
+class AvatarForgeServicer(pb_grpc.AvatarForgeServicer):
+    """Each RPC is one service call; _unary/_streaming turn its errors into statuses."""
 
-    async def RenderPreview(self, request, context):
-        try:
-            return await self.service.render_preview(request)
-        except Exception as e:
-            await _abort(context, e)
+    def __init__(self, service: AvatarForgeService):
+        self.service = service
+
+    ListModels = _unary(AvatarForgeService.list_models)
+    GetModel = _unary(AvatarForgeService.get_model)
+    Generate = _unary(AvatarForgeService.generate)
+    GenerateBatch = _streaming(AvatarForgeService.generate_batch)
+    # Errors of single states come back as events (the session stays open); only a broken
+    # request stream or an internal failure ends the call.
+    EditSession = _streaming(AvatarForgeService.edit_session)
+    Interpolate = _streaming(AvatarForgeService.interpolate)
+    Mix = _unary(AvatarForgeService.mix)
+    Mutate = _unary(AvatarForgeService.mutate)
+    RenderPreview = _unary(AvatarForgeService.render_preview)
 
     async def Encode(self, request, context):
         await _abort(context, _later("Encode (personalisation: images to DNA)", "encoder issue"))
