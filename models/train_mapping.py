@@ -108,7 +108,7 @@ def train_mapping(args) -> dict:
         mapping.load_state_dict(load_file(str(args.init)))
     mapping_ema = copy.deepcopy(mapping).eval().requires_grad_(False)
     disc = LatentDiscriminator(AVATARS64.w_dim)
-    opt_g = torch.optim.Adam(mapping.parameters(), lr=args.lr, betas=(0.0, 0.99))
+    opt_g = torch.optim.Adam(mapping.parameters(), lr=args.lr_mapping, betas=(0.0, 0.99))
     opt_d = torch.optim.Adam(disc.parameters(), lr=args.lr, betas=(0.0, 0.99))
     gen = torch.Generator().manual_seed(args.seed)
     log = open(run / "log.jsonl", "w")
@@ -150,7 +150,7 @@ def train_mapping(args) -> dict:
     with torch.no_grad():
         mapping_ema.w_avg.copy_(mapping_ema(torch.randn(20000, AVATARS64.z_dim, generator=gen)).mean(0))
     save_file({k: v.contiguous() for k, v in mapping_ema.state_dict().items()}, str(run / "mapping.safetensors"),
-              metadata={"steps": str(args.steps + earlier["steps"]), "seconds": str(round(time.time() - t0 + earlier["seconds"], 1)),
+              metadata={"steps": str(args.steps + earlier["steps"]), "lr_mapping": str(args.lr_mapping), "lr_discriminator": str(args.lr), "seconds": str(round(time.time() - t0 + earlier["seconds"], 1)),
                         "ema": str(args.ema),
                         "codes": str(len(w_real))})
     return {"steps": args.steps, "seconds": round(time.time() - t0, 1)}
@@ -166,7 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--codes", type=int, default=30000, help="training images encoded as real W codes")
     p.add_argument("--ema", type=float, default=0.999, help="decay of the shipped moving average of the mapping")
     p.add_argument("--batch", type=int, default=256)
-    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--lr", type=float, default=2e-3, help="learning rate of the latent discriminator")
+    # The mapping's layers carry StyleGAN's equalized-lr multiplier 0.01, so at the same Adam lr
+    # they move 100x slower than the discriminator. Measured (10k steps, EMA): lr 2e-3 -> W-FD 2.71,
+    # image FD ratio 3.88; 2e-2 -> W-FD 1.50, ratio 3.33; 1e-1 diverges within 1,000 steps.
+    p.add_argument("--lr-mapping", type=float, default=2e-2, help="learning rate of the mapping network")
     p.add_argument("--init", default=None, help="mapping.safetensors to continue from (steps add up in the metadata)")
     p.add_argument("--r1", type=float, default=1.0)
     p.add_argument("--threads", type=int, default=2)
