@@ -2,8 +2,9 @@
 
 An attribute is "present" when its head is visible (e.g. hair colour needs a top that shows hair)
 and the head's value is one of a group (e.g. hair_color in {BLONDE, BLONDE_GOLDEN}). `touches`
-names the heads the edit is meant to change; every other visible head counts towards the
-measured `unchanged` share.
+names the heads the edit is meant to change. An edit's `unchanged` share counts the other
+attributes (those on untouched heads) whose presence the edit left as it was; `parts_unchanged`
+is stricter and counts every untouched visible head whose exact value stayed the same.
 """
 from __future__ import annotations
 
@@ -90,6 +91,17 @@ class LabelReader:
     def eligible(self, attr: Attribute, labels: np.ndarray, visible: np.ndarray) -> np.ndarray:
         """bool [N]: faces an "add this" edit is measured on: the head is visible, the attribute absent."""
         return visible[:, self.index[attr.head]] & ~self.present(attr, labels, visible)
+
+    def attributes_unchanged_counts(self, attr: Attribute, attributes, before: np.ndarray, vis_before: np.ndarray,
+                                    after: np.ndarray, vis_after: np.ndarray) -> tuple[int, int]:
+        """(unchanged, compared) over (face, other attribute) pairs: every attribute of `attributes`
+        on a head the edit should not touch (and the classifier can read) is present before and
+        after, or absent before and after. This is the side effect a player sees ("adding
+        sunglasses also gave a beard"); a 64 px face whose mouth the classifier reads as SERIOUS
+        instead of DEFAULT after the edit changes a part but no attribute."""
+        others = [o for o in attributes if o.head not in attr.touches and o.head not in self.ignore]
+        same = sum(int((self.present(o, before, vis_before) == self.present(o, after, vis_after)).sum()) for o in others)
+        return same, len(others) * len(before)
 
     def unchanged_counts(self, attr: Attribute, before: np.ndarray, vis_before: np.ndarray,
                          after: np.ndarray, vis_after: np.ndarray) -> tuple[int, int]:

@@ -4,8 +4,8 @@ from its weights at load time.
     <bundle>/directions.safetensors   {name: float32 [w_dim] unit vector} (supervised only)
     manifest["directions"]            [{name, description, kind, layers: [start, end),
                                         strength_range: [min, max], default_strength,
-                                        success, unchanged, conditioned_on}, ...]
-    manifest["dropped_directions"]    [{name, reason, success, unchanged}, ...]  (measured, not shipped)
+                                        success, unchanged, parts_unchanged, conditioned_on}, ...]
+    manifest["dropped_directions"]    [{name, reason, success, unchanged, parts_unchanged}, ...]  (measured, not shipped)
     manifest["directions_derivation"] seeds, sample counts, generator/classifier sha256, targets
 
 Strengths are distances in W (the vectors are unit length); `default_strength` is what the
@@ -43,6 +43,7 @@ class Direction:
     default_strength: float = 1.0
     success: float | None = None  # measured share of faces that gain the attribute (supervised)
     unchanged: float | None = None  # measured share of other attributes left as they were
+    parts_unchanged: float | None = None  # stricter: share of other parts whose exact value stayed
     conditioned_on: tuple[str, ...] = ()  # directions projected out of this one (InterFaceGAN)
 
     def apply(self, ws: torch.Tensor, strength: float | torch.Tensor | None = None) -> torch.Tensor:
@@ -56,7 +57,7 @@ class Direction:
             "layers": [self.layers.start, self.layers.stop],
             "strength_range": [round(float(x), 4) for x in self.strength_range],
             "default_strength": round(float(self.default_strength), 4),
-            "success": self.success, "unchanged": self.unchanged,
+            "success": self.success, "unchanged": self.unchanged, "parts_unchanged": self.parts_unchanged,
             "conditioned_on": list(self.conditioned_on),
         }
 
@@ -118,7 +119,7 @@ def stored_directions(b: Bundle) -> list[Direction]:
             name=e["name"], vector=v.float(), layers=range(*e["layers"]), kind=e.get("kind", "supervised"),
             description=e.get("description", ""), strength_range=tuple(e["strength_range"]),
             default_strength=e["default_strength"], success=e.get("success"), unchanged=e.get("unchanged"),
-            conditioned_on=tuple(e.get("conditioned_on", ())),
+            parts_unchanged=e.get("parts_unchanged"), conditioned_on=tuple(e.get("conditioned_on", ())),
         ))
     return out
 

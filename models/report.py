@@ -55,15 +55,16 @@ def quality_table(manifest: dict) -> str:
 
 
 def directions_table(manifest: dict) -> str:
-    rows = ["| direction | layers | default strength | success | unchanged | |", "| --- | --- | --- | --- | --- | --- |"]
+    rows = ["| direction | layers | default strength | success | other attributes unchanged | parts unchanged | |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
     for d in manifest.get("directions", []):
         if d.get("kind") != "supervised":
             continue
         layers = f"{d['layers'][0]}–{d['layers'][1] - 1}"
-        rows.append(f"| `{d['name']}` | {layers} | {d['default_strength']:.2f} | {_pct(d['success'])} | {_pct(d['unchanged'])} | shipped |")
+        rows.append(f"| `{d['name']}` | {layers} | {d['default_strength']:.2f} | {_pct(d['success'])} | {_pct(d['unchanged'])} | {_pct(d.get('parts_unchanged'))} | shipped |")
     for d in manifest.get("dropped_directions", []):
         reason = d["reason"].split(" at strength")[0] if d["success"] is not None else d["reason"].split(":")[0]
-        rows.append(f"| `{d['name']}` | | | {_pct(d['success'])} | {_pct(d['unchanged'])} | dropped: {reason} |")
+        rows.append(f"| `{d['name']}` | | | {_pct(d['success'])} | {_pct(d['unchanged'])} | {_pct(d.get('parts_unchanged'))} | dropped: {reason} |")
     return "\n".join(rows)
 
 

@@ -121,6 +121,47 @@ def test_logistic_boundary_recovers_a_planted_direction(positive_share, noise, f
         assert float(direction_fitting.fit_linear_boundary(x, y_seen, trim=0) @ normal) < floor
 
 
+def test_mean_difference_finds_an_attribute_among_independent_parts():
+    """Real renders draw every part independently: in W each part adds its own displacement.
+    The class-mean difference recovers the attribute's displacement, even when it is not the
+    direction along which the classes separate best (an anisotropic, correlated W)."""
+    gen = torch.Generator().manual_seed(0)
+    d, n = 64, 6000
+    rotation, _ = torch.linalg.qr(torch.randn(d, d, generator=gen))
+    x = (torch.randn(n, d, generator=gen) * torch.linspace(0.3, 3.0, d)) @ rotation
+    parts = torch.randn(5, d, generator=gen)  # five independent binary parts, each its displacement
+    present = torch.rand(n, 5, generator=gen) < 0.3
+    x = x + present.float() @ parts
+    fitted = direction_fitting.fit_mean_difference(x, present[:, 0])
+    assert abs(float(fitted.norm()) - 1) < 1e-5
+    assert float(fitted @ parts[0] / parts[0].norm()) > 0.95
+    assert all(abs(float(fitted @ p / p.norm())) < 0.4 for p in parts[1:])
+
+
+def test_unchanged_counts_other_attributes_not_every_part():
+    """A hair-colour edit that also makes the mouth read SERIOUS instead of DEFAULT changes a part
+    but no attribute; one that also adds sunglasses changes an attribute."""
+    vocab = dataset.attribute_values()
+    reader = LabelReader(vocab)
+    idx = reader.index
+    base = dataset.sample_labels(0, 0).clip(min=0)
+    base[idx["top"]] = vocab["top"].index("LONG_NOT_TOO_LONG")
+    base[idx["mouth"]] = vocab["mouth"].index("DEFAULT")
+    base[idx["accessory"]] = vocab["accessory"].index("NONE")
+    mouth = base.copy()
+    mouth[idx["mouth"]] = vocab["mouth"].index("SERIOUS")
+    glasses = base.copy()
+    glasses[idx["accessory"]] = vocab["accessory"].index("SUNGLASSES")
+    red = next(a for a in ATTRIBUTES if a.name == "hair_red")
+    others = [a for a in ATTRIBUTES if a.head != "hair_color"]
+    for after, attributes_changed in ((mouth, 0), (glasses, 1)):
+        b, a = base[None], after[None]
+        same, compared = reader.attributes_unchanged_counts(red, ATTRIBUTES, b, reader.visible(b), a, reader.visible(a))
+        assert compared == len(others) and compared - same == attributes_changed
+        same_parts, compared_parts = reader.unchanged_counts(red, b, reader.visible(b), a, reader.visible(a))
+        assert compared_parts - same_parts == 1  # the stricter count sees the part either way
+
+
 def test_label_reader_compares_only_visible_parts():
     vocab = dataset.attribute_values()
     reader = LabelReader(vocab, ignore=["eyes"])
@@ -201,7 +242,7 @@ def test_boundaries_fitted_on_encoded_real_faces_separate_unseen_ones(tmp_path):
 def _stored(b, names=("smile", "hat")) -> list[Direction]:
     return [Direction(name=n, vector=unit(i, b.config.w_dim), layers=range(i, i + 3), kind="supervised",
                       description=f"test {n}", strength_range=(-2.0, 2.0), default_strength=1.25,
-                      success=0.95, unchanged=0.9, conditioned_on=("hat",) if n == "smile" else ())
+                      success=0.95, unchanged=0.9, parts_unchanged=0.7, conditioned_on=("hat",) if n == "smile" else ())
             for i, n in enumerate(names)]
 
 
@@ -219,8 +260,9 @@ def test_directions_round_trip_through_the_bundle(tiny_path):
     entry = again.manifest["directions"][1]
     assert entry == {"name": "hat", "description": "test hat", "kind": "supervised", "layers": [1, 4],
                      "strength_range": [-2.0, 2.0], "default_strength": 1.25, "success": 0.95, "unchanged": 0.9,
-                     "conditioned_on": []}
+                     "parts_unchanged": 0.7, "conditioned_on": []}
     assert again.manifest["dropped_directions"][0]["name"] == "beard"
+    assert found["hat"].parts_unchanged == 0.7
 
 
 def test_several_edits_at_once_with_attributes_kept(tiny):
