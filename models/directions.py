@@ -5,8 +5,9 @@
                                                         directions.safetensors + manifest into the bundle
     python -m avatarforge.models.directions ...         the same without the CLI
 
-Supervised directions come from the bundle's attribute classifier (InterFaceGAN, see
-direction_fitting.py); SeFa ones (`sefa/0..k-1`) are computed from the weights on every load.
+Supervised directions are fitted on encoded real renders (class-mean difference) or on
+classifier-labelled generated faces (InterFaceGAN's boundary), and measured with the bundle's
+attribute classifier (see direction_fitting.py); SeFa ones (`sefa/0..k-1`) are computed from the weights on every load.
 """
 from __future__ import annotations
 

@@ -6,6 +6,7 @@
                     a) reconstruction: L1 + gradient L1 + part labels on w, constant lr
                     b) sharpening: + perceptual loss in the classifier + balanced adversarial
                        loss, lr decaying to 0
+                    c) polish: the same losses again at half the lr, decaying to 0
     4. mapping      latent-space GAN (stage 2)            runs/avatars64-mapping/
     5. bundle       assemble + evaluate                   models/zoo/avatars64/
 
@@ -32,9 +33,12 @@ def add_arguments(p) -> None:
                    help="the shipped classifier had 4 epochs, then 6 and 4 more, each run continuing the last (--init)")
     p.add_argument("--ae-steps", type=int, default=9261,
                    help="stage-1 reconstruction steps (the long part: ~2-2.5 steps/s here)")
-    p.add_argument("--sharpen-steps", type=int, default=6539,
+    p.add_argument("--sharpen-steps", type=int, default=5709,
                    help="stage-1 sharpening steps after them (~1.2 steps/s here)")
-    p.add_argument("--mapping-steps", type=int, default=10000)
+    p.add_argument("--polish-steps", type=int, default=3030,
+                   help="then the same losses from lr 1e-3 decaying to 0 (the shipped model's sharpening was cut "
+                        "by a session's end at lr 2.5e-4; this phase continued it)")
+    p.add_argument("--mapping-steps", type=int, default=15000)
     p.add_argument("--threads", default="auto", help="torch threads, or 'auto' (see train_autoencoder --help)")
 
 
@@ -55,7 +59,10 @@ def run(args) -> int:
     sharpen = ["--steps", str(total), "--decay-start", str(args.ae_steps), "--feature-loss", str(clf),
                "--feature-weight", "0.1", "--adv-weight", "0.1",
                "--adv-start", str(args.ae_steps + 600)]
-    for phase, until in ((["--steps", str(args.ae_steps)], args.ae_steps), (sharpen, total)):
+    losses = sharpen[4:]
+    polish = ["--steps", str(total + args.polish_steps), "--lr", "1e-3", "--decay-start", str(total + 30), *losses]
+    phases = ((["--steps", str(args.ae_steps)], args.ae_steps), (sharpen, total), (polish, total + args.polish_steps))
+    for phase, until in phases:
         resume = ["--resume", str(ae_run / "state.pt")] if (ae_run / "state.pt").is_file() else []
         if train_autoencoder.checkpoint_step(ae_run) < until:
             train_autoencoder.main(base + phase + resume)

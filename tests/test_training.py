@@ -115,4 +115,9 @@ def test_mapping_stage_trains_on_encoded_codes_and_ships_its_average(data, tmp_p
     from safetensors import safe_open
 
     with safe_open(str(tmp_path / "m2" / "mapping.safetensors"), "pt") as f:
-        assert f.metadata()["steps"] == "1000"
+        meta = f.metadata()
+    assert meta["steps"] == "1000"
+    # the shipped mapping is the check with the lowest W-FD; its step counts the earlier run's too
+    checks = [json.loads(line) for line in (tmp_path / "m2" / "log.jsonl").read_text().splitlines()]
+    best = min(checks, key=lambda c: c["w_fd"])
+    assert meta["shipped_step"] == str(best["step"] + 500) and float(meta["shipped_w_fd"]) == round(best["w_fd"], 4)
