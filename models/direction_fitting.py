@@ -223,9 +223,9 @@ def measure(generator, classifier, reader, attr: Attribute, faces: Faces, vector
         return Measurement(0.0, 0.0, 0.0, 0)
     after = look(generator, classifier, reader, apply_direction(faces.ws[idx], vector, strength, layers))
     success = float(reader.present(attr, after.labels, after.visible).mean())
-    before = (faces.labels[idx], faces.visible[idx], after.labels, after.visible)
-    same, compared = reader.attributes_unchanged_counts(attr, ATTRIBUTES, *before)
-    same_parts, compared_parts = reader.unchanged_counts(attr, *before)
+    before_after = (faces.labels[idx], faces.visible[idx], after.labels, after.visible)
+    same, compared = reader.attributes_unchanged_counts(attr, ATTRIBUTES, *before_after)
+    same_parts, compared_parts = reader.unchanged_counts(attr, *before_after)
     return Measurement(success, same / max(compared, 1), same_parts / max(compared_parts, 1), len(idx))
 
 

@@ -7,7 +7,8 @@
 
 Supervised directions are fitted on encoded real renders (class-mean difference) or on
 classifier-labelled generated faces (InterFaceGAN's boundary), and measured with the bundle's
-attribute classifier (see direction_fitting.py); SeFa ones (`sefa/0..k-1`) are computed from the weights on every load.
+attribute classifier (see direction_fitting.py); SeFa ones (`sefa/0..k-1`) are computed from
+the weights on every load.
 """
 from __future__ import annotations
 

@@ -56,10 +56,9 @@ def run(args) -> int:
     ae_run = runs / "avatars64-ae"
     base = ["--data", str(data), "--run", str(ae_run), "--threads", str(args.threads), "--steps-low", "2000"]
     total = args.ae_steps + args.sharpen_steps
-    sharpen = ["--steps", str(total), "--decay-start", str(args.ae_steps), "--feature-loss", str(clf),
-               "--feature-weight", "0.1", "--adv-weight", "0.1",
-               "--adv-start", str(args.ae_steps + 600)]
-    losses = sharpen[4:]
+    losses = ["--feature-loss", str(clf), "--feature-weight", "0.1", "--adv-weight", "0.1",
+              "--adv-start", str(args.ae_steps + 600)]  # sharpening and polish train the same losses
+    sharpen = ["--steps", str(total), "--decay-start", str(args.ae_steps), *losses]
     polish = ["--steps", str(total + args.polish_steps), "--lr", "1e-3", "--decay-start", str(total + 30), *losses]
     phases = ((["--steps", str(args.ae_steps)], args.ae_steps), (sharpen, total), (polish, total + args.polish_steps))
     for phase, until in phases:

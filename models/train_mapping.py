@@ -158,8 +158,10 @@ def train_mapping(args) -> dict:
     with torch.no_grad():
         mapping_ema.w_avg.copy_(mapping_ema(torch.randn(20000, AVATARS64.z_dim, generator=gen)).mean(0))
     save_file({k: v.contiguous() for k, v in mapping_ema.state_dict().items()}, str(run / "mapping.safetensors"),
-              metadata={"steps": str(args.steps + earlier["steps"]), "lr_mapping": str(args.lr_mapping), "lr_discriminator": str(args.lr), "seconds": str(round(time.time() - t0 + earlier["seconds"], 1)),
-                        "ema": str(args.ema), "shipped_step": str(best["step"] + earlier["steps"]), "shipped_w_fd": str(round(best["w_fd"], 4)),
+              metadata={"steps": str(args.steps + earlier["steps"]),
+                        "seconds": str(round(time.time() - t0 + earlier["seconds"], 1)),
+                        "lr_mapping": str(args.lr_mapping), "lr_discriminator": str(args.lr), "ema": str(args.ema),
+                        "shipped_step": str(best["step"] + earlier["steps"]), "shipped_w_fd": str(round(best["w_fd"], 4)),
                         "codes": str(len(w_real))})
     return {"steps": args.steps, "seconds": round(time.time() - t0, 1)}
 
