@@ -1,7 +1,7 @@
 """Assemble the default bundle `models/zoo/avatars64` from the training runs, then evaluate it.
 
     stage 1  runs/avatars64-ae/weights.safetensors       EMA synthesis + EMA encoder (train_autoencoder)
-    stage 2  runs/avatars64-mapping/mapping.safetensors  mapping network + w_avg    (train_mapping)
+    stage 2  runs/avatars64-mapping/mapping.safetensors  parts mapping + w_avg      (train_mapping)
     labels   runs/classifier.safetensors                 attribute classifier       (classifier)
 
 The manifest records the data, the recipe, how long each stage trained on this machine, and
@@ -10,6 +10,7 @@ the evaluation report, so `avatarforge eval --model avatars64` can be checked ag
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -34,10 +35,10 @@ def _metadata(path: Path) -> dict:
 def build(stage1: Path, mapping: Path, classifier: Path, data: Path, out: Path, evaluate_n: int = 2000, note: str = "") -> dict:
     flat = load_file(str(stage1))
     take = lambda prefix: checkpoint_part(flat, prefix)  # noqa: E731
-    g = Generator(AVATARS64)
+    meta1, meta2, meta_c = _metadata(stage1), _metadata(mapping), _metadata(classifier)
+    g = Generator(dataclasses.replace(AVATARS64, mapping_parts=json.loads(meta2["parts"])))
     g.synthesis.load_state_dict(take("ema_synthesis"))
     g.mapping.load_state_dict(load_file(str(mapping)))
-    meta1, meta2, meta_c = _metadata(stage1), _metadata(mapping), _metadata(classifier)
     attrs = json.loads((data / "attributes.json").read_text())
     s1, s2 = float(meta1["seconds"]), float(meta2["seconds"])
     c_metrics = json.loads(meta_c["metrics"])
@@ -45,13 +46,13 @@ def build(stage1: Path, mapping: Path, classifier: Path, data: Path, out: Path, 
         "recipe": "reconstruction-first (ALAE-style): stage 1 trains encoder + StyleGAN2 synthesis as an "
                   "autoencoder (L1 + image-gradient L1 + linear part classifiers on w), 32 px then 64 px, then "
                   "sharpens it (perceptual loss in the attribute classifier + a gradient-balanced adversarial loss, "
-                  "decaying lr; see stage1_phases); stage 2 trains the mapping network as a latent-space GAN "
-                  "against the encoder's codes and ships its moving average",
+                  "decaying lr; see stage1_phases); stage 2 fits the mapping network, which draws a face's parts "
+                  "from z, to the encoder's codes of the training faces by regression from their part labels",
         "stage1_phases": json.loads(meta1.get("phases", "[]")),
         "machine": "2-core x86_64 CPU, PyTorch 2.13 CPU build, no GPU",
         "stage1_steps": int(meta1["step"]), "stage1_seconds": round(s1), "stage1_batch": 16,
-        "stage2_steps": int(meta2["steps"]), "stage2_seconds": round(s2), "stage2_ema": meta2.get("ema"),
-        "stage2_lr_mapping": meta2.get("lr_mapping"), "stage2_shipped_step": meta2.get("shipped_step"),
+        "stage2_steps": int(meta2["steps"]), "stage2_seconds": round(s2), "stage2_lr": meta2.get("lr"),
+        "stage2_heldout_relative_error": float(meta2["heldout_relative_error"]),
         "classifier_seconds": c_metrics.get("train_seconds"),
         "total_hours": round((s1 + s2 + (c_metrics.get("train_seconds") or 0)) / 3600, 2),
         "note": note,

@@ -45,9 +45,14 @@ class GeneratorConfig:
     channel_max: int = 256
     channels: dict[int, int] | None = None  # Explicit {resolution: channels}; overrides the formula.
     w_avg_beta: float = 0.995  # EMA decay of w_avg while training.
+    # {part: number of values} makes the mapping a PartsMapping (z -> parts -> w) instead of the MLP.
+    mapping_parts: dict[str, int] | None = None
+    mapping_hidden: int = 512  # Width of the PartsMapping's hidden layers.
 
     def __post_init__(self) -> None:
         r = self.resolution
+        if self.mapping_parts is not None and len(self.mapping_parts) > self.z_dim:
+            raise ValueError(f"mapping_parts has {len(self.mapping_parts)} parts; z_dim {self.z_dim} must be at least that")
         if r < 4 or r & (r - 1) or r > 1024:
             raise ValueError(f"resolution must be a power of two between 4 and 1024, got {r}")
         if self.channels is not None:  # JSON turns int keys into strings; normalise.
@@ -169,6 +174,71 @@ class MappingNetwork(nn.Module):
         return x
 
 
+class PartsMapping(nn.Module):
+    """z [N, z_dim] -> the parts of a face -> w [N, w_dim], for faces composed of labelled parts.
+
+    Our avatars are drawn from independent parts (hair, skin, mouth, ...), and W of the trained
+    synthesis is, to ~1 % of its variance, a function of those parts. So instead of a GAN that
+    must discover the parts (and blends between them), the mapping draws them:
+    z[:, i] -> u = Phi(z[:, i]), uniform in (0, 1) -> value k of part i where u falls in
+    [low_k, high_k), the cumulative shares of the values among the training faces. Then an MLP
+    on the one-hot parts returns w. Parts hidden by others (hair colour under a hat) are drawn
+    too; the MLP learned to ignore them. z beyond the first len(parts) entries is unused: a
+    face is its parts, as in the data.
+    """
+
+    def __init__(self, cfg: GeneratorConfig):
+        super().__init__()
+        parts = cfg.mapping_parts
+        self.z_dim, self.w_dim = cfg.z_dim, cfg.w_dim
+        self.num_parts, self.num_values = len(parts), sum(parts.values())
+        self.num_layers = cfg.mapping_layers
+        # Which part each one-hot column belongs to: a function of the config, so not stored.
+        column_part = torch.cat([torch.full([n], i) for i, n in enumerate(parts.values())])
+        self.register_buffer("column_part", column_part, persistent=False)
+        self.register_buffer("value_low", torch.zeros(self.num_values))
+        self.register_buffer("value_high", torch.ones(self.num_values))
+        self.set_value_shares(torch.ones(self.num_values))  # uniform until stage 2 sets the data's
+        for i in range(self.num_layers):
+            in_f = self.num_values if i == 0 else cfg.mapping_hidden
+            out_f = cfg.w_dim if i == self.num_layers - 1 else cfg.mapping_hidden
+            last = i == self.num_layers - 1
+            setattr(self, f"fc{i}", FullyConnectedLayer(in_f, out_f, "linear" if last else "lrelu"))
+        # The MLP regresses standardised codes; these bring them back to W's scale.
+        self.register_buffer("w_mean", torch.zeros(cfg.w_dim))
+        self.register_buffer("w_std", torch.ones(cfg.w_dim))
+        self.register_buffer("w_avg", torch.zeros(cfg.w_dim))
+
+    def set_value_shares(self, shares: torch.Tensor) -> None:
+        """shares [num_values]: each part's values' shares (summing to 1 per part), in column order."""
+        high = torch.zeros_like(shares)
+        for i in range(self.num_parts):
+            cols = self.column_part == i
+            high[cols] = shares[cols].cumsum(0) / shares[cols].sum()
+            high[cols.nonzero()[-1]] = 2.0  # u can round to exactly 1.0: the last value takes it
+        low = torch.cat([torch.zeros(1), high[:-1]])
+        low[torch.cat([torch.ones(1, dtype=torch.bool), self.column_part[1:] != self.column_part[:-1]])] = -1.0
+        self.value_low.copy_(low)
+        self.value_high.copy_(high)
+
+    def parts_one_hot(self, z: torch.Tensor) -> torch.Tensor:
+        """z [N, z_dim] -> one-hot parts [N, num_values] (float)."""
+        assert z.ndim == 2 and z.shape[1] == self.z_dim, f"z must be [N, {self.z_dim}], got {list(z.shape)}"
+        u = 0.5 * (1.0 + torch.erf(z[:, : self.num_parts].float() * (0.5**0.5)))
+        u = u[:, self.column_part]
+        return ((u >= self.value_low) & (u < self.value_high)).float()
+
+    def from_parts(self, one_hot: torch.Tensor) -> torch.Tensor:
+        """One-hot parts [N, num_values] -> w [N, w_dim] (what stage 2 trains)."""
+        x = one_hot
+        for i in range(self.num_layers):
+            x = getattr(self, f"fc{i}")(x)
+        return x * self.w_std + self.w_mean
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.from_parts(self.parts_one_hot(z))
+
+
 # ---------------------------------------------------------------------------------------------
 # Synthesis network.
 
@@ -282,7 +352,7 @@ class Generator(nn.Module):
     def __init__(self, cfg: GeneratorConfig):
         super().__init__()
         self.cfg = cfg
-        self.mapping = MappingNetwork(cfg)
+        self.mapping = PartsMapping(cfg) if cfg.mapping_parts else MappingNetwork(cfg)
         self.synthesis = SynthesisNetwork(cfg)
 
     @property

@@ -6,8 +6,8 @@
                     a) reconstruction: L1 + gradient L1 + part labels on w, constant lr
                     b) sharpening: + perceptual loss in the classifier + balanced adversarial
                        loss, lr decaying to 0
-                    c) polish: the same losses again at half the lr, decaying to 0
-    4. mapping      latent-space GAN (stage 2)            runs/avatars64-mapping/
+                    c) polish: the same losses again at half the lr, decaying to 0 (twice)
+    4. mapping      parts -> w regression (stage 2)       runs/avatars64-mapping/
     5. bundle       assemble + evaluate                   models/zoo/avatars64/
 
 A stage whose output exists is skipped; the autoencoder resumes from its last checkpoint, so
@@ -35,10 +35,11 @@ def add_arguments(p) -> None:
                    help="stage-1 reconstruction steps (the long part: ~2-2.5 steps/s here)")
     p.add_argument("--sharpen-steps", type=int, default=5709,
                    help="stage-1 sharpening steps after them (~1.2 steps/s here)")
-    p.add_argument("--polish-steps", type=int, default=3030,
-                   help="then the same losses from lr 1e-3 decaying to 0 (the shipped model's sharpening was cut "
-                        "by a session's end at lr 2.5e-4; this phase continued it)")
-    p.add_argument("--mapping-steps", type=int, default=15000)
+    p.add_argument("--polish-steps", default="3030,5000",
+                   help="comma-separated polish phases after sharpening: each restarts the same losses at lr 1e-3 "
+                        "decaying to 0 (the shipped model's sharpening was cut by a session's end at lr 2.5e-4; "
+                        "the first polish continued it, the second gave the sharper faces of v1.23000)")
+    p.add_argument("--mapping-steps", type=int, default=8000)
     p.add_argument("--threads", default="auto", help="torch threads, or 'auto' (see train_autoencoder --help)")
 
 
@@ -59,8 +60,10 @@ def run(args) -> int:
     losses = ["--feature-loss", str(clf), "--feature-weight", "0.1", "--adv-weight", "0.1",
               "--adv-start", str(args.ae_steps + 600)]  # sharpening and polish train the same losses
     sharpen = ["--steps", str(total), "--decay-start", str(args.ae_steps), *losses]
-    polish = ["--steps", str(total + args.polish_steps), "--lr", "1e-3", "--decay-start", str(total + 30), *losses]
-    phases = ((["--steps", str(args.ae_steps)], args.ae_steps), (sharpen, total), (polish, total + args.polish_steps))
+    phases = [(["--steps", str(args.ae_steps)], args.ae_steps), (sharpen, total)]
+    for length in (int(n) for n in args.polish_steps.split(",") if n.strip()):
+        start, total = total, total + length
+        phases.append((["--steps", str(total), "--lr", "1e-3", "--decay-start", str(start + 30), *losses], total))
     for phase, until in phases:
         resume = ["--resume", str(ae_run / "state.pt")] if (ae_run / "state.pt").is_file() else []
         if train_autoencoder.checkpoint_step(ae_run) < until:

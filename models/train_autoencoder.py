@@ -48,8 +48,8 @@ from .latents import broadcast
 
 AVATARS64 = GeneratorConfig(
     z_dim=256, w_dim=256, resolution=64, mapping_layers=4,
-    # The mapping MLP is trained alone, as a latent-space GAN (train_mapping.py), not against a
-    # moving synthesis network, so it does not need NVlabs' 100x slower learning rate.
+    # The mapping is trained alone (train_mapping.py, which makes it a PartsMapping), not against
+    # a moving synthesis network, so it does not need NVlabs' 100x slower learning rate.
     mapping_lr_multiplier=1.0,
     channels={4: 256, 8: 256, 16: 128, 32: 64, 64: 32},
 )

@@ -90,34 +90,35 @@ def test_learning_rate_schedule():
     assert t.learning_rate() == 1e-3
 
 
-def test_mapping_stage_trains_on_encoded_codes_and_ships_its_average(data, tmp_path):
-    """Stage 2 runs end to end on a stage-1 checkpoint: the latent GAN's log, and a moving-average
-    mapping (with w_avg) that loads into the served network."""
+def test_mapping_stage_fits_the_codes_from_the_parts(data, tmp_path):
+    """Stage 2 runs end to end on a stage-1 checkpoint: the regression's error falls, and the
+    mapping it writes loads into the served generator, draws the data's parts and has a w_avg."""
     import json
 
+    import numpy as np
     import torch
 
-    from avatarforge.models import train_mapping
-    from avatarforge.models.networks import MappingNetwork
+    from avatarforge.models import build_default, train_mapping
+    from avatarforge.models.networks import Generator
 
     _train(data, tmp_path / "ae", 2)
     train_mapping.main(["--data", str(data), "--stage1", str(tmp_path / "ae" / "weights.safetensors"),
-                        "--run", str(tmp_path / "m"), "--steps", "500", "--codes", "24", "--batch", "8", "--threads", "1"])
-    entry = json.loads((tmp_path / "m" / "log.jsonl").read_text().splitlines()[-1])
-    assert entry["step"] == 500 and entry["w_fd"] >= 0 and entry["w_fd_raw"] >= 0
-    mapping = MappingNetwork(train_autoencoder.AVATARS64)
-    mapping.load_state_dict(load_file(str(tmp_path / "m" / "mapping.safetensors")))
-    assert torch.isfinite(mapping.w_avg).all() and mapping.w_avg.abs().sum() > 0
-    # --init continues it; the metadata counts all steps
-    train_mapping.main(["--data", str(data), "--stage1", str(tmp_path / "ae" / "weights.safetensors"), "--init",
-                        str(tmp_path / "m" / "mapping.safetensors"), "--run", str(tmp_path / "m2"), "--steps", "500",
-                        "--codes", "24", "--batch", "8", "--threads", "1"])
-    from safetensors import safe_open
-
-    with safe_open(str(tmp_path / "m2" / "mapping.safetensors"), "pt") as f:
-        meta = f.metadata()
-    assert meta["steps"] == "1000"
-    # the shipped mapping is the check with the lowest W-FD; its step counts the earlier run's too
-    checks = [json.loads(line) for line in (tmp_path / "m2" / "log.jsonl").read_text().splitlines()]
-    best = min(checks, key=lambda c: c["w_fd"])
-    assert meta["shipped_step"] == str(best["step"] + 500) and float(meta["shipped_w_fd"]) == round(best["w_fd"], 4)
+                        "--run", str(tmp_path / "m"), "--steps", "300", "--batch", "8", "--check-every", "50",
+                        "--threads", "1"])
+    checks = [json.loads(line) for line in (tmp_path / "m" / "log.jsonl").read_text().splitlines()]
+    assert [c["step"] for c in checks] == list(range(50, 301, 50))
+    assert checks[-1]["loss"] < 0.5 * checks[0]["loss"], checks
+    meta = build_default._metadata(tmp_path / "m" / "mapping.safetensors")
+    assert meta["kind"] == "parts" and float(meta["heldout_relative_error"]) >= 0
+    vocab = json.loads((data / "attributes.json").read_text())["heads"]
+    g = Generator(train_mapping.parts_config(vocab))
+    g.mapping.load_state_dict(load_file(str(tmp_path / "m" / "mapping.safetensors")))
+    assert json.loads(meta["parts"]) == g.cfg.mapping_parts
+    assert torch.isfinite(g.mapping.w_avg).all() and g.mapping.w_avg.abs().sum() > 0
+    # Every value the 24 training faces show is drawn; none they never show is.
+    _, labels = dataset.load_split(data, "train")
+    drawn = g.mapping.parts_one_hot(torch.randn(4000, g.cfg.z_dim)).sum(0) > 0
+    shown = torch.cat([torch.from_numpy(np.bincount(labels[:, i][labels[:, i] >= 0], minlength=len(v)) > 0)
+                       if (labels[:, i] >= 0).any() else torch.ones(len(v), dtype=torch.bool)
+                       for i, v in enumerate(vocab.values())])
+    assert torch.equal(drawn, shown)
