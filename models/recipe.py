@@ -39,7 +39,7 @@ def add_arguments(p) -> None:
                    help="comma-separated polish phases after sharpening: each restarts the same losses at lr 1e-3 "
                         "decaying to 0 (the shipped model's sharpening was cut by a session's end at lr 2.5e-4; "
                         "the first polish continued it, the second gave the sharper faces of v1.23000)")
-    p.add_argument("--mapping-steps", type=int, default=8000)
+    p.add_argument("--mapping-steps", type=int, default=10000)
     p.add_argument("--threads", default="auto", help="torch threads, or 'auto' (see train_autoencoder --help)")
 
 

@@ -154,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="data/avatars64")
     p.add_argument("--stage1", default="runs/avatars64-ae/weights.safetensors", help="stage-1 weights")
     p.add_argument("--run", default="runs/avatars64-mapping")
-    p.add_argument("--steps", type=int, default=8000)
+    p.add_argument("--steps", type=int, default=10000)
     p.add_argument("--batch", type=int, default=256)
     # The layers carry equalized lr (unit-scale weights), so Adam's step is relative to 1, not to
     # 1/sqrt(fan_in): 1e-2 here moves them as 1e-3 moves a plain nn.Linear.
