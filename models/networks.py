@@ -178,7 +178,7 @@ class PartsMapping(nn.Module):
     """z [N, z_dim] -> the parts of a face -> w [N, w_dim], for faces composed of labelled parts.
 
     Our avatars are drawn from independent parts (hair, skin, mouth, ...), and W of the trained
-    synthesis is, to ~1 % of its variance, a function of those parts. So instead of a GAN that
+    synthesis is, to ~1.4 % of its variance, a function of those parts. So instead of a GAN that
     must discover the parts (and blends between them), the mapping draws them:
     z[:, i] -> u = Phi(z[:, i]), uniform in (0, 1) -> value k of part i where u falls in
     [low_k, high_k), the cumulative shares of the values among the training faces. Then an MLP
@@ -196,6 +196,8 @@ class PartsMapping(nn.Module):
         # Which part each one-hot column belongs to: a function of the config, so not stored.
         column_part = torch.cat([torch.full([n], i) for i, n in enumerate(parts.values())])
         self.register_buffer("column_part", column_part, persistent=False)
+        # First one-hot column of each part (and the total at the end), for label -> column.
+        self.register_buffer("part_offsets", torch.tensor([0, *parts.values()]).cumsum(0), persistent=False)
         self.register_buffer("value_low", torch.zeros(self.num_values))
         self.register_buffer("value_high", torch.ones(self.num_values))
         self.set_value_shares(torch.ones(self.num_values))  # uniform until stage 2 sets the data's
