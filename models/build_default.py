@@ -46,7 +46,8 @@ def build(stage1: Path, mapping: Path, classifier: Path, data: Path, out: Path, 
         "recipe": "reconstruction-first (ALAE-style): stage 1 trains encoder + StyleGAN2 synthesis as an "
                   "autoencoder (L1 + image-gradient L1 + linear part classifiers on w), 32 px then 64 px, then "
                   "sharpens it (perceptual loss in the attribute classifier + a gradient-balanced adversarial loss, "
-                  "decaying lr; see stage1_phases); stage 2 fits the mapping network, which draws a face's parts "
+                  "decaying lr), then adds an L1 on each image's hardest 2 % of pixels for thin details (see "
+                  "stage1_phases); stage 2 fits the mapping network, which draws a face's parts "
                   "from z, to the encoder's codes of the training faces by regression from their part labels",
         "stage1_phases": json.loads(meta1.get("phases", "[]")),
         "machine": "2-core x86_64 CPU, PyTorch 2.13 CPU build, no GPU",
