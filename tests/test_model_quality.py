@@ -76,9 +76,11 @@ def test_eval_cli_schema(tmp_path):
     r = json.loads(out.read_text())
     assert r["n_generated"] == 200 and r["n_real"] == 400
     assert set(r["fd"]) == {"generated_vs_real", "real_vs_real", "ratio", "reconstruction_vs_real", "reconstruction_ratio"}
-    # The encoder's reconstructions are drawings of real faces' codes: above the real floor, and
-    # not far from the generated faces (a wrongly wired encoder draws noise, far above both).
-    assert r["fd"]["real_vs_real"] < r["fd"]["reconstruction_vs_real"] < 1.5 * r["fd"]["generated_vs_real"]
+    # The encoder's reconstructions are drawings of real faces' codes: near the real floor and
+    # the generated faces (a wrongly wired encoder draws noise, far above both). At 200 faces
+    # FD's small-sample bias (~200) dwarfs the model's gap (~7 at 2,000), so the three are near
+    # equal and their order is noise: bound them, don't order them.
+    assert 0.9 * r["fd"]["real_vs_real"] < r["fd"]["reconstruction_vs_real"] < 1.5 * r["fd"]["generated_vs_real"]
     assert r["fd"]["ratio"] == pytest.approx(r["fd"]["generated_vs_real"] / r["fd"]["real_vs_real"], rel=1e-2)
     for head in ("hair_color", "skin_color", "clothing", "accessory"):
         cov = r["coverage"][head]
