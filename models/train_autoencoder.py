@@ -12,6 +12,8 @@ Losses, each for a reason:
   speeds up learning and makes attribute directions in W linear (used by the editing feature).
 - optional perceptual loss in a frozen attribute classifier (--feature-loss): pixel losses
   average away small parts; the classifier's activations keep eyes and mouths apart.
+- optional L1 over each image's hardest pixels (--hard-pixel-weight): a detail a few pixels wide
+  (a hoodie's hood and strings) that every mean-based loss lets the decoder leave out.
 
 Progressive: the first `--steps-low` steps train at half resolution (cheap); then the last
 block joins with its ToRGB scaled down, so the skip architecture fades it in smoothly.
