@@ -33,27 +33,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
-from torch import nn
 
 from . import dataset
 from .encoder import Encoder, encode_images
 from .networks import GeneratorConfig, PartsMapping
-from .train_autoencoder import AVATARS64, ENCODER_CHANNELS, LabelHeads, checkpoint_part
+from .train_autoencoder import AVATARS64, ENCODER_CHANNELS, checkpoint_part
 
 
-def load_stage1(weights: str | Path, vocab: dict) -> tuple[Encoder, nn.Module, LabelHeads]:
-    """EMA encoder, EMA synthesis and label heads from a stage-1 weights.safetensors."""
-    from .networks import SynthesisNetwork
-
-    flat = load_file(str(weights))
-    take = lambda prefix: checkpoint_part(flat, prefix)  # noqa: E731
+def load_stage1_encoder(weights: str | Path) -> Encoder:
+    """The EMA encoder of a stage-1 weights.safetensors: stage 2 fits the mapping to its codes."""
     encoder = Encoder(AVATARS64.resolution, AVATARS64.w_dim, ENCODER_CHANNELS)
-    encoder.load_state_dict(take("ema_encoder"))
-    synthesis = SynthesisNetwork(AVATARS64)
-    synthesis.load_state_dict(take("ema_synthesis"))
-    heads = LabelHeads(AVATARS64.w_dim, vocab)
-    heads.load_state_dict(take("heads"))
-    return encoder.eval(), synthesis.eval(), heads.eval()
+    encoder.load_state_dict(checkpoint_part(load_file(str(weights)), "ema_encoder"))
+    return encoder.eval()
 
 
 def parts_config(vocab: dict[str, list[str]], base: GeneratorConfig = AVATARS64) -> GeneratorConfig:
@@ -98,7 +89,7 @@ def train_mapping(args) -> dict:
     run = Path(args.run)
     run.mkdir(parents=True, exist_ok=True)
     vocab = json.loads((Path(args.data) / "attributes.json").read_text())["heads"]
-    encoder, _, _ = load_stage1(args.stage1, vocab)
+    encoder = load_stage1_encoder(args.stage1)
     images, labels = dataset.load_split(args.data, "train")
     held_images, held_labels = dataset.load_split(args.data, "heldout")
     t0 = time.time()
