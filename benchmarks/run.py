@@ -17,7 +17,7 @@ from pathlib import Path
 
 from avatarforge.models.bundle import Bundle, create_seeded_bundle, load_bundle
 
-from . import inprocess, report
+from . import inprocess, results_report
 
 SCHEMA = "avatarforge-bench/1"
 
@@ -29,7 +29,7 @@ def random_config(name: str):
     if name == "tiny":
         return TINY_CONFIG
     if name == "avatars64":
-        from avatarforge.models.train_autoencoder import AVATARS64
+        from avatarforge.models.architectures import AVATARS64
 
         return AVATARS64
     raise ValueError(f"unknown random config {name!r}; choose tiny or avatars64")
@@ -105,7 +105,7 @@ def main(argv=None) -> dict:
     out = Path(args.out)
     bundle = load_bundle(args.model) if args.model else random_bundle(args.random_config, out / "bundles")
     results = run(bundle, args)
-    paths = report.write_report(results, out)
+    paths = results_report.write_report(results, out)
     print(paths["markdown"].read_text())
     print(json.dumps({k: str(v) for k, v in paths.items()}))
     return results

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from .editing import LayerSpec, layer_indices
+from .latent_ops import LayerSpec, layer_indices
 from .networks import FullyConnectedLayer, SynthesisNetwork
 
 

@@ -15,7 +15,7 @@ from avatarforge.v1 import avatarforge_pb2_grpc as pb_grpc
 
 from .api import SERVICE_NAME, AvatarForgeServicer
 from .config import ServerConfig
-from .generation import ModelRegistry, load_models
+from .model_runtime import ModelRegistry, load_models
 from .service import AvatarForgeService
 
 log = logging.getLogger(__name__)

@@ -35,7 +35,7 @@ from . import validation
 from .dna import read_dna
 from .editing import EditPlan, derived_dna, edited_ws, plan_edit, render_one
 from .errors import InvalidRequest, item_error_code
-from .generation import ModelRuntime
+from .model_runtime import ModelRuntime
 
 if TYPE_CHECKING:
     from .service import AvatarForgeService

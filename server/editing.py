@@ -27,14 +27,14 @@ from typing import TYPE_CHECKING, AsyncIterator
 import numpy as np
 import torch
 
-from avatarforge.models import editing as latent_ops
-from avatarforge.models.direction_set import apply_edits
+from avatarforge.models import latent_ops
+from avatarforge.models.directions import apply_edits
 from avatarforge.v1 import avatarforge_pb2 as pb
 
 from . import validation
 from .dna import make_dna, read_dna
 from .errors import InvalidRequest
-from .generation import ModelRuntime
+from .model_runtime import ModelRuntime
 from .scheduler import Priority
 
 if TYPE_CHECKING:

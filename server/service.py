@@ -23,7 +23,7 @@ from .config import ServerConfig
 from .dna import make_dna, read_dna
 from .edit_session import EditSession
 from .errors import InvalidRequest, ItemOutOfRange, grpc_code, item_error_code
-from .generation import ModelRegistry, ModelRuntime
+from .model_runtime import ModelRegistry, ModelRuntime
 from .imaging import FORMAT_NAMES, encode_image
 from .scheduler import Priority
 

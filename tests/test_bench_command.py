@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from avatarforge.benchmarks.cli import GATES, add_arguments, check_baseline, check_gates
+from avatarforge.benchmarks.bench_command import GATES, add_arguments, check_baseline, check_gates
 
 HEADLINE = ["bulk_ratio_raw", "bulk_ratio_png", "interactive_p99_ratio_c1", "batching_gain_c16", "p99_ratio_c16_c1"]
 

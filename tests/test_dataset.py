@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("python_avatars")
-from avatarforge.models import dataset  # noqa: E402
+from avatarforge.models.training import dataset  # noqa: E402
 
 
 def test_label_set_rerenders_the_same_image():

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from avatarforge.models import dataset, direction_fitting, directions
-from avatarforge.models.attributes import ATTRIBUTES, LabelReader
+from avatarforge.models.training import dataset, direction_fitting, directions_command
+from avatarforge.models.training.attributes import ATTRIBUTES, LabelReader
 from avatarforge.models.bundle import MANIFEST, ZOO_DIR, BundleError, create_seeded_bundle, load_bundle
-from avatarforge.models.direction_set import (
+from avatarforge.models.directions import (
     DIRECTIONS_FILE, Direction, apply_edits, get_direction, load_directions, save_directions, w_statistics,
 )
-from avatarforge.models.editing import layer_indices
+from avatarforge.models.latent_ops import layer_indices
 from avatarforge.models.networks import FullyConnectedLayer
 from avatarforge.models.sefa import affine_weight, affines_by_ws_index, sefa_components
 
@@ -195,7 +195,7 @@ def test_every_attribute_names_real_values():
 def test_derive_on_an_untrained_model_drops_everything_and_says_why(tiny_path, monkeypatch):
     """An untrained generator's faces all look alike to the classifier: nothing may ship, and the
     manifest must say why for each attribute (the pipeline runs end to end on real tensors)."""
-    from avatarforge.models.classifier import load_classifier
+    from avatarforge.models.training.classifier import load_classifier
 
     torch.set_num_threads(2)
     monkeypatch.setattr(direction_fitting, "STRENGTH_GRID", (1.0, 4.0))  # a shorter search: same code path
@@ -220,7 +220,7 @@ def test_boundaries_fitted_on_encoded_real_faces_separate_unseen_ones(tmp_path):
     torch.set_num_threads(2)
     data = dataset.write_dataset(tmp_path / "d", n_train=600, n_heldout=8, size=64, workers=2)
     b = load_bundle("avatars64")
-    from avatarforge.models.classifier import load_classifier
+    from avatarforge.models.training.classifier import load_classifier
     from avatarforge.models.encoder import load_bundle_encoder
 
     reader = LabelReader(load_classifier(CLASSIFIER).vocab)
@@ -298,13 +298,13 @@ def test_directions_command_lists_stored_and_sefa_directions(tiny_path, capsys):
     b = load_bundle(tiny_path)
     save_directions(tiny_path, _stored(b), [{"name": "beard", "reason": "success 50% < 90%", "success": 0.5, "unchanged": 0.9}],
                     {"generator_sha256": b.generator_sha256})
-    assert directions.main(["--model", str(tiny_path), "--sefa", "2", "--threads", "1"]) == 0
+    assert directions_command.main(["--model", str(tiny_path), "--sefa", "2", "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert "smile" in out and "95%" in out and "sefa/1" in out and "beard" in out and "success 50% < 90%" in out
-    assert directions.main(["--model", str(tiny_path), "--sefa", "1", "--json", "--threads", "1"]) == 0
+    assert directions_command.main(["--model", str(tiny_path), "--sefa", "1", "--json", "--threads", "1"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [d["name"] for d in listed["directions"]] == ["smile", "hat", "sefa/0"]
-    assert directions.main(["--model", str(tiny_path.parent / "nope"), "--threads", "1"]) == 2
+    assert directions_command.main(["--model", str(tiny_path.parent / "nope"), "--threads", "1"]) == 2
     assert "does not exist" in capsys.readouterr().err
 
 
@@ -327,7 +327,7 @@ def _shipped_directions_or_skip():
 def test_shipped_directions_still_work_on_fresh_faces():
     """Each shipped direction, at its default strength, on 64 faces none of the derivation saw."""
     _shipped_directions_or_skip()
-    from avatarforge.models.classifier import load_classifier
+    from avatarforge.models.training.classifier import load_classifier
 
     torch.set_num_threads(2)
     b = load_bundle(DEFAULT_BUNDLE)

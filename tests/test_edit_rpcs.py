@@ -242,7 +242,7 @@ def supervised_server(tiny_bundle, tmp_path_factory):
 
     from avatarforge.client import AvatarForgeClient
     from avatarforge.models.bundle import load_bundle
-    from avatarforge.models.direction_set import Direction, save_directions
+    from avatarforge.models.directions import Direction, save_directions
     from avatarforge.server.app import start_server
     from avatarforge.server.config import ServerConfig
     from conftest import TEST_CONFIG, _LoopThread

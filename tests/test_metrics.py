@@ -6,7 +6,7 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from avatarforge.server.metrics import ServingMetrics
+from avatarforge.server.serving_metrics import ServingMetrics
 
 
 def samples(metrics: ServingMetrics) -> dict:

@@ -30,7 +30,7 @@ def test_the_mapping_draws_parts_as_the_dataset_does(bundle):
     half the faces without accessory or facial hair), so every value appears in generated faces."""
     import torch
 
-    from avatarforge.models import dataset
+    from avatarforge.models.training import dataset
     from avatarforge.models.latents import zs_from_seeds
     from avatarforge.models.networks import PartsMapping
 
@@ -54,8 +54,8 @@ def test_the_mapping_draws_parts_as_the_dataset_does(bundle):
 
 def test_classifier_accuracy_on_fresh_renders(bundle):
     pytest.importorskip("python_avatars")
-    from avatarforge.models import dataset
-    from avatarforge.models.classifier import accuracy_per_head, load_classifier
+    from avatarforge.models.training import dataset
+    from avatarforge.models.training.classifier import accuracy_per_head, load_classifier
 
     clf = load_classifier(bundle.file_path("classifier.safetensors"))
     # A seed the classifier never saw (train used 0, held-out 1).
@@ -91,11 +91,11 @@ def test_eval_cli_schema(tmp_path):
 
 
 def test_readme_tables_come_from_the_committed_manifest():
-    """The README's classifier, quality and directions tables are made by models/report.py from
-    the bundle's manifest; after re-training, `python -m avatarforge.models.report --write
+    """The README's classifier, quality and directions tables are made by models/training/readme_tables.py from
+    the bundle's manifest; after re-training, `python -m avatarforge.models.training.readme_tables --write
     README.md` refreshes them, and this test fails until someone does."""
-    from avatarforge.models import report
+    from avatarforge.models.training import readme_tables
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    blocks = report.render_blocks(report.read_manifest(BUNDLE))
-    assert report.replace_blocks(readme, blocks) == readme
+    blocks = readme_tables.render_blocks(readme_tables.read_manifest(BUNDLE))
+    assert readme_tables.replace_blocks(readme, blocks) == readme

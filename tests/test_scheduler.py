@@ -146,7 +146,7 @@ def test_bulk_backpressure_bounds_the_queue_and_interactive_overtakes(backend):
 def test_batches_are_recorded_as_prometheus_metrics(backend):
     from test_metrics import samples
 
-    from avatarforge.server.metrics import ServingMetrics
+    from avatarforge.server.serving_metrics import ServingMetrics
 
     async def scenario():
         m = ServingMetrics()

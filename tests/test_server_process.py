@@ -11,10 +11,10 @@ import grpc
 import pytest
 
 from avatarforge.client import AvatarForgeClient
-from avatarforge.commands.demo import free_port
+from avatarforge.server.demo_command import free_port
 from avatarforge.models.bundle import BundleError
 from avatarforge.server.config import ServerConfig
-from avatarforge.server.generation import load_models
+from avatarforge.server.model_runtime import load_models
 
 
 def serve_cmd(*args):

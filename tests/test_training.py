@@ -3,7 +3,7 @@ import pytest
 from safetensors.torch import load_file
 
 pytest.importorskip("python_avatars")
-from avatarforge.models import dataset, train_autoencoder  # noqa: E402
+from avatarforge.models.training import dataset, train_autoencoder  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +98,7 @@ def test_mapping_stage_fits_the_codes_from_the_parts(data, tmp_path):
     import numpy as np
     import torch
 
-    from avatarforge.models import build_default, train_mapping
+    from avatarforge.models.training import build_bundle, train_mapping
     from avatarforge.models.networks import Generator
 
     _train(data, tmp_path / "ae", 2)
@@ -108,7 +108,7 @@ def test_mapping_stage_fits_the_codes_from_the_parts(data, tmp_path):
     checks = [json.loads(line) for line in (tmp_path / "m" / "log.jsonl").read_text().splitlines()]
     assert [c["step"] for c in checks] == list(range(50, 301, 50))
     assert checks[-1]["loss"] < 0.5 * checks[0]["loss"], checks
-    meta = build_default._metadata(tmp_path / "m" / "mapping.safetensors")
+    meta = build_bundle._metadata(tmp_path / "m" / "mapping.safetensors")
     assert meta["kind"] == "parts" and float(meta["heldout_relative_error"]) >= 0
     vocab = json.loads((data / "attributes.json").read_text())["heads"]
     g = Generator(train_mapping.parts_config(vocab))

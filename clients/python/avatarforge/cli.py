@@ -15,14 +15,14 @@ import importlib
 import sys
 
 COMMANDS: list[tuple[str, str, str]] = [
-    ("serve", "avatarforge.server.main", "run the gRPC server"),
+    ("serve", "avatarforge.server.serve_command", "run the gRPC server"),
     ("generate", "avatarforge.commands.generate", "generate faces from seeds into a folder (resumable)"),
     ("edit", "avatarforge.commands.edit", "move a face's edit slider through strengths over an EditSession; PNGs, strip, DNA"),
-    ("demo", "avatarforge.commands.demo", "start a server, generate 64 NPC faces and a contact sheet, stop"),
-    ("bench", "avatarforge.benchmarks.cli", "benchmark a server against the in-process backend; gate on ratios"),
-    ("train", "avatarforge.models.recipe", "train the default model from scratch (dataset .. bundle), resumable"),
-    ("directions", "avatarforge.models.directions", "list a model's edit directions, or derive the supervised ones"),
-    ("eval", "avatarforge.models.evaluate", "measure a model: Fréchet distance, attribute coverage, diversity"),
+    ("demo", "avatarforge.server.demo_command", "start a server, generate 64 NPC faces and a contact sheet, stop"),
+    ("bench", "avatarforge.benchmarks.bench_command", "benchmark a server against the in-process backend; gate on ratios"),
+    ("train", "avatarforge.models.training.recipe", "train the default model from scratch (dataset .. bundle), resumable"),
+    ("directions", "avatarforge.models.training.directions_command", "list a model's edit directions, or derive the supervised ones"),
+    ("eval", "avatarforge.models.training.evaluate", "measure a model: Fréchet distance, attribute coverage, diversity"),
 ]
 
 

@@ -1,6 +1,6 @@
 """README pictures from a bundle: a contact sheet of random faces and a truncation sweep.
 
-    python -m avatarforge.models.figures --model avatars64 --out docs/
+    python -m avatarforge.models.training.figures --model avatars64 --out docs/
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .bundle import DEFAULT_MODEL, load_bundle
+from ..bundle import DEFAULT_MODEL, load_bundle
 from .evaluate import generate_images
 
 

@@ -44,19 +44,10 @@ from torch import nn
 
 from . import dataset
 from .classifier import masked_cross_entropy
-from .encoder import Encoder, to_float
-from .networks import FullyConnectedLayer, Generator, GeneratorConfig
-from .latents import broadcast
-
-AVATARS64 = GeneratorConfig(
-    z_dim=256, w_dim=256, resolution=64, mapping_layers=4,
-    # The mapping is trained alone (train_mapping.py, which makes it a PartsMapping), not against
-    # a moving synthesis network, so it does not need NVlabs' 100x slower learning rate.
-    mapping_lr_multiplier=1.0,
-    channels={4: 256, 8: 256, 16: 128, 32: 64, 64: 32},
-)
-ENCODER_CHANNELS = {64: 16, 32: 32, 16: 64, 8: 128, 4: 256}  # the encoder only has to name parts: keep it cheap
-
+from ..encoder import Encoder, to_float
+from ..networks import FullyConnectedLayer, Generator
+from ..architectures import AVATARS64, ENCODER_CHANNELS
+from ..latents import broadcast
 
 DISC_ALONE_STEPS = 300  # a discriminator resumed from nothing trains this long before the generator feels it
 

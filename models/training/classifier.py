@@ -22,8 +22,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from . import dataset
-from .encoder import DownBlock, EqualConv2d
-from .networks import LRELU_GAIN, LRELU_SLOPE
+from ..encoder import DownBlock, EqualConv2d
+from ..networks import LRELU_GAIN, LRELU_SLOPE
 
 FEATURE_DIM = 256
 

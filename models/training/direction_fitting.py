@@ -41,14 +41,14 @@ import torch
 from safetensors import safe_open
 from tqdm import tqdm
 
-from .export import to_uint8_nhwc
+from ..export import to_uint8_nhwc
 from .attributes import ATTRIBUTES, Attribute, LabelReader
-from .bundle import Bundle, sha256_file
+from ..bundle import Bundle, sha256_file
 from .classifier import AttributeClassifier
-from .direction_set import Direction, as_range
-from .encoder import encode_images, load_bundle_encoder
-from .editing import apply_direction, broadcast, condition_direction, named_layer_ranges
-from .latents import zs_from_seeds
+from ..directions import Direction, as_range
+from ..encoder import encode_images, load_bundle_encoder
+from ..latent_ops import apply_direction, broadcast, condition_direction, named_layer_ranges
+from ..latents import zs_from_seeds
 
 FIT_SEEDS = range(0, 3000)
 CALIBRATION_SEEDS = range(1_000_000, 1_000_400)

@@ -19,12 +19,13 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from . import bundle as bundles
-from .bundle import ZOO_DIR, add_file, register_file, save_bundle
+from .. import bundle as bundles
+from ..bundle import ZOO_DIR, add_file, register_file, save_bundle
 from .evaluate import CLASSIFIER_FILE, evaluate
-from .networks import Generator
-from .encoder import ENCODER_FILE
-from .train_autoencoder import AVATARS64, ENCODER_CHANNELS, checkpoint_part
+from ..networks import Generator
+from ..encoder import ENCODER_FILE
+from ..architectures import AVATARS64, ENCODER_CHANNELS
+from .train_autoencoder import checkpoint_part
 
 
 def _metadata(path: Path) -> dict:

@@ -1,7 +1,7 @@
 """The README's model tables, made from a bundle's manifest so that they cannot drift from it.
 
-    python -m avatarforge.models.report --model avatars64              print the tables
-    python -m avatarforge.models.report --model avatars64 --write README.md
+    python -m avatarforge.models.training.readme_tables --model avatars64              print the tables
+    python -m avatarforge.models.training.readme_tables --model avatars64 --write README.md
                                       replace each <!-- name --> ... <!-- /name --> block in place
 
 Blocks: `classifier-accuracy`, `quality-table`, `directions-table`. tests/test_model_quality.py
@@ -13,7 +13,7 @@ import argparse
 import re
 from pathlib import Path
 
-from .bundle import DEFAULT_MODEL, read_manifest, resolve_bundle_path
+from ..bundle import DEFAULT_MODEL, read_manifest, resolve_bundle_path
 
 TARGET_FD_RATIO = 1.5
 

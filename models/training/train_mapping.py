@@ -35,9 +35,10 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from . import dataset
-from .encoder import Encoder, encode_images
-from .networks import GeneratorConfig, PartsMapping
-from .train_autoencoder import AVATARS64, ENCODER_CHANNELS, checkpoint_part
+from ..encoder import Encoder, encode_images
+from ..networks import GeneratorConfig, PartsMapping
+from ..architectures import AVATARS64, ENCODER_CHANNELS
+from .train_autoencoder import checkpoint_part
 
 
 def load_stage1_encoder(weights: str | Path) -> Encoder:

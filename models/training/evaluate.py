@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import dataset, metrics
-from .bundle import DEFAULT_MODEL, load_bundle, sha256_file
+from . import dataset, quality_metrics
+from ..bundle import DEFAULT_MODEL, load_bundle, sha256_file
 from .classifier import load_classifier
-from .encoder import encode_images, load_bundle_encoder
-from .export import to_uint8_nhwc
-from .latents import broadcast, truncate, zs_from_seeds
+from ..encoder import encode_images, load_bundle_encoder
+from ..export import to_uint8_nhwc
+from ..latents import broadcast, truncate, zs_from_seeds
 
 CLASSIFIER_FILE = "classifier.safetensors"
 COVERAGE_TARGET_HEADS = ("hair_color", "skin_color", "clothing", "accessory")
@@ -63,13 +63,13 @@ def real_heldout(data: str | Path | None, n: int, size: int) -> np.ndarray:
 def coverage(pred_gen: np.ndarray, pred_real: np.ndarray, vocab: dict[str, list[str]]) -> dict:
     out = {}
     for i, (head, values) in enumerate(vocab.items()):
-        p_real = metrics.value_shares(pred_real[:, i], len(values))
-        p_gen = metrics.value_shares(pred_gen[:, i], len(values))
+        p_real = quality_metrics.value_shares(pred_real[:, i], len(values))
+        p_gen = quality_metrics.value_shares(pred_gen[:, i], len(values))
         per_value = {v: {"real": round(float(r), 4), "generated": round(float(g), 4),
                          "ratio": round(float(g / r), 3) if r > 0 else None}
                      for v, r, g in zip(values, p_real, p_gen)}
         below = [v for v, s in per_value.items() if s["real"] >= 0.005 and s["ratio"] < 0.5]
-        out[head] = {"tv": round(metrics.total_variation(p_real, p_gen), 4), "below_half": below, "values": per_value}
+        out[head] = {"tv": round(quality_metrics.total_variation(p_real, p_gen), 4), "below_half": below, "values": per_value}
     return out
 
 
@@ -83,15 +83,15 @@ def evaluate(model: str, n: int = 2000, psi: float = 1.0, data: str | None = "da
     real = real_heldout(data, 2 * n, bundle.config.resolution)
     pred_gen, f_gen = classifier.predict(gen_images)
     pred_real, f_real = classifier.predict(real)
-    fd_gen = metrics.frechet_distance(f_gen, f_real[:n])
-    fd_floor = metrics.frechet_distance(f_real[n:], f_real[:n])
+    fd_gen = quality_metrics.frechet_distance(f_gen, f_real[:n])
+    fd_floor = quality_metrics.frechet_distance(f_real[n:], f_real[:n])
     cov = coverage(pred_gen, pred_real[:n], classifier.vocab)
-    div_gen, div_real = metrics.mean_pairwise_distance(f_gen), metrics.mean_pairwise_distance(f_real[:n])
+    div_gen, div_real = quality_metrics.mean_pairwise_distance(f_gen), quality_metrics.mean_pairwise_distance(f_real[:n])
     fd = {"generated_vs_real": round(fd_gen, 3), "real_vs_real": round(fd_floor, 3), "ratio": round(fd_gen / fd_floor, 3)}
     encoder = load_bundle_encoder(bundle)
     if encoder is not None:  # reconstruct the second real half, compare with the first (as the floor does)
         _, f_rec = classifier.predict(reconstruct_images(encoder, bundle.generator, real[n:]))
-        fd_rec = metrics.frechet_distance(f_rec, f_real[:n])
+        fd_rec = quality_metrics.frechet_distance(f_rec, f_real[:n])
         fd |= {"reconstruction_vs_real": round(fd_rec, 3), "reconstruction_ratio": round(fd_rec / fd_floor, 3)}
     return {
         "model": bundle.name,

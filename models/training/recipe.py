@@ -13,7 +13,7 @@
 
 A stage whose output exists is skipped; the autoencoder resumes from its last checkpoint, so
 after an interruption the same command continues where it stopped. Each stage is also a module
-you can run alone (`python -m avatarforge.models.train_autoencoder --help`, ...).
+you can run alone (`python -m avatarforge.models.training.train_autoencoder --help`, ...).
 """
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from . import build_default, classifier, dataset, train_autoencoder, train_mapping
+    from . import build_bundle, classifier, dataset, train_autoencoder, train_mapping
 
     if args.threads != "auto":
         torch.set_num_threads(int(args.threads))
@@ -81,7 +81,7 @@ def run(args) -> int:
     if not mapping_file.is_file():
         train_mapping.main(["--data", str(data), "--stage1", str(ae_run / "weights.safetensors"),
                             "--run", str(mapping_file.parent), "--steps", str(args.mapping_steps)])
-    out = Path(args.out) if args.out else build_default.ZOO_DIR / "avatars64"
-    build_default.main(["--stage1", str(ae_run / "weights.safetensors"), "--mapping", str(mapping_file),
+    out = Path(args.out) if args.out else build_bundle.ZOO_DIR / "avatars64"
+    build_bundle.main(["--stage1", str(ae_run / "weights.safetensors"), "--mapping", str(mapping_file),
                         "--classifier", str(clf), "--data", str(data), "--out", str(out)])
     return 0

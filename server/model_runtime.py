@@ -17,7 +17,7 @@ import torch
 
 from avatarforge.models import latents
 from avatarforge.models.bundle import DEFAULT_MODEL, Bundle, BundleError, load_bundle, resolve_bundle_path
-from avatarforge.models.direction_set import Direction, load_directions, w_statistics
+from avatarforge.models.directions import Direction, load_directions, w_statistics
 from avatarforge.server.backends import create_backend
 
 from .dna import ModelIdentity
@@ -144,7 +144,7 @@ def _create_metrics(required: bool):
     """ServingMetrics, or None where prometheus-client (the optional `metrics` extra) is missing
     and no --metrics-port asked for it."""
     try:
-        from .metrics import ServingMetrics
+        from .serving_metrics import ServingMetrics
     except ImportError as e:
         if required:
             raise RuntimeError(f"--metrics-port needs prometheus-client (pip install 'avatarforge[metrics]'): {e}") from e
