@@ -58,6 +58,14 @@ class Bundle:
         return self.generator.cfg
 
     @property
+    def default_truncation_psi(self) -> float:
+        """The psi the model's trainer recommends for faces whose request sets none. A model
+        trained to cover its data (avatars64) wants 1.0: truncation toward the average face
+        buys nothing there and costs diversity. Bundles that say nothing get 1.0, the
+        untruncated distribution (NVlabs' default too)."""
+        return float(self.manifest.get("default_truncation_psi", 1.0))
+
+    @property
     def generator_sha256(self) -> str:
         """Identity of the weights: DNA made with one model is refused by another."""
         return self.manifest["files"][GENERATOR_FILE]["sha256"]

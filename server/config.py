@@ -34,7 +34,9 @@ class ServerConfig:
     max_unary_items: int = 16  # characters per Generate call
     max_stream_items: int = 100_000  # items per GenerateBatch call
     max_message_bytes: int = 64 * 1024 * 1024  # a raw 1024² RGBA8 image alone is the 4 MiB default
-    default_psi: float = 0.7  # truncation applied to seeds when a request sets none
+    # Truncation for seeds when a request sets none; None = each model's own recommendation
+    # (its manifest's default_truncation_psi, reported by GetModel).
+    default_psi: float | None = None
     encode_workers: int = 2  # threads for image resize/encode
     grace_s: float = 10.0  # SIGTERM: how long in-flight calls may finish
     log_level: str = "INFO"
@@ -50,7 +52,7 @@ class ServerConfig:
             raise ValueError(f"max_delay_ms must be >= 0, got {self.max_delay_ms}")
         if not 0 <= self.metrics_port <= 65535:
             raise ValueError(f"metrics_port must be in [0, 65535], got {self.metrics_port}")
-        if not 0.0 <= self.default_psi <= 2.0:
+        if self.default_psi is not None and not 0.0 <= self.default_psi <= 2.0:
             raise ValueError(f"default_psi must be in [0, 2], got {self.default_psi}")
 
     @property
@@ -76,6 +78,7 @@ class ServerConfig:
 
 def _parse(type_name, raw: str, where: str):
     kind = type_name if isinstance(type_name, str) else type_name.__name__
+    kind = kind.removesuffix(" | None")  # an optional field parses as its type
     try:
         return {"int": int, "float": float}.get(kind, str)(raw)
     except ValueError as e:
@@ -100,7 +103,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--max-unary-items", dest="max_unary_items", type=int, help=f"characters per Generate call (default {d.max_unary_items})")
     a("--max-stream-items", dest="max_stream_items", type=int, help=f"items per GenerateBatch call (default {d.max_stream_items})")
     a("--max-message-bytes", dest="max_message_bytes", type=int, help=f"gRPC message size limit (default {d.max_message_bytes})")
-    a("--default-psi", dest="default_psi", type=float, help=f"truncation psi for seeds when a request sets none (default {d.default_psi})")
+    a("--default-psi", dest="default_psi", type=float, help="truncation psi for seeds when a request sets none (default: each model's own, from its manifest; 1.0 for avatars64)")
     a("--encode-workers", dest="encode_workers", type=int, help=f"image encoding threads (default {d.encode_workers})")
     a("--grace", dest="grace_s", type=float, help=f"seconds in-flight calls may finish after SIGTERM (default {d.grace_s})")
     a("--metrics-port", dest="metrics_port", type=int, help="serve Prometheus /metrics on this port (default off)")

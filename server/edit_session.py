@@ -1,31 +1,39 @@
-"""The interactive EditSession: slider states in, previews out, latest wins.
+"""The interactive EditSession: slider states in, previews out, latest wins on both sides.
 
-Two tasks per session and one bounded slot between them:
+Two tasks per session, one slot between them, and a bounded outbox:
 
     reader  : reads EditRequests; validates each state at once (a bad one is answered with an
               error event and the session goes on) and puts it in the `pending` slot,
               replacing, and counting as skipped, any state not rendered yet.
     renderer: whenever the slot is full and the previous render has finished, takes the state
-              out and renders it at interactive priority.
+              out and renders it at interactive priority into the outbox.
+    outbox  : what the client has not read yet. It holds at most one preview: a newer render
+              replaces an undelivered one, whose seq and skips count in the newer one's
+              `skipped`. Other events (started, errors, commits) are never dropped; when
+              MAX_UNSENT_EVENTS of them wait, the reader stops reading, so a client that sends
+              without reading is pushed back by gRPC flow control instead of growing the server.
 
-So a slow renderer (or a busy server) never builds a queue: however fast a client drags a
-slider, the session holds at most one state waiting and renders only the newest (the
-grpc#37715 lesson in research/serving.md, implication 4). Each Preview echoes the seq it
-rendered, its timings and how many states were skipped since the previous preview. When the
-client half-closes, the pending state (if any) is still rendered, then the stream ends.
+So neither a fast slider nor a slow reader (a phone on a bad network, a frame hitch) builds a
+queue: a session holds at most one state waiting, one preview and MAX_UNSENT_EVENTS other events,
+and every Preview is the newest the server has. Each Preview echoes the seq it rendered, its
+timings and how many states were skipped since the previous delivered preview, so delivered
+previews plus their skips count every accepted state (the grpc#37715 lesson in
+research/serving.md, implication 4). When the client half-closes, the pending state (if any)
+is still rendered, everything in the outbox is sent, then the stream ends.
 
 Start (EditStart) renders the start face into EditStarted; a state before a valid start is an
 error event. Commit answers with the DNA of the latest accepted state (W+ after the edits; the
-edit list records how, see editing.py).
+edit list records how, see edit_planning.py).
 """
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import AsyncIterator
 
 import numpy as np
 
@@ -33,16 +41,14 @@ from avatarforge.v1 import avatarforge_pb2 as pb
 
 from . import validation
 from .dna import read_dna
-from .editing import EditPlan, derived_dna, edited_ws, plan_edit, render_one
+from .edit_planning import EditPlan, derived_dna, edited_ws, plan_edit
 from .errors import InvalidRequest, item_error_code
-from .model_runtime import ModelRuntime
-
-if TYPE_CHECKING:
-    from .service import AvatarForgeService
+from .model_runtime import ModelRegistry, ModelRuntime
+from .render_pipeline import RenderPipeline
 
 log = logging.getLogger(__name__)
 
-_END = object()  # marks the end of the event stream
+MAX_UNSENT_EVENTS = 16  # started/error/commit events held for a client that is not reading
 
 
 @dataclass
@@ -59,23 +65,79 @@ class _State:
     plan: EditPlan
 
 
+class _Outbox:
+    """Events the client has not read yet: at most one preview (latest wins) and at most
+    `limit` other events, in the order they were made."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.events: collections.deque[pb.EditEvent] = collections.deque()
+        self.closed = False  # nothing more will be put
+        self._changed = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+
+    def put(self, event: pb.EditEvent) -> None:
+        """A started, error or committed event: never dropped."""
+        self.events.append(event)
+        self._update()
+
+    def put_preview(self, preview: pb.Preview) -> None:
+        """A newer preview replaces an undelivered one and inherits its count of skips."""
+        for i, e in enumerate(self.events):
+            if e.HasField("preview"):
+                preview.skipped += e.preview.skipped + 1
+                del self.events[i]
+                break
+        self.events.append(pb.EditEvent(preview=preview))
+        self._update()
+
+    def close(self) -> None:
+        self.closed = True
+        self._update()
+
+    async def room(self) -> None:
+        """Wait until fewer than `limit` non-preview events are unsent."""
+        await self._room.wait()
+
+    async def get(self) -> pb.EditEvent | None:
+        """The oldest unsent event; None once closed and empty."""
+        while not self.events:
+            if self.closed:
+                return None
+            self._changed.clear()
+            await self._changed.wait()
+        event = self.events.popleft()
+        self._update()
+        return event
+
+    def _update(self) -> None:
+        self._changed.set()
+        others = sum(not e.HasField("preview") for e in self.events)
+        if others < self.limit:
+            self._room.set()
+        else:
+            self._room.clear()
+
+
 class EditSession:
-    def __init__(self, service: "AvatarForgeService"):
-        self.service = service
+    def __init__(self, registry: ModelRegistry, pipeline: RenderPipeline):
+        self.registry = registry
+        self.pipeline = pipeline
         self.session_id = uuid.uuid4().hex[:16]
         self.start: _Start | None = None
         self.latest: _State | None = None  # the newest accepted state: what Commit commits
         self.pending: _State | None = None  # accepted, not rendered yet (at most one)
-        self.skipped = 0  # states replaced in `pending` since the last preview
+        self.skipped = 0  # states replaced in `pending` since the last render
         self.input_done = False
-        self.events: asyncio.Queue = asyncio.Queue()  # EditEvents to send; one per message or render
+        self.outbox = _Outbox(MAX_UNSENT_EVENTS)
         self._wake = asyncio.Event()  # a state was put in `pending`, or the input ended
 
     async def run(self, requests: AsyncIterator[pb.EditRequest]) -> AsyncIterator[pb.EditEvent]:
         reader = asyncio.ensure_future(self._read(requests))
         renderer = asyncio.ensure_future(self._render_loop())
         try:
-            while (event := await self.events.get()) is not _END:
+            while (event := await self.outbox.get()) is not None:
                 yield event
             await reader  # re-raises a failure of the request stream itself
         finally:  # the client went away (or the stream ended): stop both tasks
@@ -88,6 +150,7 @@ class EditSession:
     async def _read(self, requests: AsyncIterator[pb.EditRequest]) -> None:
         try:
             async for req in requests:
+                await self.outbox.room()  # a client that does not read stops being read
                 kind = req.WhichOneof("msg")
                 try:
                     if kind == "start":
@@ -110,14 +173,14 @@ class EditSession:
         if self.start is not None:
             raise InvalidRequest("the session has already started; open a new EditSession to edit another face")
         validation.request_id(msg.request_id)
-        rt = self.service.registry.get(msg.model)
+        rt = self.registry.get(msg.model)
         if not msg.HasField("dna"):
             raise InvalidRequest("start.dna is empty: give the DNA of the face to edit")
         ws = read_dna(msg.dna, rt.identity, "start.dna")
         output = validation.output(msg.output, rt.resolution, rt.sizes)
-        image, _ = await render_one(self.service, rt, ws, output)
+        image, _ = await self.pipeline.render_one(rt, ws, output)
         self.start = _Start(rt, msg.dna, ws, output)
-        self.events.put_nowait(pb.EditEvent(started=pb.EditStarted(session_id=self.session_id, image=image)))
+        self.outbox.put(pb.EditEvent(started=pb.EditStarted(session_id=self.session_id, image=image)))
 
     def _on_state(self, msg: pb.EditState) -> None:
         if self.start is None:
@@ -145,7 +208,7 @@ class EditSession:
         else:
             ws = edited_ws(self.start.rt, self.start.ws, self.latest.plan)
             dna = derived_dna(self.start.rt, self.start.dna, ws, self.latest.plan.record())
-        self.events.put_nowait(pb.EditEvent(committed=pb.EditCommitted(seq=msg.seq, dna=dna)))
+        self.outbox.put(pb.EditEvent(committed=pb.EditCommitted(seq=msg.seq, dna=dna)))
 
     # ------------------------------------------------------------------ renderer
 
@@ -161,7 +224,7 @@ class EditSession:
                 state, skipped = self.pending, self.skipped
                 self.pending, self.skipped = None, 0
                 try:
-                    self.events.put_nowait(pb.EditEvent(preview=await self._render(state, skipped)))
+                    self.outbox.put_preview(await self._render(state, skipped))
                 except asyncio.CancelledError:
                     raise
                 except Exception as e:  # a backend failure fails this preview, not the session
@@ -170,14 +233,14 @@ class EditSession:
                 if self.pending is not None or self.input_done:
                     self._wake.set()  # states arrived while rendering, or the input ended
         finally:
-            self.events.put_nowait(_END)
+            self.outbox.close()
 
     async def _render(self, state: _State, skipped: int) -> pb.Preview:
         t = time.perf_counter()
         ws = edited_ws(self.start.rt, self.start.ws, state.plan)
-        image, timing = await render_one(self.service, self.start.rt, ws, state.plan.output,
-                                         int((time.perf_counter() - t) * 1e6))
+        image, timing = await self.pipeline.render_one(self.start.rt, ws, state.plan.output,
+                                                       int((time.perf_counter() - t) * 1e6))
         return pb.Preview(seq=state.seq, image=image, timing=timing, skipped=skipped)
 
     def _error(self, exc: BaseException) -> None:
-        self.events.put_nowait(pb.EditEvent(error=pb.ItemError(code=item_error_code(exc), message=str(exc) or type(exc).__name__)))
+        self.outbox.put(pb.EditEvent(error=pb.ItemError(code=item_error_code(exc), message=str(exc) or type(exc).__name__)))

@@ -55,6 +55,7 @@ class ModelRuntime:
     # statistics run the generator, which must never happen on the event loop per request.
     directions: dict[str, Direction] = field(default_factory=dict)
     w_std: torch.Tensor | None = None
+    default_psi: float = 1.0  # truncation for seeds when a request sets none (GetModel reports it)
 
     @property
     def identity(self) -> ModelIdentity:
@@ -136,7 +137,8 @@ def load_models(config) -> ModelRegistry:
                                max_queued_rows=config.max_queued_rows, metrics=metrics)
         directions = load_directions(bundle, sefa_k=SEFA_COMPONENTS)
         _, w_std = w_statistics(bundle.generator)
-        runtimes.append(ModelRuntime(bundle, backend, batcher, directions, w_std))
+        psi = bundle.default_truncation_psi if config.default_psi is None else config.default_psi
+        runtimes.append(ModelRuntime(bundle, backend, batcher, directions, w_std, psi))
     return ModelRegistry(runtimes, metrics)
 
 

@@ -29,3 +29,27 @@ def test_bad_values_say_what_is_wrong(env, message):
     with pytest.raises(ValueError) as err:
         ServerConfig.from_env(env)
     assert message in str(err.value)
+
+
+def test_default_truncation_is_the_models_own_unless_the_server_overrides_it(tiny_bundle, tmp_path):
+    import json
+    import shutil
+
+    from avatarforge.server.model_runtime import load_models
+
+    assert ServerConfig().default_psi is None
+    assert load_models(ServerConfig(model=str(tiny_bundle), backend="torch")).get("").default_psi == 1.0
+    tuned = shutil.copytree(tiny_bundle, tmp_path / "tuned")
+    manifest = json.loads((tuned / "manifest.json").read_text())
+    (tuned / "manifest.json").write_text(json.dumps({**manifest, "default_truncation_psi": 0.6}))
+    assert load_models(ServerConfig(model=str(tuned), backend="torch")).get("").default_psi == 0.6
+    assert load_models(ServerConfig(model=str(tuned), backend="torch", default_psi=0.9)).get("").default_psi == 0.9
+    assert ServerConfig.from_env({"AVATARFORGE_DEFAULT_PSI": "0.8"}).default_psi == 0.8
+
+
+def test_served_seeds_use_the_reported_default_truncation(client):
+    info = client.get_model()
+    assert info.default_truncation_psi == 1.0  # the tiny bundle names none: untruncated
+    implicit = client.generate(seeds=[5]).results[0]
+    explicit = client.generate(seeds=[5], psi=1.0).results[0]
+    assert implicit.dna.truncation_psi == 1.0 and implicit.image.data == explicit.image.data

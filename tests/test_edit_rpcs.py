@@ -4,6 +4,7 @@ Interpolate, Mix, Mutate, and `avatarforge edit`. The tiny bundle has only SeFa 
 from __future__ import annotations
 
 import io
+import time
 
 import grpc
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from PIL import Image
 
 from avatarforge import cli
-from avatarforge.client import EditRejected
+from avatarforge.client import AvatarForgeClient, EditRejected
 from avatarforge.server.dna import dna_checksum
 from avatarforge.v1 import avatarforge_pb2 as pb
 
@@ -279,3 +280,77 @@ def test_supervised_direction_metadata_range_and_layers(supervised_server):
         dna = session.commit()
     got, before = w_plus(dna), w_plus(start)
     assert np.array_equal(got[4:], before[4:]) and not np.array_equal(got[:4], before[:4])  # only its layers move
+
+
+def test_slow_reader_gets_bounded_previews_and_every_state_counted(server, faces):
+    """A client that sends slider states but does not read (a frame hitch, a phone on a bad
+    network): every state is rendered, yet the server keeps at most one undelivered preview, so
+    on reading the client finds a handful of previews, the newest last, and skips counting the
+    rest. The channel's receive window is fixed at 64 KiB (no BDP growth, as on a slow link)
+    and previews are raw RGBA at 4x (64 KiB each), so the transport itself holds only a few."""
+    states = 60
+    channel = grpc.insecure_channel(server.address, options=[("grpc.http2.bdp_probe", 0),
+                                                              ("grpc.http2.lookahead_bytes", 65536)])
+    with AvatarForgeClient(server.address, channel=channel) as slow, \
+            slow.edit_session(faces[0], format="raw", size=128) as session:
+        for i in range(states):
+            session.update({"sefa/0": (i - 30) / 20})
+            time.sleep(0.03)  # time for each state to render: nothing skipped at the input side
+        commit_seq = session.seq
+        session._requests.put(pb.EditRequest(commit=pb.EditCommit(seq=commit_seq)))
+        events = session.close()
+    kinds = [e.WhichOneof("event") for e in events]
+    previews = [e.preview for e in events if e.HasField("preview")]
+    assert kinds.count("committed") == 1 and "error" not in kinds  # the commit is never dropped
+    assert previews[-1].seq == states  # the newest state is always delivered
+    assert len(previews) + sum(p.skipped for p in previews) == states  # every state counted
+    assert len(previews) <= 12, f"{len(previews)} previews delivered for {states} states: stale previews queued up"
+
+
+def test_errors_are_never_dropped_for_a_client_that_does_not_read(server, faces):
+    """200 bad states sent without reading: the server stops reading once MAX_UNSENT_EVENTS
+    errors wait (gRPC flow control pushes back on the sender), and every error still arrives."""
+    channel = grpc.insecure_channel(server.address, options=[("grpc.http2.bdp_probe", 0)])
+    with AvatarForgeClient(server.address, channel=channel) as slow, slow.edit_session(faces[0]) as session:
+        for _ in range(200):
+            session.update({"no-such-direction": 1.0})
+        events = session.close()
+    assert [e.WhichOneof("event") for e in events] == ["error"] * 200
+    assert all("unknown direction" in e.error.message for e in events)
+
+
+def test_outbox_holds_one_preview_and_bounds_other_events():
+    import asyncio
+
+    from avatarforge.server.edit_session import _Outbox
+
+    async def scenario():
+        box = _Outbox(limit=2)
+        for seq in (1, 2, 3):
+            box.put_preview(pb.Preview(seq=seq, skipped=1))
+        box.put(pb.EditEvent(error=pb.ItemError(message="a")))
+        room = asyncio.ensure_future(box.room())
+        await asyncio.sleep(0)
+        assert room.done()  # one error and one preview: below the limit of 2 other events
+        box.put(pb.EditEvent(committed=pb.EditCommitted(seq=3)))
+        room = asyncio.ensure_future(box.room())
+        await asyncio.sleep(0.01)
+        assert not room.done()  # two other events unsent: the reader must wait
+        sent = [await box.get()]  # the preview: other events still fill the outbox
+        await asyncio.sleep(0.01)
+        assert not room.done()
+        sent.append(await box.get())  # an error: now there is room
+        await asyncio.sleep(0)
+        assert room.done()
+        box.close()
+        return sent + [e async for e in _drain(box)]
+
+    async def _drain(box):
+        while (e := await box.get()) is not None:
+            yield e
+
+    events = asyncio.run(scenario())
+    assert [e.WhichOneof("event") for e in events] == ["preview", "error", "committed"]
+    # Three renders, each after one skipped state: six states. One preview is delivered, so
+    # it counts the other five: its own skip, the two replaced previews and their skips.
+    assert events[0].preview.seq == 3 and events[0].preview.skipped == 5

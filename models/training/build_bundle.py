@@ -70,6 +70,9 @@ def build(stage1: Path, mapping: Path, classifier: Path, data: Path, out: Path, 
                      "resolution": attrs["size"], "seed": attrs["seed"]},
             "training": training,
             "licence": "Apache-2.0 (weights trained by AvatarForge)",
+            # At psi 0.7, 1,000 served faces had 0.70 of the real set's diversity and recall
+            # 0.52; at 1.0, 0.93 and 0.94 with precision 0.96: the model covers its data.
+            "default_truncation_psi": 1.0,
         },
     )
     shutil.copy(classifier, out / CLASSIFIER_FILE)  # keeps its self-describing metadata
