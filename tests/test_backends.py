@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from avatarforge.models.bundle import create_seeded_bundle, load_bundle
-from avatarforge.models.export import export_onnx, export_key, main as export_main, to_uint8_nhwc
+from avatarforge.models.export import export_onnx, export_key, main as export_main
+from avatarforge.server import config
 from avatarforge.server.backends import BACKEND_NAMES, BackendUnavailable, create_backend, to_uint8_images
 from avatarforge.server.backends.parity import broadcast_ws, check_parity, compare_images, parity_latents
 from avatarforge.server.backends.selection import auto_candidates, create_auto_backend
@@ -94,9 +95,35 @@ def test_export_command_prints_the_paths(backend_bundle, capsys):
     assert out["reused"] is True and out["synthesis"].endswith("synthesis.onnx")
 
 
-def test_graph_quantisation_matches_the_backend_contract():
-    img = torch.linspace(-1.2, 1.2, 2 * 3 * 8 * 8).reshape(2, 3, 8, 8)
-    assert torch.equal(to_uint8_nhwc(img), to_uint8_images(img))
+def quantisation_tail(graph: os.PathLike, out: os.PathLike) -> str:
+    """Cut the exported synthesis graph's post-processing out of it: from the synthesis
+    network's float image (the last tensor in its `/synthesis/` scope) to `images`."""
+    producer = {o: n for n in onnx.load(str(graph)).graph.node for o in n.output}
+    tensor = "images"
+    while not tensor.startswith("/synthesis/"):
+        tensor = producer[tensor].input[0]  # the data input; the others are the constants
+    onnx.utils.extract_model(str(graph), str(out), [tensor], ["images"])
+    return tensor
+
+
+def test_graph_quantisation_matches_the_backend_contract(backend_bundle, ort_cpu, tmp_path):
+    # Float images that hit every edge: clamped on both sides, exact levels, and fractions
+    # just under and over a level, where a rounding cast would differ from the truncating one.
+    n = 3 * backend_bundle.config.resolution ** 2  # the graph takes images at native resolution
+    img = torch.cat([torch.linspace(-1.2, 1.2, n), (torch.arange(n) % 256 - 127.999) / 127.5])
+    img = img.reshape(2, 3, backend_bundle.config.resolution, -1).float()
+    # The contract, written out independently of the code under test (NVlabs' convention).
+    expected = np.clip(img.numpy() * np.float32(127.5) + np.float32(128), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+    assert expected.min() == 0 and expected.max() == 255
+    np.testing.assert_array_equal(to_uint8_images(img).numpy(), expected)  # torch backend
+    # The exported graph's own quantisation tail, run by ONNX Runtime on the same floats.
+    import onnxruntime as ort
+
+    tail = tmp_path / "quantise.onnx"
+    name = quantisation_tail(ort_cpu.export.synthesis, tail)
+    graph_out = ort.InferenceSession(str(tail), providers=["CPUExecutionProvider"]).run(["images"], {name: img.numpy()})[0]
+    assert graph_out.dtype == np.uint8
+    np.testing.assert_array_equal(graph_out, expected)
 
 
 # --- parity ---------------------------------------------------------------------------------
@@ -154,7 +181,20 @@ def test_explicit_backends_fail_loudly_instead_of_falling_back(backend_bundle):
     if not torch.cuda.is_available():
         with pytest.raises(BackendUnavailable):
             create_backend("torch", backend_bundle, device="cuda:0")
-    assert set(BACKEND_NAMES) == {"auto", "torch", "onnxruntime", "tensorrt"}
+    # Every backend named explicitly runs where it was asked to or refuses: none hands back
+    # another backend or another device. (TensorRT on CUDA builds an engine:
+    # test_tensorrt_matches_torch covers it.)
+    for name in set(BACKEND_NAMES) - {"auto"}:
+        for device in ("cpu", "cuda:0"):
+            if name == "tensorrt" and device != "cpu":
+                continue
+            try:
+                b = create_backend(name, backend_bundle, device=device, threads=1)
+            except BackendUnavailable:
+                continue
+            assert (b.name, b.describe()["backend"], b.device) == (name, name, device)
+    # What `serve --backend` accepts is what create_backend knows.
+    assert set(config.BACKENDS) == set(BACKEND_NAMES)
 
 
 def test_fp16_on_cpu_stays_fp32_and_says_why(backend_bundle):
@@ -173,17 +213,30 @@ def test_auto_plan_orders_tensorrt_then_torch_cuda_then_cpu():
         auto_candidates("cuda:0", "no tensorrt", False)
 
 
-def test_auto_on_this_machine_measures_once_then_reuses_the_measurement(backend_bundle, tmp_path):
-    first = create_auto_backend(backend_bundle, threads=1, cache_root=tmp_path)
+def test_auto_measures_the_cpu_backends_once_then_reuses_the_measurement(backend_bundle, tmp_path):
+    # device="cpu": the CPU choice is measured on every machine, GPU or not.
+    first = create_auto_backend(backend_bundle, device="cpu", threads=1, cache_root=tmp_path)
     info = first.describe()
-    assert info["backend"] in ("torch", "onnxruntime") if not torch.cuda.is_available() else True
+    assert info["backend"] in ("torch", "onnxruntime") and info["device"] == "cpu", info
     assert "measured" in info["fallback_reason"], info
-    if tensorrt_unavailable_reason() is not None:
-        assert tensorrt_unavailable_reason() in info["fallback_reason"]
     cached = json.loads((tmp_path / "cpu_backend_choice.json").read_text())
     assert len(cached) == 1 and next(iter(cached.values()))["choice"] == info["backend"]
-    second = create_auto_backend(backend_bundle, threads=1, cache_root=tmp_path)
+    second = create_auto_backend(backend_bundle, device="cpu", threads=1, cache_root=tmp_path)
     assert second.name == first.name and "cached measurement" in second.describe()["fallback_reason"]
+
+
+def test_auto_on_this_machine_takes_the_best_backend_that_runs_here(backend_bundle, tmp_path):
+    info = create_auto_backend(backend_bundle, threads=1, cache_root=tmp_path).describe()
+    trt_reason = tensorrt_unavailable_reason()
+    if trt_reason is None:  # TensorRT and a CUDA GPU: nothing beats it
+        assert info["backend"] == "tensorrt" and info["device"].startswith("cuda"), info
+    elif torch.cuda.is_available():  # a GPU machine never falls back to a CPU backend
+        assert (info["backend"], info["device"]) == ("torch", "cuda:0"), info
+        assert trt_reason in info["fallback_reason"], info
+    else:
+        assert info["backend"] in ("torch", "onnxruntime") and info["device"] == "cpu", info
+        assert trt_reason in info["fallback_reason"] and "torch sees no CUDA GPU" in info["fallback_reason"], info
+        assert "measured" in info["fallback_reason"], info
 
 
 # --- TensorRT pieces that need no GPU -------------------------------------------------------

@@ -1,12 +1,16 @@
 """GenerateBatch: the bulk NPC stream, as a content build uses it."""
 from __future__ import annotations
 
+import asyncio
+import itertools
+import threading
 import time
 
 import grpc
 import pytest
 
 from avatarforge.models.latents import MAX_SEED
+from avatarforge.server.service import BULK_LOOKAHEAD
 
 
 def kinds(events):
@@ -65,26 +69,53 @@ def test_a_bad_item_does_not_end_the_stream(client):
     assert (stream.summary.produced, stream.summary.failed) == (2, 2)
 
 
+def hold_backend(batcher) -> tuple[threading.Event, threading.Event]:
+    """(held, release): park the batcher's one backend worker thread once the call it is
+    running has finished, until `release` is set. Reaches into the scheduler's executor: the
+    server has no public hook for this."""
+    held, release = threading.Event(), threading.Event()
+    batcher._executor.submit(lambda: (held.set(), release.wait(60)))
+    return held, release
+
+
+def queued_work_cancelled(server, batcher) -> bool:
+    """Whether work is queued in the scheduler and all of it belongs to cancelled callers
+    (read on the server's loop; again no public hook)."""
+    async def check():
+        return bool(batcher._heap) and all(job.future.done() for job in batcher._heap)
+
+    return asyncio.run_coroutine_threadsafe(check(), server.loop).result(10)
+
+
 def test_cancel_mid_stream_stops_generation(client, server):
-    stats = server.batcher().stats
-    before = stats.batches_run
-    total = 100_000  # far more than flow control lets the server run ahead
-    stream = client.generate_batch(base_seed=0, count=total)
+    batcher = server.batcher()
+    stats, max_batch = batcher.stats, batcher.max_batch
+    before, skipped_before = stats.batches_run, stats.jobs_skipped
+    stream = client.generate_batch(base_seed=0, count=100_000)
     it = iter(stream.items())
     for _ in range(3):
         next(it)
-    stream.cancel()
-    with pytest.raises(grpc.RpcError) as err:
-        for _ in it:
-            pass
-    assert err.value.code() == grpc.StatusCode.CANCELLED
-    # Let the server notice (the batch already on the backend may finish), then expect silence.
-    after_cancel, deadline = -1, time.monotonic() + 10
-    while stats.batches_run != after_cancel and time.monotonic() < deadline:
-        after_cancel = stats.batches_run
-        time.sleep(0.3)
+    held, release = hold_backend(batcher)
+    try:
+        assert held.wait(30)
+        ran = stats.batches_run - before  # this stream's micro-batches so far; no more run while held
+        # Everything computed reaches the client. Then the stream waits for micro-batch `ran`,
+        # already handed to the held backend, with its other BULK_LOOKAHEAD - 1 queued behind.
+        assert 3 + sum(1 for _ in itertools.islice(it, ran * max_batch - 3)) == ran * max_batch
+        stream.cancel()
+        with pytest.raises(grpc.RpcError) as err:
+            for _ in it:
+                pass
+        assert err.value.code() == grpc.StatusCode.CANCELLED
+        deadline = time.monotonic() + 20
+        while not queued_work_cancelled(server, batcher):
+            assert time.monotonic() < deadline, "the cancelled stream's queued work was never cancelled"
+            time.sleep(0.05)
+    finally:
+        release.set()
+    # A bulk call queued after the stream's work: once it is answered, that work ran or was dropped.
+    assert len(list(client.generate_batch([0]).items())) == 1
+    assert stats.jobs_skipped - skipped_before == BULK_LOOKAHEAD - 1, "queued lookahead was not dropped"
+    assert stats.batches_run - before == ran + 1 + 1, "only the batch on the backend (and the fence's) may run"
     time.sleep(1.0)
-    assert stats.batches_run == after_cancel, "batches kept running after the client cancelled"
-    ran = after_cancel - before
-    assert 0 < ran and ran * 16 < total / 10, f"{ran} batches of 16 ran for a stream of {total}"
-
+    assert stats.batches_run - before == ran + 2, "batches kept running after the client cancelled"

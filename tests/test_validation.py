@@ -4,6 +4,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from avatarforge.server.api import AvatarForgeServicer
 from avatarforge.v1 import avatarforge_pb2 as pb
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
@@ -64,13 +65,17 @@ def test_rule(client, name, rpc, req, code, words):
         assert w in err.value.details(), f"{w!r} not in {err.value.details()!r}"
 
 
-@pytest.mark.parametrize("rpc, req, feature", [
-    ("Encode", pb.EncodeRequest(), "Encode"),
-])
-def test_later_rpcs_are_unimplemented_by_name(client, rpc, req, feature):
+def test_later_rpcs_are_unimplemented_by_name(client):
+    # Encode is the one RPC of the v1 contract whose issue has not landed (it is unary).
     with pytest.raises(grpc.RpcError) as err:
-        reply = getattr(client.stub, rpc)(req, timeout=30)
-        if rpc in ("EditSession", "Interpolate"):
-            list(reply)
+        client.stub.Encode(pb.EncodeRequest(), timeout=30)
     assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert feature in err.value.details() and "not implemented" in err.value.details()
+    assert "Encode" in err.value.details() and "not implemented" in err.value.details()
+
+
+def test_every_rpc_of_the_contract_has_its_own_handler():
+    # An RPC the servicer does not define falls to the generated base class, which answers a
+    # nameless "Method not implemented!": every RPC, landed or later, must be defined here.
+    service = pb.DESCRIPTOR.services_by_name["AvatarForge"]
+    missing = [m for m in service.methods_by_name if m not in vars(AvatarForgeServicer)]
+    assert not missing, f"no handler for {missing}"
