@@ -30,10 +30,14 @@ class RunningServer:
     health: health.aio.HealthServicer
     metrics_http: object = None  # the /metrics HTTP server when --metrics-port is set
     metrics_port: int = 0
+    web: object = None  # grpc_web.WebDoor when --web-address is set
+    web_port: int = 0
 
     async def stop(self, grace: float | None) -> None:
         """Refuse new calls, let in-flight ones finish for `grace` seconds, then release models."""
         await self.health.enter_graceful_shutdown()  # health checks now answer NOT_SERVING
+        if self.web is not None:
+            await self.web.stop()
         await self.server.stop(grace)
         await self.registry.close()
         self.service.close()
@@ -64,6 +68,15 @@ async def start_server(config: ServerConfig, registry: ModelRegistry | None = No
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("AvatarForge serving %s on port %d", ", ".join(registry.runtimes), port)
     running = RunningServer(server, port, service, registry, health_servicer)
+    if config.web_address:
+        from .grpc_web import WebDoor, create_app
+
+        origins = [o.strip() for o in config.web_cors_origins.split(",") if o.strip()]
+        running.web = WebDoor(create_app(service, origins, config.max_message_bytes), config.web_address)
+        await running.web.start()
+        running.web_port = running.web.port
+        log.info("gRPC-Web on %s (port %d), CORS origins: %s", config.web_address, running.web_port,
+                 ", ".join(origins) or "none")
     if config.metrics_port and registry.metrics is not None:
         # prometheus-client's own HTTP server, on a daemon thread: scrapes never touch the event loop.
         running.metrics_http, _ = registry.metrics.serve_http(config.metrics_port)

@@ -41,6 +41,10 @@ class ServerConfig:
     grace_s: float = 10.0  # SIGTERM: how long in-flight calls may finish
     log_level: str = "INFO"
     metrics_port: int = 0  # Prometheus /metrics on this HTTP port; 0 = off
+    # gRPC-Web (HTTP/1.1) door for browsers, Unity WebGL and Mono clients; "" = off.
+    web_address: str = ""
+    # Origins a browser page may call the web door from, comma-separated; "*" = any.
+    web_cors_origins: str = ""
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -107,4 +111,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--encode-workers", dest="encode_workers", type=int, help=f"image encoding threads (default {d.encode_workers})")
     a("--grace", dest="grace_s", type=float, help=f"seconds in-flight calls may finish after SIGTERM (default {d.grace_s})")
     a("--metrics-port", dest="metrics_port", type=int, help="serve Prometheus /metrics on this port (default off)")
+    a("--web-address", dest="web_address", help="host:port of the gRPC-Web (HTTP/1.1) door for browsers, Unity WebGL "
+      "and Mono clients; every RPC but EditSession (use RenderPreview there) (default off)")
+    a("--web-cors-origins", dest="web_cors_origins", help="origins allowed to call the web door from a browser page, "
+      "comma-separated, e.g. https://creator.example.com; * for any (default none: same-origin and non-browser only)")
     a("--log-level", dest="log_level", help="DEBUG | INFO | WARNING (default INFO)")

@@ -18,6 +18,7 @@ from avatarforge.server.app import RunningServer, start_server
 from avatarforge.server.config import ServerConfig
 
 # Limits small enough to test quickly, large enough for the determinism checks.
+WEB_ORIGIN = "http://game.example"
 TEST_CONFIG = dict(backend="torch", device="cpu", max_batch=16, max_unary_items=64, max_stream_items=100_000)
 
 
@@ -39,6 +40,10 @@ class ServerHandle:
     running: RunningServer
     loop: asyncio.AbstractEventLoop
 
+    @property
+    def web_address(self) -> str:
+        return f"127.0.0.1:{self.running.web_port}"
+
     def batcher(self, model: str = "tiny"):
         return self.running.registry.get(model).batcher
 
@@ -59,9 +64,11 @@ class _LoopThread:
 
 @pytest.fixture(scope="session")
 def server(tiny_bundle, other_bundle) -> ServerHandle:
-    """A server with two models: `tiny` (the default) and `other`."""
+    """A server with two models: `tiny` (the default) and `other`, with its gRPC-Web door open
+    to pages from http://game.example."""
     lt = _LoopThread()
-    config = ServerConfig(address="127.0.0.1:0", model=f"{tiny_bundle},{other_bundle}", **TEST_CONFIG)
+    config = ServerConfig(address="127.0.0.1:0", model=f"{tiny_bundle},{other_bundle}", web_address="127.0.0.1:0",
+                          web_cors_origins=WEB_ORIGIN, **TEST_CONFIG)
     running = lt.run(start_server(config))
     yield ServerHandle(f"127.0.0.1:{running.port}", running, lt.loop)
     lt.run(running.stop(1.0))

@@ -1,0 +1,167 @@
+"""The gRPC-Web front door: the same AvatarForgeService, over HTTP/1.1, for browsers, Unity WebGL
+and clients without an HTTP/2 transport (Mono's HttpClient).
+
+    HTTP/1.1 POST /avatarforge.v1.AvatarForge/<Method>
+      application/grpc-web+proto (binary framing; also Connect and plain gRPC)
+      -> Starlette CORSMiddleware (the game's or page's origins; grpc-status/-message exposed)
+      -> connectrpc's ASGI application, served by hypercorn on --web-address
+      -> _unary / _server_stream: the AvatarForgeService call, errors mapped by errors.grpc_code
+         (the one table api.py uses too), as a trailer with the status and its message
+
+Why connectrpc: research/csharp-grpc-web.md measured it against sonora (unmaintained, malformed
+unary trailers, crashes on an error after the first streamed message): connectrpc passed every
+binary-mode check (trailers, mid-stream errors, empty streams, deadlines, disconnects) and
+streams incrementally. It does not speak grpc-web-text; browsers and Unity use binary.
+hypercorn, not uvicorn, because it runs inside our event loop with a shutdown trigger and
+installs no signal handlers of its own (the server's SIGTERM drain stays ours).
+
+The endpoints are built from the proto's service descriptor, so there is no second generated
+file to keep fresh. EditSession is bidirectional, which gRPC-Web cannot carry: it answers
+UNIMPLEMENTED naming RenderPreview, the one-shot edit a WebGL creator calls per slider move.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from contextlib import aclosing
+
+import grpc
+from connectrpc.code import Code
+from connectrpc.compat import google_protobuf_codecs
+from connectrpc.errors import ConnectError
+from connectrpc.method import IdempotencyLevel, MethodInfo, StreamType
+from connectrpc.server import ConnectASGIApplication, Endpoint
+
+from avatarforge.v1 import avatarforge_pb2 as pb
+
+from .errors import NotImplementedYet, grpc_code
+from .service import AvatarForgeService
+
+log = logging.getLogger(__name__)
+
+SERVICE = pb.DESCRIPTOR.services_by_name["AvatarForge"]
+# Headers a browser page may read from a cross-origin reply (CORS hides the rest).
+EXPOSED_HEADERS = ["grpc-status", "grpc-message", "grpc-status-details-bin"]
+
+
+def connect_error(exc: BaseException) -> ConnectError:
+    code = grpc_code(exc)
+    if code == grpc.StatusCode.INTERNAL:
+        log.exception("internal error")
+        return ConnectError(Code.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
+    return ConnectError(Code[code.name], str(exc))
+
+
+def _unary(call):
+    async def handler(request, ctx):
+        try:
+            return await call(request)
+        except Exception as e:  # CancelledError (client gone, deadline) passes through
+            raise connect_error(e) from e
+
+    return handler
+
+
+def _server_stream(events):
+    """aclosing(): a client that disconnects mid-stream closes the service's generator at
+    once, so its queued and lookahead work is dropped (as in api.py)."""
+    async def handler(request, ctx):
+        try:
+            async with aclosing(events(request)) as it:
+                async for event in it:
+                    yield event
+        except Exception as e:
+            raise connect_error(e) from e
+
+    return handler
+
+
+async def _edit_session_refused(requests, ctx):
+    raise ConnectError(Code.UNIMPLEMENTED, "EditSession is a bidirectional stream, which gRPC-Web cannot carry: "
+                                           "call RenderPreview with the editor's state on each slider move instead")
+    yield  # an async generator, as connectrpc expects for a bidi endpoint
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
+
+def endpoints(service: AvatarForgeService) -> dict[str, Endpoint]:
+    """One connectrpc Endpoint per RPC of the contract, each calling the service method of the
+    same name (GenerateBatch -> generate_batch); Encode answers UNIMPLEMENTED until it lands."""
+    out = {}
+    for m in SERVICE.methods:
+        info = MethodInfo(name=m.name, service_name=SERVICE.full_name, input=getattr(pb, m.input_type.name),
+                          output=getattr(pb, m.output_type.name), idempotency_level=IdempotencyLevel.UNKNOWN,
+                          stream_type=(StreamType.BIDI_STREAM if m.client_streaming else
+                                       StreamType.SERVER_STREAM if m.server_streaming else StreamType.UNARY))
+        call = getattr(service, _snake(m.name), None)
+        if m.client_streaming:
+            out[f"/{SERVICE.full_name}/{m.name}"] = Endpoint.bidi_stream(method=info, function=_edit_session_refused)
+        elif m.server_streaming:
+            out[f"/{SERVICE.full_name}/{m.name}"] = Endpoint.server_stream(method=info, function=_server_stream(call))
+        else:
+            out[f"/{SERVICE.full_name}/{m.name}"] = Endpoint.unary(method=info, function=_unary(call or _not_yet(m.name)))
+    return out
+
+
+def _not_yet(name: str):
+    async def call(request):
+        raise NotImplementedYet(f"{name} is part of the v1 API but not implemented by this server yet")
+
+    return call
+
+
+class _AvatarForgeApp(ConnectASGIApplication):
+    @property
+    def path(self) -> str:  # where to mount it beside other applications
+        return f"/{SERVICE.full_name}"
+
+
+def create_app(service: AvatarForgeService, cors_origins: list[str], max_message_bytes: int):
+    """The ASGI application: CORS in front of connectrpc's gRPC-Web / Connect / gRPC handler."""
+    from starlette.middleware.cors import CORSMiddleware
+
+    app = _AvatarForgeApp(service=service, endpoints=lambda _: endpoints(service), read_max_bytes=max_message_bytes,
+                          codecs=google_protobuf_codecs())  # our messages are Google protobuf's
+    return CORSMiddleware(app, allow_origins=cors_origins, allow_methods=["POST", "OPTIONS"], allow_headers=["*"],
+                          expose_headers=EXPOSED_HEADERS, max_age=3600)
+
+
+class WebDoor:
+    """hypercorn serving the gRPC-Web app on the server's event loop until stop(). The socket
+    is bound here, so a taken address fails start() at once and port 0 reports its port."""
+
+    def __init__(self, app, address: str):
+        self.app = app
+        self.address = address
+        self.port = 0
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        from hypercorn.asyncio import serve
+        from hypercorn.config import Config
+
+        host, _, port = self.address.rpartition(":")
+        host = host.strip("[]") or "0.0.0.0"
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, int(port)))
+        except OSError as e:
+            sock.close()
+            raise OSError(f"cannot listen for gRPC-Web on {self.address}: {e.strerror}") from e
+        sock.listen(128)
+        self.port = sock.getsockname()[1]
+        config = Config()
+        config.bind = [f"fd://{sock.detach()}"]  # hypercorn owns and closes it from here
+        config.accesslog = None
+        config.errorlog = log  # through our logging setup, not its own stderr handler
+        self._task = asyncio.ensure_future(serve(self.app, config, shutdown_trigger=self._stop.wait))
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
