@@ -6,11 +6,14 @@ import logging
 from contextlib import aclosing
 
 import grpc
+from google.protobuf import any_pb2
+from google.rpc import status_pb2
+from grpc_status import rpc_status
 
 from avatarforge.v1 import avatarforge_pb2 as pb
 from avatarforge.v1 import avatarforge_pb2_grpc as pb_grpc
 
-from .errors import NotImplementedYet, grpc_code
+from .errors import NotImplementedYet, bad_request, grpc_code
 from .service import AvatarForgeService
 
 log = logging.getLogger(__name__)
@@ -23,6 +26,12 @@ async def _abort(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
     if code == grpc.StatusCode.INTERNAL:
         log.exception("internal error")
         await context.abort(code, f"internal error: {type(exc).__name__}: {exc}")
+    detail = bad_request(exc)
+    if detail is not None:  # the status message as usual, plus google.rpc details for UIs
+        packed = any_pb2.Any()
+        packed.Pack(detail)
+        await context.abort_with_status(rpc_status.to_status(
+            status_pb2.Status(code=code.value[0], message=str(exc), details=[packed])))
     await context.abort(code, str(exc))
 
 

@@ -82,7 +82,7 @@ def make_dna(
         w_plus=np.ascontiguousarray(w_plus, dtype="<f4").tobytes(),
         num_ws=model.num_ws,
         w_dim=model.w_dim,
-        edits=[pb.Edit(direction=d, strength=s) for d, s in edits],
+        edits=[pb.DirectionEdit(direction=d, strength=s) for d, s in edits],
     )
     if seed is not None:
         dna.seed = int(seed)

@@ -65,7 +65,7 @@ def layer_range(start: int, end: int, num_ws: int, where: str) -> range:
         return range(num_ws)
     if not 0 <= start < end <= num_ws:
         raise InvalidRequest(f"{where}: layer range [{start}, {end}) is malformed: use 0 <= layer_start < layer_end "
-                             f"<= {num_ws} (this model's W+ layers), or 0, 0 for all layers")
+                             f"<= {num_ws} (this model's W+ layers), or 0, 0 for all layers", f"{where}.layer_start")
     return range(start, end)
 
 
@@ -81,14 +81,14 @@ def check_edits(rt: ModelRuntime, edits, where: str = "edits") -> tuple[tuple[st
         d = rt.directions.get(e.direction)
         if d is None:
             names = ", ".join(sorted(rt.directions)) or "none"
-            raise InvalidRequest(f"{where}[{i}]: unknown direction {e.direction!r}; model {rt.bundle.name!r} has: {names}")
+            raise InvalidRequest(f"{where}[{i}]: unknown direction {e.direction!r}; model {rt.bundle.name!r} has: {names}", f"{where}[{i}].direction")
         if e.direction in seen:
-            raise InvalidRequest(f"{where}[{i}]: direction {e.direction!r} is given twice; a state gives each slider once")
+            raise InvalidRequest(f"{where}[{i}]: direction {e.direction!r} is given twice; a state gives each slider once", f"{where}[{i}].direction")
         seen.add(e.direction)
         lo, hi = d.strength_range
         if not (math.isfinite(e.strength) and lo <= e.strength <= hi):
             raise InvalidRequest(f"{where}[{i}]: strength {e.strength:g} for {e.direction!r} is outside its range "
-                                 f"[{lo:.4g}, {hi:.4g}] (GetModel lists every direction's range)")
+                                 f"[{lo:.4g}, {hi:.4g}] (GetModel lists every direction's range)", f"{where}[{i}].strength")
         out.append((e.direction, float(e.strength)))
     return tuple(out)
 
@@ -102,12 +102,12 @@ def plan_edit(rt: ModelRuntime, msg, default_output: validation.OutputPlan | Non
     if msg.HasField("mix"):
         m = msg.mix
         if not m.HasField("other"):
-            raise InvalidRequest("mix.other is empty: give the DNA of the face to mix in, or leave mix unset")
+            raise InvalidRequest("mix.other is empty: give the DNA of the face to mix in, or leave mix unset", "mix.other")
         mix_ws = read_dna(m.other, rt.identity, "mix.other")
         mix_layers = layer_range(m.layer_start, m.layer_end, num_ws, "mix")
         weight = m.weight if m.HasField("weight") else 1.0
         if not 0.0 <= weight <= 1.0:  # also rejects NaN
-            raise InvalidRequest(f"mix.weight = {weight:g} is out of range: use [0, 1] (1 or unset = take the other face's layers)")
+            raise InvalidRequest(f"mix.weight = {weight:g} is out of range: use [0, 1] (1 or unset = take the other face's layers)", "mix.weight")
         tag = dna_tag(m.other)
     psi = validation.psi(msg, "truncation_psi", None)
     if default_output is not None and msg.output.ByteSize() == 0:

@@ -82,7 +82,7 @@ class _Outbox:
         self.events.append(event)
         self._update()
 
-    def put_preview(self, preview: pb.Preview) -> None:
+    def put_preview(self, preview: pb.EditPreview) -> None:
         """A newer preview replaces an undelivered one and inherits its count of skips."""
         for i, e in enumerate(self.events):
             if e.HasField("preview"):
@@ -150,12 +150,14 @@ class EditSession:
     async def _read(self, requests: AsyncIterator[pb.EditRequest]) -> None:
         try:
             async for req in requests:
+                seq = 0  # the state seq an error rejects, when it is about one
                 await self.outbox.room()  # a client that does not read stops being read
                 kind = req.WhichOneof("msg")
                 try:
                     if kind == "start":
                         await self._on_start(req.start)
                     elif kind == "state":
+                        seq = req.state.seq
                         self._on_state(req.state)
                     elif kind == "commit":
                         self._on_commit(req.commit)
@@ -164,7 +166,7 @@ class EditSession:
                 except asyncio.CancelledError:
                     raise
                 except Exception as e:  # a bad message is answered; the session stays open
-                    self._error(e)
+                    self._error(e, seq)
         finally:
             self.input_done = True
             self._wake.set()
@@ -229,18 +231,19 @@ class EditSession:
                     raise
                 except Exception as e:  # a backend failure fails this preview, not the session
                     log.exception("session %s: rendering state %d failed", self.session_id, state.seq)
-                    self._error(e)
+                    self._error(e, state.seq)
                 if self.pending is not None or self.input_done:
                     self._wake.set()  # states arrived while rendering, or the input ended
         finally:
             self.outbox.close()
 
-    async def _render(self, state: _State, skipped: int) -> pb.Preview:
+    async def _render(self, state: _State, skipped: int) -> pb.EditPreview:
         t = time.perf_counter()
         ws = edited_ws(self.start.rt, self.start.ws, state.plan)
         image, timing = await self.pipeline.render_one(self.start.rt, ws, state.plan.output,
                                                        int((time.perf_counter() - t) * 1e6))
-        return pb.Preview(seq=state.seq, image=image, timing=timing, skipped=skipped)
+        return pb.EditPreview(seq=state.seq, image=image, timing=timing, skipped=skipped)
 
-    def _error(self, exc: BaseException) -> None:
-        self.outbox.put(pb.EditEvent(error=pb.ItemError(code=item_error_code(exc), message=str(exc) or type(exc).__name__)))
+    def _error(self, exc: BaseException, seq: int = 0) -> None:
+        self.outbox.put(pb.EditEvent(error=pb.ItemError(code=item_error_code(exc), message=str(exc) or type(exc).__name__,
+                                                        seq=seq, field=getattr(exc, "field", ""))))

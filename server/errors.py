@@ -13,7 +13,12 @@ class AvatarForgeError(Exception):
 
 
 class InvalidRequest(AvatarForgeError):
-    """A request field is malformed or out of range."""
+    """A request field is malformed or out of range. `field` names it (e.g. "edits[1].strength")
+    where one field is at fault, so a creator UI can mark the rejected slider."""
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field
 
 
 class InvalidDna(InvalidRequest):
@@ -52,6 +57,19 @@ def grpc_code(exc: BaseException) -> grpc.StatusCode:
         if cls in _CODES:
             return _CODES[cls]
     return grpc.StatusCode.INTERNAL
+
+
+def bad_request(exc: BaseException):
+    """google.rpc.BadRequest naming the field at fault, or None: the standard error detail that
+    gRPC clients in every language decode (grpc-status-details-bin), so a creator UI can mark
+    the rejected slider without parsing English."""
+    field = getattr(exc, "field", "")
+    if not field:
+        return None
+    from google.rpc import error_details_pb2
+
+    return error_details_pb2.BadRequest(field_violations=[
+        error_details_pb2.BadRequest.FieldViolation(field=field, description=str(exc))])
 
 
 def item_error_code(exc: BaseException) -> int:

@@ -50,6 +50,8 @@ def connect_error(exc: BaseException) -> ConnectError:
     if code == grpc.StatusCode.INTERNAL:
         log.exception("internal error")
         return ConnectError(Code.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
+    # Status and message only: connectrpc packs error details with its own protobuf runtime,
+    # not Google's, so the BadRequest detail the native door sends is not offered here yet.
     return ConnectError(Code[code.name], str(exc))
 
 

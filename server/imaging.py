@@ -1,4 +1,4 @@
-"""Image encoding: uint8 RGB arrays -> PNG | JPEG | WebP | raw RGBA8 bytes, with resizing.
+"""Image encoding: uint8 RGB arrays -> PNG | JPEG | WebP | raw RGBA8/BGRA8 bytes, with resizing.
 
 Plain functions, CPU-bound: the API runs them in a thread pool, never on the event loop
 (Pillow releases the GIL while it compresses).
@@ -18,6 +18,7 @@ FORMAT_NAMES = {
     pb.IMAGE_FORMAT_JPEG: "jpeg",
     pb.IMAGE_FORMAT_WEBP: "webp",
     pb.IMAGE_FORMAT_RAW_RGBA8: "raw",
+    pb.IMAGE_FORMAT_RAW_BGRA8: "raw_bgra",
 }
 
 
@@ -29,22 +30,29 @@ def resize(rgb: np.ndarray, size: int) -> Image.Image:
     return img
 
 
-def encode_image(rgb: np.ndarray, fmt: int, size: int, quality: int = 0) -> pb.Image:
-    """uint8 [H, W, 3] -> an Image message of `fmt` (an ImageFormat value, never UNSPECIFIED)."""
+def encode_image(rgb: np.ndarray, fmt: int, size: int, quality: int = 0, bottom_up: bool = False) -> pb.FaceImage:
+    """uint8 [H, W, 3] -> a FaceImage of `fmt` (an ImageFormat value, never UNSPECIFIED). Raw
+    formats are tightly packed (row_stride = width * 4), bottom row first when `bottom_up`
+    (Unity's texture order), in RGBA or BGRA (Unreal's) byte order."""
     assert rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3, f"expected uint8 [H, W, 3], got {rgb.dtype} {rgb.shape}"
     img = resize(rgb, size)
     quality = quality or DEFAULT_QUALITY
-    if fmt == pb.IMAGE_FORMAT_RAW_RGBA8:
-        data = img.convert("RGBA").tobytes()
+    if fmt in (pb.IMAGE_FORMAT_RAW_RGBA8, pb.IMAGE_FORMAT_RAW_BGRA8):
+        pixels = np.asarray(img.convert("RGBA"))
+        if fmt == pb.IMAGE_FORMAT_RAW_BGRA8:
+            pixels = pixels[..., [2, 1, 0, 3]]
+        if bottom_up:
+            pixels = pixels[::-1]
+        return pb.FaceImage(data=np.ascontiguousarray(pixels).tobytes(), format=fmt, width=img.width,
+                            height=img.height, row_stride=img.width * 4, bottom_up=bottom_up)
+    buf = io.BytesIO()
+    if fmt == pb.IMAGE_FORMAT_PNG:
+        img.save(buf, "PNG", compress_level=6)
+    elif fmt == pb.IMAGE_FORMAT_JPEG:
+        img.save(buf, "JPEG", quality=quality)
+    elif fmt == pb.IMAGE_FORMAT_WEBP:
+        img.save(buf, "WEBP", quality=quality, method=4)
     else:
-        buf = io.BytesIO()
-        if fmt == pb.IMAGE_FORMAT_PNG:
-            img.save(buf, "PNG", compress_level=6)
-        elif fmt == pb.IMAGE_FORMAT_JPEG:
-            img.save(buf, "JPEG", quality=quality)
-        elif fmt == pb.IMAGE_FORMAT_WEBP:
-            img.save(buf, "WEBP", quality=quality, method=4)
-        else:
-            raise ValueError(f"unknown image format {fmt}")
-        data = buf.getvalue()
-    return pb.Image(data=data, format=fmt, width=img.width, height=img.height)
+        raise ValueError(f"unknown image format {fmt}")
+    data = buf.getvalue()
+    return pb.FaceImage(data=data, format=fmt, width=img.width, height=img.height)

@@ -3,8 +3,8 @@
     RenderItem (a seed, or a W+ code with the DNA it came from)
       -> ModelRuntime: seeds -> z -> w -> W+ (truncated), inside the micro-batch's backend call
       -> MicroBatcher -> backend.synthesize                           uint8 [N, H, W, 3]
-      -> imaging.encode_image, in a thread pool                       pb.Image
-      -> pb.Result {index, seed, dna, image, timing} or {index, seed, error}
+      -> imaging.encode_image, in a thread pool                       pb.FaceImage
+      -> pb.FaceResult {index, seed, dna, image, timing} or {index, seed, error}
 
 Generate, GenerateBatch, the editing RPCs and EditSession all render through a RenderPipeline,
 so batching, encoding, error mapping and metrics are written once. An item that cannot be
@@ -54,10 +54,10 @@ class RenderPipeline:
         self._encode_pool.shutdown(wait=False, cancel_futures=True)
 
     async def produce(self, rt: ModelRuntime, items: list[RenderItem], psi: float, output: OutputPlan,
-                      rid: str, priority: Priority) -> tuple[list[pb.Result], pb.Timing]:
+                      rid: str, priority: Priority) -> tuple[list[pb.FaceResult], pb.RenderTiming]:
         """Render and encode a group of items (at most one micro-batch for streams), in the order
         given; the Timing is the batch's (queue, compute, batch size) with encode summed."""
-        results: dict[int, pb.Result] = {}
+        results: dict[int, pb.FaceResult] = {}
         ok = []
         for it in items:
             if it.seed is not None and not 0 <= it.seed <= MAX_SEED:
@@ -65,7 +65,7 @@ class RenderPipeline:
                     f"seed {it.seed} (index {it.index}) is past the last seed {MAX_SEED}; this item is skipped"))
             else:
                 ok.append(it)
-        timing = pb.Timing()
+        timing = pb.RenderTiming()
         if ok:
             try:
                 images, ws, timing = await self._render(rt, ok, psi, priority)
@@ -79,8 +79,8 @@ class RenderPipeline:
             else:
                 for it, w, (image, enc_us) in zip(ok, ws, encoded):
                     dna = it.dna or make_dna(rt.identity, w, seed=it.seed, psi=psi)
-                    r = pb.Result(index=it.index, request_id=rid, dna=dna, image=image,
-                                  timing=pb.Timing(queue_us=timing.queue_us, compute_us=timing.compute_us,
+                    r = pb.FaceResult(index=it.index, request_id=rid, dna=dna, image=image,
+                                  timing=pb.RenderTiming(queue_us=timing.queue_us, compute_us=timing.compute_us,
                                                    encode_us=enc_us, batch_size=timing.batch_size))
                     if it.seed is not None:
                         r.seed = it.seed
@@ -89,41 +89,41 @@ class RenderPipeline:
         return [results[it.index] for it in items], timing
 
     async def render_one(self, rt: ModelRuntime, ws: np.ndarray, output: OutputPlan,
-                         compute_extra_us: int = 0) -> tuple[pb.Image, pb.Timing]:
+                         compute_extra_us: int = 0) -> tuple[pb.FaceImage, pb.RenderTiming]:
         """One W+ float32 [num_ws, w_dim] -> (Image, Timing) at interactive priority (editor
         latency). Failures raise: an editor reports them, there is no stream to continue."""
         images, bt = await rt.render(ws[None], Priority.INTERACTIVE)
         (image, encode_us), = await self._encode_all(images, output)
-        return image, pb.Timing(queue_us=bt.queue_us, compute_us=bt.compute_us + compute_extra_us,
+        return image, pb.RenderTiming(queue_us=bt.queue_us, compute_us=bt.compute_us + compute_extra_us,
                                 encode_us=encode_us, batch_size=bt.batch_size)
 
-    def item_error(self, it: RenderItem, rid: str, exc: BaseException) -> pb.Result:
+    def item_error(self, it: RenderItem, rid: str, exc: BaseException) -> pb.FaceResult:
         if self.metrics is not None:
             stage = "validate" if isinstance(exc, ItemOutOfRange) else "compute"
             self.metrics.count_error(stage, grpc_code(exc).name)
-        r = pb.Result(index=it.index, request_id=rid,
+        r = pb.FaceResult(index=it.index, request_id=rid,
                       error=pb.ItemError(code=item_error_code(exc), message=str(exc) or type(exc).__name__))
         if it.seed is not None:
             r.seed = it.seed
         return r
 
     async def _render(self, rt: ModelRuntime, items: list[RenderItem], psi: float,
-                      priority: Priority) -> tuple[np.ndarray, np.ndarray, pb.Timing]:
+                      priority: Priority) -> tuple[np.ndarray, np.ndarray, pb.RenderTiming]:
         """-> (uint8 [N, H, W, 3], W+ float32 [N, num_ws, w_dim], Timing). All-seed groups (bulk,
         seed Generate) are mapped inside the batch's backend call; mixed groups map their seeds
         first, and that mapping time counts as compute."""
         seeded = [it for it in items if it.seed is not None]
         if len(seeded) == len(items):
             images, ws, bt = await rt.render_seeds([it.seed for it in items], psi, priority)
-            return images, ws, pb.Timing(queue_us=bt.queue_us, compute_us=bt.compute_us, batch_size=bt.batch_size)
+            return images, ws, pb.RenderTiming(queue_us=bt.queue_us, compute_us=bt.compute_us, batch_size=bt.batch_size)
         t_map = time.perf_counter()
         seed_ws = iter(await rt.ws_from_seeds([it.seed for it in seeded], psi) if seeded else [])
         ws = np.stack([next(seed_ws) if it.seed is not None else it.ws for it in items])
         map_us = int((time.perf_counter() - t_map) * 1e6)
         images, bt = await rt.render(ws, priority)
-        return images, ws, pb.Timing(queue_us=bt.queue_us, compute_us=bt.compute_us + map_us, batch_size=bt.batch_size)
+        return images, ws, pb.RenderTiming(queue_us=bt.queue_us, compute_us=bt.compute_us + map_us, batch_size=bt.batch_size)
 
-    async def _encode_all(self, images: np.ndarray, output: OutputPlan) -> list[tuple[pb.Image, int]]:
+    async def _encode_all(self, images: np.ndarray, output: OutputPlan) -> list[tuple[pb.FaceImage, int]]:
         """uint8 [N, H, W, 3] -> [(Image, encode_us)]: one pool job per chunk, not per image (a
         thread hand-off costs about what a small image's encode does), up to encode_workers
         chunks in parallel."""
@@ -131,7 +131,7 @@ class RenderPipeline:
             out = []
             for rgb in chunk:
                 t = time.perf_counter()
-                out.append((encode_image(rgb, output.format, output.size, output.quality), time.perf_counter() - t))
+                out.append((encode_image(rgb, output.format, output.size, output.quality, output.bottom_up), time.perf_counter() - t))
             return out
 
         loop = asyncio.get_running_loop()

@@ -128,10 +128,12 @@ class AvatarForgeService:
         else:
             raise InvalidRequest("set either range {base_seed, count} or list {seeds} to say which faces to generate")
         start = validation.start_index(request.start_index, total)
+        if request.progress_every < 0:
+            raise InvalidRequest(f"progress_every = {request.progress_every}: use 0 (after every micro-batch) or a count of items")
         every = request.progress_every
 
-        summary = pb.BatchSummary(request_id=rid, total=total, skipped=start, timing=pb.Timing())
-        yield pb.GenerateBatchEvent(progress=pb.Progress(request_id=rid, completed=start, total=total))
+        summary = pb.BatchSummary(request_id=rid, total=total, skipped=start, timing=pb.RenderTiming())
+        yield pb.GenerateBatchEvent(progress=pb.BatchProgress(request_id=rid, completed=start, total=total))
         chunks = [range(i, min(i + self.config.max_batch, total)) for i in range(start, total, self.config.max_batch)]
         produce = lambda ch: asyncio.ensure_future(self.pipeline.produce(
             rt, [RenderItem(i, seed=seed_at(i)) for i in ch], psi, plan, rid, Priority.BULK))
@@ -158,7 +160,7 @@ class AvatarForgeService:
                 completed += len(results)
                 if completed - last_progress >= every or completed == total:
                     last_progress = completed
-                    yield pb.GenerateBatchEvent(progress=pb.Progress(
+                    yield pb.GenerateBatchEvent(progress=pb.BatchProgress(
                         request_id=rid, completed=completed, failed=summary.failed, total=total))
         finally:
             for p in pending:  # the client went away: drop the lookahead batches

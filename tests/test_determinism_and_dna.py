@@ -16,7 +16,7 @@ from avatarforge.v1 import avatarforge_pb2 as pb
 SEEDS = list(range(64))
 
 
-def pixels(image: pb.Image) -> np.ndarray:  # uint8 [H, W, 3]
+def pixels(image: pb.FaceImage) -> np.ndarray:  # uint8 [H, W, 3]
     return np.asarray(Image.open(io.BytesIO(image.data)).convert("RGB"), dtype=np.int16)
 
 

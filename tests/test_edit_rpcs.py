@@ -19,7 +19,7 @@ from avatarforge.v1 import avatarforge_pb2 as pb
 INVALID = grpc.StatusCode.INVALID_ARGUMENT.value[0]
 
 
-def pixels(image: pb.Image) -> np.ndarray:  # int16 [H, W, 3], so differences do not wrap
+def pixels(image: pb.FaceImage) -> np.ndarray:  # int16 [H, W, 3], so differences do not wrap
     return np.asarray(Image.open(io.BytesIO(image.data)).convert("RGB")).astype(np.int16)
 
 
@@ -188,7 +188,7 @@ def test_session_start_must_be_valid(client, faces):
         pb.EditRequest(state=pb.EditState(seq=1)),
         pb.EditRequest(start=pb.EditStart(dna=_tampered(faces[0]))),
         pb.EditRequest(start=pb.EditStart(dna=faces[0])),
-        pb.EditRequest(state=pb.EditState(seq=1, edits=[pb.Edit(direction="sefa/0", strength=1)])),
+        pb.EditRequest(state=pb.EditState(seq=1, edits=[pb.DirectionEdit(direction="sefa/0", strength=1)])),
     ]), timeout=30)
     kinds = [(e.WhichOneof("event"), e.error.message) for e in call]
     assert kinds[0][0] == "error" and "before a valid start" in kinds[0][1]
@@ -197,7 +197,7 @@ def test_session_start_must_be_valid(client, faces):
 
 
 @pytest.mark.parametrize("rpc, request_, words", [
-    ("RenderPreview", lambda f: pb.RenderPreviewRequest(dna=f[0], edits=[pb.Edit(direction="nope", strength=1)]), ["unknown direction 'nope'", "sefa/0"]),
+    ("RenderPreview", lambda f: pb.RenderPreviewRequest(dna=f[0], edits=[pb.DirectionEdit(direction="nope", strength=1)]), ["unknown direction 'nope'", "sefa/0"]),
     ("RenderPreview", lambda f: pb.RenderPreviewRequest(), ["dna is empty"]),
     ("Mutate", lambda f: pb.MutateRequest(dna=f[0], count=2, strength=5), ["strength = 5"]),
     ("Mutate", lambda f: pb.MutateRequest(dna=f[0], count=0, strength=0.2), ["count = 0"]),
@@ -327,7 +327,7 @@ def test_outbox_holds_one_preview_and_bounds_other_events():
     async def scenario():
         box = _Outbox(limit=2)
         for seq in (1, 2, 3):
-            box.put_preview(pb.Preview(seq=seq, skipped=1))
+            box.put_preview(pb.EditPreview(seq=seq, skipped=1))
         box.put(pb.EditEvent(error=pb.ItemError(message="a")))
         room = asyncio.ensure_future(box.room())
         await asyncio.sleep(0)

@@ -90,7 +90,7 @@ def test_edit_session_is_refused_naming_render_preview(server, client):
     reply = web_call(server.web_address, "EditSession", pb.EditRequest())
     assert reply.grpc_status == 12 and "RenderPreview" in reply.grpc_message  # UNIMPLEMENTED
     dna = client.generate(seeds=[5]).results[0].dna
-    req = pb.RenderPreviewRequest(dna=dna, edits=[pb.Edit(direction="sefa/0", strength=1.0)])
+    req = pb.RenderPreviewRequest(dna=dna, edits=[pb.DirectionEdit(direction="sefa/0", strength=1.0)])
     reply = web_call(server.web_address, "RenderPreview", req)
     assert reply.grpc_status == 0
     web = pb.RenderPreviewResponse.FromString(reply.messages[0])

@@ -162,8 +162,8 @@ class AvatarForgeClient:
         return self.stub.Mutate(req, timeout=self.timeout)
 
 
-def _edits(edits: Mapping[str, float] | None) -> list[pb.Edit]:
-    return [pb.Edit(direction=k, strength=v) for k, v in (edits or {}).items()]
+def _edits(edits: Mapping[str, float] | None) -> list[pb.DirectionEdit]:
+    return [pb.DirectionEdit(direction=k, strength=v) for k, v in (edits or {}).items()]
 
 
 class EditRejected(RuntimeError):
@@ -211,7 +211,7 @@ class EditSessionStream:
     def next_event(self) -> pb.EditEvent:
         return next(self._call)
 
-    def wait_preview(self, seq: int) -> pb.Preview:
+    def wait_preview(self, seq: int) -> pb.EditPreview:
         """The first preview of `seq` or later. Raises EditRejected at the first error event
         met on the way (a rejected state never gets a preview; the session stays usable)."""
         while True:
@@ -257,7 +257,7 @@ class BatchStream:
                 self.summary = event.summary
             yield event
 
-    def items(self) -> Iterator[pb.Result]:
+    def items(self) -> Iterator[pb.FaceResult]:
         """Only the items (successful or with an error), in order."""
         for event in self:
             if event.WhichOneof("event") == "item":

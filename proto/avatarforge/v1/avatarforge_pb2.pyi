@@ -14,6 +14,7 @@ class ImageFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     IMAGE_FORMAT_JPEG: _ClassVar[ImageFormat]
     IMAGE_FORMAT_WEBP: _ClassVar[ImageFormat]
     IMAGE_FORMAT_RAW_RGBA8: _ClassVar[ImageFormat]
+    IMAGE_FORMAT_RAW_BGRA8: _ClassVar[ImageFormat]
 
 class InterpolationSpace(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -31,6 +32,7 @@ IMAGE_FORMAT_PNG: ImageFormat
 IMAGE_FORMAT_JPEG: ImageFormat
 IMAGE_FORMAT_WEBP: ImageFormat
 IMAGE_FORMAT_RAW_RGBA8: ImageFormat
+IMAGE_FORMAT_RAW_BGRA8: ImageFormat
 INTERPOLATION_SPACE_UNSPECIFIED: InterpolationSpace
 INTERPOLATION_SPACE_W_PLUS_LINEAR: InterpolationSpace
 INTERPOLATION_SPACE_W_PLUS_SLERP: InterpolationSpace
@@ -39,28 +41,34 @@ MIX_MODE_BLEND: MixMode
 MIX_MODE_STYLE: MixMode
 
 class OutputSpec(_message.Message):
-    __slots__ = ("format", "size", "quality")
+    __slots__ = ("format", "size", "quality", "bottom_up")
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     QUALITY_FIELD_NUMBER: _ClassVar[int]
+    BOTTOM_UP_FIELD_NUMBER: _ClassVar[int]
     format: ImageFormat
     size: int
     quality: int
-    def __init__(self, format: _Optional[_Union[ImageFormat, str]] = ..., size: _Optional[int] = ..., quality: _Optional[int] = ...) -> None: ...
+    bottom_up: bool
+    def __init__(self, format: _Optional[_Union[ImageFormat, str]] = ..., size: _Optional[int] = ..., quality: _Optional[int] = ..., bottom_up: _Optional[bool] = ...) -> None: ...
 
-class Image(_message.Message):
-    __slots__ = ("data", "format", "width", "height")
+class FaceImage(_message.Message):
+    __slots__ = ("data", "format", "width", "height", "row_stride", "bottom_up")
     DATA_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    ROW_STRIDE_FIELD_NUMBER: _ClassVar[int]
+    BOTTOM_UP_FIELD_NUMBER: _ClassVar[int]
     data: bytes
     format: ImageFormat
     width: int
     height: int
-    def __init__(self, data: _Optional[bytes] = ..., format: _Optional[_Union[ImageFormat, str]] = ..., width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
+    row_stride: int
+    bottom_up: bool
+    def __init__(self, data: _Optional[bytes] = ..., format: _Optional[_Union[ImageFormat, str]] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., row_stride: _Optional[int] = ..., bottom_up: _Optional[bool] = ...) -> None: ...
 
-class Timing(_message.Message):
+class RenderTiming(_message.Message):
     __slots__ = ("queue_us", "compute_us", "encode_us", "batch_size")
     QUEUE_US_FIELD_NUMBER: _ClassVar[int]
     COMPUTE_US_FIELD_NUMBER: _ClassVar[int]
@@ -73,14 +81,18 @@ class Timing(_message.Message):
     def __init__(self, queue_us: _Optional[int] = ..., compute_us: _Optional[int] = ..., encode_us: _Optional[int] = ..., batch_size: _Optional[int] = ...) -> None: ...
 
 class ItemError(_message.Message):
-    __slots__ = ("code", "message")
+    __slots__ = ("code", "message", "seq", "field")
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
     code: int
     message: str
-    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+    seq: int
+    field: str
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., seq: _Optional[int] = ..., field: _Optional[str] = ...) -> None: ...
 
-class Edit(_message.Message):
+class DirectionEdit(_message.Message):
     __slots__ = ("direction", "strength")
     DIRECTION_FIELD_NUMBER: _ClassVar[int]
     STRENGTH_FIELD_NUMBER: _ClassVar[int]
@@ -110,9 +122,9 @@ class CharacterDna(_message.Message):
     w_dim: int
     seed: int
     truncation_psi: float
-    edits: _containers.RepeatedCompositeFieldContainer[Edit]
+    edits: _containers.RepeatedCompositeFieldContainer[DirectionEdit]
     checksum: str
-    def __init__(self, schema_version: _Optional[int] = ..., model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., generator_sha256: _Optional[str] = ..., w_plus: _Optional[bytes] = ..., num_ws: _Optional[int] = ..., w_dim: _Optional[int] = ..., seed: _Optional[int] = ..., truncation_psi: _Optional[float] = ..., edits: _Optional[_Iterable[_Union[Edit, _Mapping]]] = ..., checksum: _Optional[str] = ...) -> None: ...
+    def __init__(self, schema_version: _Optional[int] = ..., model_name: _Optional[str] = ..., model_version: _Optional[str] = ..., generator_sha256: _Optional[str] = ..., w_plus: _Optional[bytes] = ..., num_ws: _Optional[int] = ..., w_dim: _Optional[int] = ..., seed: _Optional[int] = ..., truncation_psi: _Optional[float] = ..., edits: _Optional[_Iterable[_Union[DirectionEdit, _Mapping]]] = ..., checksum: _Optional[str] = ...) -> None: ...
 
 class CharacterSource(_message.Message):
     __slots__ = ("seed", "dna")
@@ -122,7 +134,7 @@ class CharacterSource(_message.Message):
     dna: CharacterDna
     def __init__(self, seed: _Optional[int] = ..., dna: _Optional[_Union[CharacterDna, _Mapping]] = ...) -> None: ...
 
-class Result(_message.Message):
+class FaceResult(_message.Message):
     __slots__ = ("index", "seed", "request_id", "dna", "image", "error", "timing")
     INDEX_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
@@ -135,10 +147,10 @@ class Result(_message.Message):
     seed: int
     request_id: str
     dna: CharacterDna
-    image: Image
+    image: FaceImage
     error: ItemError
-    timing: Timing
-    def __init__(self, index: _Optional[int] = ..., seed: _Optional[int] = ..., request_id: _Optional[str] = ..., dna: _Optional[_Union[CharacterDna, _Mapping]] = ..., image: _Optional[_Union[Image, _Mapping]] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ..., timing: _Optional[_Union[Timing, _Mapping]] = ...) -> None: ...
+    timing: RenderTiming
+    def __init__(self, index: _Optional[int] = ..., seed: _Optional[int] = ..., request_id: _Optional[str] = ..., dna: _Optional[_Union[CharacterDna, _Mapping]] = ..., image: _Optional[_Union[FaceImage, _Mapping]] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ..., timing: _Optional[_Union[RenderTiming, _Mapping]] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
     __slots__ = ()
@@ -260,9 +272,9 @@ class GenerateResponse(_message.Message):
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     TIMING_FIELD_NUMBER: _ClassVar[int]
     request_id: str
-    results: _containers.RepeatedCompositeFieldContainer[Result]
-    timing: Timing
-    def __init__(self, request_id: _Optional[str] = ..., results: _Optional[_Iterable[_Union[Result, _Mapping]]] = ..., timing: _Optional[_Union[Timing, _Mapping]] = ...) -> None: ...
+    results: _containers.RepeatedCompositeFieldContainer[FaceResult]
+    timing: RenderTiming
+    def __init__(self, request_id: _Optional[str] = ..., results: _Optional[_Iterable[_Union[FaceResult, _Mapping]]] = ..., timing: _Optional[_Union[RenderTiming, _Mapping]] = ...) -> None: ...
 
 class SeedRange(_message.Message):
     __slots__ = ("base_seed", "count")
@@ -298,7 +310,7 @@ class GenerateBatchRequest(_message.Message):
     progress_every: int
     def __init__(self, request_id: _Optional[str] = ..., model: _Optional[str] = ..., range: _Optional[_Union[SeedRange, _Mapping]] = ..., list: _Optional[_Union[SeedList, _Mapping]] = ..., start_index: _Optional[int] = ..., truncation_psi: _Optional[float] = ..., output: _Optional[_Union[OutputSpec, _Mapping]] = ..., progress_every: _Optional[int] = ...) -> None: ...
 
-class Progress(_message.Message):
+class BatchProgress(_message.Message):
     __slots__ = ("request_id", "completed", "failed", "total")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     COMPLETED_FIELD_NUMBER: _ClassVar[int]
@@ -324,19 +336,19 @@ class BatchSummary(_message.Message):
     skipped: int
     produced: int
     failed: int
-    timing: Timing
+    timing: RenderTiming
     wall_us: int
-    def __init__(self, request_id: _Optional[str] = ..., total: _Optional[int] = ..., skipped: _Optional[int] = ..., produced: _Optional[int] = ..., failed: _Optional[int] = ..., timing: _Optional[_Union[Timing, _Mapping]] = ..., wall_us: _Optional[int] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., total: _Optional[int] = ..., skipped: _Optional[int] = ..., produced: _Optional[int] = ..., failed: _Optional[int] = ..., timing: _Optional[_Union[RenderTiming, _Mapping]] = ..., wall_us: _Optional[int] = ...) -> None: ...
 
 class GenerateBatchEvent(_message.Message):
     __slots__ = ("item", "progress", "summary")
     ITEM_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
-    item: Result
-    progress: Progress
+    item: FaceResult
+    progress: BatchProgress
     summary: BatchSummary
-    def __init__(self, item: _Optional[_Union[Result, _Mapping]] = ..., progress: _Optional[_Union[Progress, _Mapping]] = ..., summary: _Optional[_Union[BatchSummary, _Mapping]] = ...) -> None: ...
+    def __init__(self, item: _Optional[_Union[FaceResult, _Mapping]] = ..., progress: _Optional[_Union[BatchProgress, _Mapping]] = ..., summary: _Optional[_Union[BatchSummary, _Mapping]] = ...) -> None: ...
 
 class EditStart(_message.Message):
     __slots__ = ("request_id", "model", "dna", "output")
@@ -370,11 +382,11 @@ class EditState(_message.Message):
     TRUNCATION_PSI_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     seq: int
-    edits: _containers.RepeatedCompositeFieldContainer[Edit]
+    edits: _containers.RepeatedCompositeFieldContainer[DirectionEdit]
     mix: MixSpec
     truncation_psi: float
     output: OutputSpec
-    def __init__(self, seq: _Optional[int] = ..., edits: _Optional[_Iterable[_Union[Edit, _Mapping]]] = ..., mix: _Optional[_Union[MixSpec, _Mapping]] = ..., truncation_psi: _Optional[float] = ..., output: _Optional[_Union[OutputSpec, _Mapping]] = ...) -> None: ...
+    def __init__(self, seq: _Optional[int] = ..., edits: _Optional[_Iterable[_Union[DirectionEdit, _Mapping]]] = ..., mix: _Optional[_Union[MixSpec, _Mapping]] = ..., truncation_psi: _Optional[float] = ..., output: _Optional[_Union[OutputSpec, _Mapping]] = ...) -> None: ...
 
 class EditCommit(_message.Message):
     __slots__ = ("seq",)
@@ -397,20 +409,20 @@ class EditStarted(_message.Message):
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     session_id: str
-    image: Image
-    def __init__(self, session_id: _Optional[str] = ..., image: _Optional[_Union[Image, _Mapping]] = ...) -> None: ...
+    image: FaceImage
+    def __init__(self, session_id: _Optional[str] = ..., image: _Optional[_Union[FaceImage, _Mapping]] = ...) -> None: ...
 
-class Preview(_message.Message):
+class EditPreview(_message.Message):
     __slots__ = ("seq", "image", "timing", "skipped")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     TIMING_FIELD_NUMBER: _ClassVar[int]
     SKIPPED_FIELD_NUMBER: _ClassVar[int]
     seq: int
-    image: Image
-    timing: Timing
+    image: FaceImage
+    timing: RenderTiming
     skipped: int
-    def __init__(self, seq: _Optional[int] = ..., image: _Optional[_Union[Image, _Mapping]] = ..., timing: _Optional[_Union[Timing, _Mapping]] = ..., skipped: _Optional[int] = ...) -> None: ...
+    def __init__(self, seq: _Optional[int] = ..., image: _Optional[_Union[FaceImage, _Mapping]] = ..., timing: _Optional[_Union[RenderTiming, _Mapping]] = ..., skipped: _Optional[int] = ...) -> None: ...
 
 class EditCommitted(_message.Message):
     __slots__ = ("seq", "dna")
@@ -427,10 +439,10 @@ class EditEvent(_message.Message):
     COMMITTED_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     started: EditStarted
-    preview: Preview
+    preview: EditPreview
     committed: EditCommitted
     error: ItemError
-    def __init__(self, started: _Optional[_Union[EditStarted, _Mapping]] = ..., preview: _Optional[_Union[Preview, _Mapping]] = ..., committed: _Optional[_Union[EditCommitted, _Mapping]] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ...) -> None: ...
+    def __init__(self, started: _Optional[_Union[EditStarted, _Mapping]] = ..., preview: _Optional[_Union[EditPreview, _Mapping]] = ..., committed: _Optional[_Union[EditCommitted, _Mapping]] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ...) -> None: ...
 
 class InterpolateRequest(_message.Message):
     __slots__ = ("request_id", "model", "source", "target", "frames", "space", "output", "via")
@@ -461,10 +473,10 @@ class InterpolateFrame(_message.Message):
     TIMING_FIELD_NUMBER: _ClassVar[int]
     index: int
     t: float
-    image: Image
+    image: FaceImage
     dna: CharacterDna
-    timing: Timing
-    def __init__(self, index: _Optional[int] = ..., t: _Optional[float] = ..., image: _Optional[_Union[Image, _Mapping]] = ..., dna: _Optional[_Union[CharacterDna, _Mapping]] = ..., timing: _Optional[_Union[Timing, _Mapping]] = ...) -> None: ...
+    timing: RenderTiming
+    def __init__(self, index: _Optional[int] = ..., t: _Optional[float] = ..., image: _Optional[_Union[FaceImage, _Mapping]] = ..., dna: _Optional[_Union[CharacterDna, _Mapping]] = ..., timing: _Optional[_Union[RenderTiming, _Mapping]] = ...) -> None: ...
 
 class MixParent(_message.Message):
     __slots__ = ("dna", "weight", "layer_start", "layer_end")
@@ -522,11 +534,11 @@ class RenderPreviewRequest(_message.Message):
     request_id: str
     model: str
     dna: CharacterDna
-    edits: _containers.RepeatedCompositeFieldContainer[Edit]
+    edits: _containers.RepeatedCompositeFieldContainer[DirectionEdit]
     mix: MixSpec
     truncation_psi: float
     output: OutputSpec
-    def __init__(self, request_id: _Optional[str] = ..., model: _Optional[str] = ..., dna: _Optional[_Union[CharacterDna, _Mapping]] = ..., edits: _Optional[_Iterable[_Union[Edit, _Mapping]]] = ..., mix: _Optional[_Union[MixSpec, _Mapping]] = ..., truncation_psi: _Optional[float] = ..., output: _Optional[_Union[OutputSpec, _Mapping]] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., model: _Optional[str] = ..., dna: _Optional[_Union[CharacterDna, _Mapping]] = ..., edits: _Optional[_Iterable[_Union[DirectionEdit, _Mapping]]] = ..., mix: _Optional[_Union[MixSpec, _Mapping]] = ..., truncation_psi: _Optional[float] = ..., output: _Optional[_Union[OutputSpec, _Mapping]] = ...) -> None: ...
 
 class RenderPreviewResponse(_message.Message):
     __slots__ = ("request_id", "image", "dna", "timing")
@@ -535,10 +547,10 @@ class RenderPreviewResponse(_message.Message):
     DNA_FIELD_NUMBER: _ClassVar[int]
     TIMING_FIELD_NUMBER: _ClassVar[int]
     request_id: str
-    image: Image
+    image: FaceImage
     dna: CharacterDna
-    timing: Timing
-    def __init__(self, request_id: _Optional[str] = ..., image: _Optional[_Union[Image, _Mapping]] = ..., dna: _Optional[_Union[CharacterDna, _Mapping]] = ..., timing: _Optional[_Union[Timing, _Mapping]] = ...) -> None: ...
+    timing: RenderTiming
+    def __init__(self, request_id: _Optional[str] = ..., image: _Optional[_Union[FaceImage, _Mapping]] = ..., dna: _Optional[_Union[CharacterDna, _Mapping]] = ..., timing: _Optional[_Union[RenderTiming, _Mapping]] = ...) -> None: ...
 
 class EncodeRequest(_message.Message):
     __slots__ = ("request_id", "model", "images", "output")
@@ -548,9 +560,9 @@ class EncodeRequest(_message.Message):
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     model: str
-    images: _containers.RepeatedCompositeFieldContainer[Image]
+    images: _containers.RepeatedCompositeFieldContainer[FaceImage]
     output: OutputSpec
-    def __init__(self, request_id: _Optional[str] = ..., model: _Optional[str] = ..., images: _Optional[_Iterable[_Union[Image, _Mapping]]] = ..., output: _Optional[_Union[OutputSpec, _Mapping]] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., model: _Optional[str] = ..., images: _Optional[_Iterable[_Union[FaceImage, _Mapping]]] = ..., output: _Optional[_Union[OutputSpec, _Mapping]] = ...) -> None: ...
 
 class EncodeResponse(_message.Message):
     __slots__ = ("request_id", "dna", "image", "timing")
@@ -560,6 +572,6 @@ class EncodeResponse(_message.Message):
     TIMING_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     dna: CharacterDna
-    image: Image
-    timing: Timing
-    def __init__(self, request_id: _Optional[str] = ..., dna: _Optional[_Union[CharacterDna, _Mapping]] = ..., image: _Optional[_Union[Image, _Mapping]] = ..., timing: _Optional[_Union[Timing, _Mapping]] = ...) -> None: ...
+    image: FaceImage
+    timing: RenderTiming
+    def __init__(self, request_id: _Optional[str] = ..., dna: _Optional[_Union[CharacterDna, _Mapping]] = ..., image: _Optional[_Union[FaceImage, _Mapping]] = ..., timing: _Optional[_Union[RenderTiming, _Mapping]] = ...) -> None: ...
