@@ -28,6 +28,8 @@ demo: install
 test: install
 	$(PY) -m pytest tests/
 
-# Regenerate the checked-in gRPC code (tests/test_proto.py fails when it is stale).
+# Regenerate the checked-in gRPC code from the contract in proto/ into the client package
+# (clients/python/avatarforge/v1; tests/test_proto.py fails when it is stale).
+GEN := clients/python
 proto:
-	$(PY) -m grpc_tools.protoc -Iproto --python_out=proto --grpc_python_out=proto --pyi_out=proto proto/avatarforge/v1/*.proto
+	$(PY) -m grpc_tools.protoc -Iproto --python_out=$(GEN) --grpc_python_out=$(GEN) --pyi_out=$(GEN) proto/avatarforge/v1/*.proto
