@@ -14,9 +14,14 @@ SEEDS ?= 0-63
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: $(PY) pyproject.toml
+# Two distributions, both editable: the client (clients/python) and the server (the root), which
+# depends on that exact client version; pip takes the client from its folder, never from an index.
+$(VENV)/.installed: $(PY) pyproject.toml clients/python/pyproject.toml
 	$(PIP) install $(TORCH_SPEC)
-	$(PIP) install -e '.[train,export,bench,metrics,test]'
+	@# A venv from before the split has an `avatarforge` that owns bin/avatarforge: replacing it
+	@# after the client is installed would delete the client's command, so it goes first.
+	$(PIP) uninstall -y avatarforge
+	$(PIP) install -e clients/python -e '.[train,export,bench,metrics,test]'
 	touch $@
 
 install: $(VENV)/.installed
