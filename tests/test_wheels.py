@@ -4,7 +4,8 @@ from a folder outside the checkout.
 - The client wheel alone: no torch, `avatarforge --help` lists the client commands only, and
   `avatarforge generate` streams faces from a server (this test session's, on loopback).
 - torch + both wheels: `avatarforge serve` serves the default model from inside the wheel and
-  a client gets a face back; `avatarforge --help` lists the server commands too.
+  a client gets a face back; `avatarforge --help` lists the server commands too, and
+  `avatarforge directions` runs without the training extras.
 
 The wheels are built from a clean copy of the checkout without build isolation (the test extra
 brings setuptools and wheel); the environments install their dependencies from the package
@@ -60,7 +61,7 @@ def outside_env() -> dict[str, str]:
 
 def fresh_venv(path: Path, *requirements) -> Path:
     """A venv without pip of its own; the test's pip installs into it (`pip --python`), without
-    compiling every module to bytecode (a third of the time with torch; Python compiles what runs)."""
+    compiling every module to bytecode (most of the install time with torch; Python compiles what runs)."""
     start = time.monotonic()
     venv.EnvBuilder(with_pip=False).create(path)
     print(f"[test_wheels] create venv {path.name}: {time.monotonic() - start:.1f} s")
@@ -202,6 +203,8 @@ def test_server_wheel_serves_the_bundled_default_model(server_venv, tmp_path):
             info = client.get_model()
             manifest = json.loads((ROOT / "models/zoo" / DEFAULT_MODEL / MANIFEST).read_text())
             assert (info.name, info.generator_sha256) == (DEFAULT_MODEL, manifest["files"][GENERATOR_FILE]["sha256"])
+            shipped = {d["name"] for d in manifest["directions"]}
+            assert shipped <= {d.name for d in info.directions}  # directions.safetensors came along
             face = client.generate(seeds=[42]).results[0]
             assert (face.image.width, face.image.height) == (info.resolution, info.resolution)
             assert face.image.data[:8] == b"\x89PNG\r\n\x1a\n" and face.dna.seed == 42
@@ -213,3 +216,7 @@ def test_server_wheel_serves_the_bundled_default_model(server_venv, tmp_path):
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, log.read_text()
+    # A server-side command other than serve, from the wheel without the training extras.
+    listing = timed("server venv: directions", [avatarforge, "directions", "--model", DEFAULT_MODEL],
+                    cwd=tmp_path, env=env, timeout=300).stdout
+    assert shipped <= set(re.findall(r"^(\S+)\s+supervised", listing, re.MULTILINE)), listing
