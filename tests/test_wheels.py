@@ -25,6 +25,7 @@ import sys
 import time
 import venv
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -102,6 +103,7 @@ def wheels(tmp_path_factory) -> dict[str, Path]:
     timed("pip wheel client + server", [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                                         "--disable-pip-version-check", "-w", out, src / "clients/python", src],
           timeout=600)
+    shutil.rmtree(src)
     found = {"client": list(out.glob("avatarforge_client-*.whl")), "server": list(out.glob("avatarforge-*.whl"))}
     assert all(len(v) == 1 for v in found.values()), found
     for kind, [wheel] in found.items():
@@ -132,8 +134,10 @@ def test_wheels_split_the_namespace_and_ship_the_default_model(wheels):
 
 
 @pytest.fixture(scope="module")
-def client_venv(wheels, tmp_path_factory) -> Path:
-    return fresh_venv(tmp_path_factory.mktemp("venvs") / "client", wheels["client"])
+def client_venv(wheels, tmp_path_factory) -> Iterator[Path]:
+    path = fresh_venv(tmp_path_factory.mktemp("venvs") / "client", wheels["client"])
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def test_client_wheel_alone_generates_faces_without_torch(client_venv, server, tmp_path):
@@ -170,8 +174,10 @@ def torch_spec() -> str:
 
 
 @pytest.fixture(scope="module")
-def server_venv(wheels, tmp_path_factory) -> Path:
-    return fresh_venv(tmp_path_factory.mktemp("venvs") / "server", torch_spec(), wheels["client"], wheels["server"])
+def server_venv(wheels, tmp_path_factory) -> Iterator[Path]:
+    path = fresh_venv(tmp_path_factory.mktemp("venvs") / "server", torch_spec(), wheels["client"], wheels["server"])
+    yield path
+    shutil.rmtree(path, ignore_errors=True)  # 0.9 GB; pytest keeps its last three temp folders
 
 
 def test_server_wheel_serves_the_bundled_default_model(server_venv, tmp_path):
