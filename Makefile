@@ -14,9 +14,14 @@ SEEDS ?= 0-63
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: $(PY) pyproject.toml
+# Two distributions, both editable: the client (clients/python) and the server (the root), which
+# depends on that exact client version; pip takes the client from its folder, never from an index.
+$(VENV)/.installed: $(PY) pyproject.toml clients/python/pyproject.toml
 	$(PIP) install $(TORCH_SPEC)
-	$(PIP) install -e '.[train,export,bench,metrics,test]'
+	@# A venv from before the split has an `avatarforge` that owns bin/avatarforge: replacing it
+	@# after the client is installed would delete the client's command, so it goes first.
+	$(PIP) uninstall -y avatarforge
+	$(PIP) install -e clients/python -e '.[train,export,bench,metrics,test]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -28,6 +33,8 @@ demo: install
 test: install
 	$(PY) -m pytest tests/
 
-# Regenerate the checked-in gRPC code (tests/test_proto.py fails when it is stale).
+# Regenerate the checked-in gRPC code from the contract in proto/ into the client package
+# (clients/python/avatarforge/v1; tests/test_proto.py fails when it is stale).
+GEN := clients/python
 proto:
-	$(PY) -m grpc_tools.protoc -Iproto --python_out=proto --grpc_python_out=proto --pyi_out=proto proto/avatarforge/v1/*.proto
+	$(PY) -m grpc_tools.protoc -Iproto --python_out=$(GEN) --grpc_python_out=$(GEN) --pyi_out=$(GEN) proto/avatarforge/v1/*.proto

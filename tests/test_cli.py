@@ -1,6 +1,7 @@
 """The `avatarforge` command as a user runs it."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -26,6 +27,22 @@ def test_every_subcommand_has_help(capsys, command, flag):
         cli.main([command, "--help"])
     assert exit.value.code == 0
     assert flag in capsys.readouterr().out
+
+
+def test_help_lists_the_subcommands_of_both_installed_distributions(capsys):
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["--help"])
+    assert exit.value.code == 0
+    listed = set(re.findall(r"^ {4}(\S+)", capsys.readouterr().out, re.MULTILINE))
+    assert listed == {"generate", "edit", "serve", "demo", "bench", "train", "directions", "eval"}
+
+
+def test_client_commands_never_import_torch():
+    probe = ("import sys\nfrom avatarforge import cli\ntry:\n    cli.main(['generate', '--help'])\n"
+             "except SystemExit:\n    pass\nprint(sorted(m for m in ('torch', 'numpy') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("[]"), proc.stdout
 
 
 def test_generate_writes_files_and_skips_existing(server, tmp_path, capsys):

@@ -354,3 +354,14 @@ def test_outbox_holds_one_preview_and_bounds_other_events():
     # Three renders, each after one skipped state: six states. One preview is delivered, so
     # it counts the other five: its own skip, the two replaced previews and their skips.
     assert events[0].preview.seq == 3 and events[0].preview.skipped == 5
+
+
+def test_session_errors_name_the_rejected_state_and_field(client, faces, ranges):
+    lo, hi = ranges["sefa/0"]
+    with client.edit_session(faces[0]) as session:
+        session.update({"sefa/0": 0.5 * hi})
+        bad = session.update({"sefa/1": 0.0, "sefa/0": hi * 10})
+        events = session.close()
+    errors = [e.error for e in events if e.HasField("error")]
+    assert len(errors) == 1
+    assert (errors[0].seq, errors[0].field, errors[0].code) == (bad, "edits[1].strength", INVALID)

@@ -32,16 +32,18 @@ FORMATS = {
     "jpg": pb.IMAGE_FORMAT_JPEG,
     "webp": pb.IMAGE_FORMAT_WEBP,
     "raw": pb.IMAGE_FORMAT_RAW_RGBA8,
+    "raw_bgra": pb.IMAGE_FORMAT_RAW_BGRA8,
 }
 FILE_EXTENSIONS = {pb.IMAGE_FORMAT_PNG: "png", pb.IMAGE_FORMAT_JPEG: "jpg", pb.IMAGE_FORMAT_WEBP: "webp",
-                   pb.IMAGE_FORMAT_RAW_RGBA8: "rgba"}
+                   pb.IMAGE_FORMAT_RAW_RGBA8: "rgba", pb.IMAGE_FORMAT_RAW_BGRA8: "bgra"}
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
-def output_spec(format: str | int = "png", size: int = 0, quality: int = 0) -> pb.OutputSpec:
-    """format: png | jpeg | webp | raw, or an ImageFormat value; size 0 = the model's native size."""
+def output_spec(format: str | int = "png", size: int = 0, quality: int = 0, bottom_up: bool = False) -> pb.OutputSpec:
+    """format: png | jpeg | webp | raw | raw_bgra, or an ImageFormat value; size 0 = the model's
+    native size; bottom_up (raw only): bottom row first, as Unity textures want."""
     fmt = FORMATS[format.lower()] if isinstance(format, str) else format
-    return pb.OutputSpec(format=fmt, size=size, quality=quality)
+    return pb.OutputSpec(format=fmt, size=size, quality=quality, bottom_up=bottom_up)
 
 
 class AvatarForgeClient:

@@ -1,1 +1,8 @@
-"""Subcommand modules of the `avatarforge` CLI (registered in avatarforge.cli.COMMANDS)."""
+"""The subcommands the client distribution (`avatarforge-client`) adds to the `avatarforge`
+command: rows of (name, module, one-line help), registered under the `avatarforge.commands`
+entry-point group in clients/python/pyproject.toml. Nothing is imported to list them."""
+
+COMMANDS: list[tuple[str, str, str]] = [
+    ("generate", "avatarforge.commands.generate", "generate faces from seeds into a folder (resumable)"),
+    ("edit", "avatarforge.commands.edit", "move a face's edit slider through strengths over an EditSession; PNGs, strip, DNA"),
+]

@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--seeds", required=True, type=parse_seeds, help="seeds: ranges and comma lists, e.g. 0-999 or 1,5,10-20")
     a("--out", required=True, type=Path, help="output folder (created if missing)")
     a("--size", type=int, default=0, help="image edge in pixels (default: the model's native resolution)")
-    a("--format", default="png", choices=["png", "jpeg", "webp", "raw"], help="image format (default png)")
+    a("--format", default="png", choices=["png", "jpeg", "webp", "raw", "raw_bgra"], help="image format (default png)")
     a("--quality", type=int, default=0, help="JPEG/WebP quality 1-100 (default: server's)")
     a("--psi", type=float, default=None, help="truncation psi in [0, 2] (default: the model's)")
     a("--model", default="", help="model name on the server (default: the server's default)")

@@ -1,0 +1,13 @@
+"""The subcommands the server distribution (`avatarforge`) adds to the `avatarforge` command:
+rows of (name, module, one-line help), registered under the `avatarforge.commands` entry-point
+group in the root pyproject.toml. Listing them imports nothing else, so `avatarforge --help`
+and `avatarforge generate` stay free of torch."""
+
+COMMANDS: list[tuple[str, str, str]] = [
+    ("serve", "avatarforge.server.serve_command", "run the gRPC server"),
+    ("demo", "avatarforge.server.demo_command", "start a server, generate 64 NPC faces and a contact sheet, stop"),
+    ("bench", "avatarforge.benchmarks.bench_command", "benchmark a server against the in-process backend; gate on ratios"),
+    ("train", "avatarforge.models.training.recipe", "train the default model from scratch (dataset .. bundle), resumable"),
+    ("directions", "avatarforge.models.training.directions_command", "list a model's edit directions, or derive the supervised ones"),
+    ("eval", "avatarforge.models.training.evaluate", "measure a model: Fréchet distance, attribute coverage, diversity"),
+]
