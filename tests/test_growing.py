@@ -141,3 +141,20 @@ def test_grown_run_resumes_bit_exactly_and_stays_small(data128, tmp_path):
     print(f"avatars64 compact {COMMITTED_64.stat().st_size / 1e6:.1f} MB; grown: "
           + ", ".join(f"{p} {s / 1e6:.1f} MB" for p, s in sizes.items()))
     assert sizes["compact.safetensors"] < 1.05 * COMMITTED_64.stat().st_size
+
+
+def test_classifier_trains_at_the_datas_resolution(data128, tmp_path):
+    """The 128 px classifier path (the real one is trained later): a few steps on 128 px renders
+    give a classifier that reads 128 px, and it cannot continue from a 64 px one."""
+    from avatarforge.models.training import classifier
+
+    classifier.train_classifier(data128, tmp_path / "c128.safetensors", epochs=1, batch=8, width=8)
+    clf = classifier.load_classifier(tmp_path / "c128.safetensors")
+    assert clf.resolution == 128 and clf.fromrgb.weight.shape[0] == 8
+    _, labels = dataset.load_split(data128, "heldout")
+    images, _ = dataset.load_split(data128, "heldout")
+    pred, feats = clf.predict(images)
+    assert pred.shape == labels.shape and feats.shape == (len(images), classifier.FEATURE_DIM)
+    with pytest.raises(ValueError):
+        classifier.train_classifier(data128, tmp_path / "c.safetensors", epochs=1, batch=8,
+                                    init="models/zoo/avatars64/classifier.safetensors")
