@@ -307,8 +307,9 @@ class SynthesisBlock(nn.Module):
         self.torgb = ToRGBLayer(out_channels, img_channels, w_dim)
         self.num_conv = 1 if self.is_first else 2
 
-    def forward(self, x, img, ws: torch.Tensor, noise_mode: str):
+    def forward(self, x, img, ws: torch.Tensor, noise_mode: str, rgb_alpha: float = 1.0):
         # ws: [N, num_conv + 1, w_dim]; the last one (torgb) is shared with the next block's conv0.
+        # rgb_alpha < 1 fades a newly grown block in: at 0 the image is the upsampled one below.
         if self.is_first:
             x = self.const.unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
             x = self.conv1(x, ws[:, 0], noise_mode)
@@ -316,6 +317,8 @@ class SynthesisBlock(nn.Module):
             x = self.conv0(x, ws[:, 0], noise_mode)
             x = self.conv1(x, ws[:, 1], noise_mode)
         rgb = self.torgb(x, ws[:, self.num_conv])
+        if rgb_alpha != 1.0:  # only while growing: served and exported graphs never scale
+            rgb = rgb * rgb_alpha
         img = rgb if img is None else upsample2x(img) + rgb
         return x, img
 
@@ -332,8 +335,13 @@ class SynthesisNetwork(nn.Module):
             block = SynthesisBlock(in_ch, cfg.channels_at(res), cfg.w_dim, res, cfg.img_channels)
             setattr(self, f"b{res}", block)
 
-    def forward(self, ws: torch.Tensor, noise_mode: str = "const", max_resolution: int | None = None):
-        """`max_resolution` stops early (progressive training at a lower resolution)."""
+    def forward(
+        self,
+        ws: torch.Tensor,  # [N, num_ws, w_dim]
+        noise_mode: str = "const",  # "const" (a pure function of ws), "random" (training) or "none"
+        max_resolution: int | None = None,  # stop early (progressive training at a lower resolution)
+        top_alpha: float = 1.0,  # weight of the top block's ToRGB while it fades in (training/growing.py)
+    ) -> torch.Tensor:  # [N, img_channels, res, res]
         assert ws.ndim == 3 and ws.shape[1:] == (self.num_ws, self.w_dim), (
             f"ws must be [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}"
         )
@@ -343,7 +351,8 @@ class SynthesisNetwork(nn.Module):
             if max_resolution is not None and res > max_resolution:
                 break
             block = getattr(self, f"b{res}")
-            x, img = block(x, img, ws[:, w_idx : w_idx + block.num_conv + 1], noise_mode)
+            alpha = top_alpha if res == self.resolution else 1.0
+            x, img = block(x, img, ws[:, w_idx : w_idx + block.num_conv + 1], noise_mode, alpha)
             w_idx += block.num_conv
         return img
 

@@ -111,9 +111,13 @@ def train_classifier(data: str | Path, out: str | Path, epochs: float = 4, batch
     images, labels = dataset.load_split(data, "train")
     held_images, held_labels = dataset.load_split(data, "heldout")
     vocab = json.loads((Path(data) / "attributes.json").read_text())["heads"]
-    model = AttributeClassifier(vocab, width=width)
-    if init:  # continue from an earlier classifier (same width) instead of from scratch
+    # The classifier reads the data's own resolution: at 128 px eyes, mouths and eyebrows (the
+    # heads it confuses at 64) have four times the pixels.
+    model = AttributeClassifier(vocab, resolution=images.shape[1], width=width)
+    if init:  # continue from an earlier classifier (same width and resolution) instead of from scratch
         model = load_classifier(init).train().requires_grad_(True)
+        if model.resolution != images.shape[1]:
+            raise ValueError(f"{init} reads {model.resolution} px, the data in {data} are {images.shape[1]} px")
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     steps = int(epochs * (len(images) // batch))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
@@ -152,7 +156,7 @@ def train_classifier(data: str | Path, out: str | Path, epochs: float = 4, batch
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description="Train the attribute classifier on real renders")
-    p.add_argument("--data", default="data/avatars64")
+    p.add_argument("--data", default="data/avatars64", help="its image size is the classifier's resolution (data/avatars128: 128 px)")
     p.add_argument("--out", default="runs/classifier.safetensors")
     p.add_argument("--width", type=int, default=24, help="channels at full resolution (doubles per halving, max 128)")
     p.add_argument("--epochs", type=float, default=4)

@@ -17,6 +17,9 @@ Losses, each for a reason:
 
 Progressive: the first `--steps-low` steps train at half resolution (cheap); then the last
 block joins with its ToRGB scaled down, so the skip architecture fades it in smoothly.
+Growing (--grow-from, growing.py): a trained checkpoint at half the dataset's resolution gets a
+new top block in the synthesis network and the encoder, faded in over --fade-steps (ProGAN's
+alpha); training continues the step count, phases and seconds of the grown checkpoint.
 
 Sharpening (--adv-weight > 0, after the reconstruction has converged): a discriminator on
 real vs reconstructed images adds the detail that L1 averages away, still anchored to each
@@ -44,9 +47,10 @@ from torch import nn
 
 from . import dataset
 from .classifier import masked_cross_entropy
+from .growing import EncoderFade, Growth, grow_encoder, grow_synthesis
 from ..encoder import Encoder, to_float
-from ..networks import FullyConnectedLayer, Generator
-from ..architectures import AVATARS64, ENCODER_CHANNELS
+from ..networks import FullyConnectedLayer, Generator, SynthesisNetwork
+from ..architectures import STAGE1_BY_RESOLUTION
 from ..latents import broadcast
 
 DISC_ALONE_STEPS = 300  # a discriminator resumed from nothing trains this long before the generator feels it
@@ -100,9 +104,9 @@ class LabelHeads(nn.Module):
 class Discriminator(nn.Module):
     """Real/fake critic for the sharpening phase: the encoder's conv trunk and a scalar head."""
 
-    def __init__(self, resolution: int):
+    def __init__(self, resolution: int, channels: dict[int, int]):  # channels: the encoder's, {res: channels}
         super().__init__()
-        self.trunk = Encoder(resolution, 128, ENCODER_CHANNELS)
+        self.trunk = Encoder(resolution, 128, channels)
         self.head = FullyConnectedLayer(128, 1)
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:  # [N, 3, R, R] -> logits [N]
@@ -120,9 +124,9 @@ class AutoencoderTrainer:
         held_images, _ = dataset.load_split(args.data, "heldout")
         self.preview = torch.from_numpy(held_images[:16])
         vocab = json.loads((Path(args.data) / "attributes.json").read_text())["heads"]
-        cfg = AVATARS64
+        cfg, self.encoder_channels = STAGE1_BY_RESOLUTION[self.images.shape[1]]  # the data decide the architecture
         self.generator = Generator(cfg)
-        self.encoder = Encoder(cfg.resolution, cfg.w_dim, ENCODER_CHANNELS)
+        self.encoder = Encoder(cfg.resolution, cfg.w_dim, self.encoder_channels)
         self.heads = LabelHeads(cfg.w_dim, vocab)
         self.ema = copy.deepcopy(self.generator.synthesis).requires_grad_(False)
         self.ema_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
@@ -131,7 +135,7 @@ class AutoencoderTrainer:
         self.threads_tuned = False  # --threads auto measures at the first step, then every 300
         self.disc = None
         if args.adv_weight > 0:  # sharpening phase (see train_step)
-            self.disc = Discriminator(cfg.resolution)
+            self.disc = Discriminator(cfg.resolution, self.encoder_channels)
             self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=args.lr, betas=(0.0, 0.99))
         self.step = 0
         self.warmup_until = 0  # set when resuming without optimizer state (see load)
@@ -139,6 +143,11 @@ class AutoencoderTrainer:
         self.seconds = 0.0  # training wall time accumulated over all runs (for the manifest)
         # Which losses trained which steps, across resumes with different flags (for the manifest).
         self.phases: list[dict] = []
+        # Set when this run was grown from a lower resolution (start_growth): the fade-in schedule
+        # and the old encoder input that fades out (raw and EMA).
+        self.growth: Growth | None = None
+        self.encoder_fade: EncoderFade | None = None
+        self.ema_encoder_fade: EncoderFade | None = None
         self.feature_net = None
         if args.feature_loss:
             from .classifier import load_classifier
@@ -149,6 +158,8 @@ class AutoencoderTrainer:
     def modules(self) -> dict[str, nn.Module]:
         mods = {"synthesis": self.generator.synthesis, "encoder": self.encoder, "heads": self.heads,
                 "ema_synthesis": self.ema, "ema_encoder": self.ema_encoder}
+        if self.growth is not None:
+            mods |= {"encoder_fade": self.encoder_fade, "ema_encoder_fade": self.ema_encoder_fade}
         return mods | ({"disc": self.disc} if self.disc is not None else {})
 
     def save(self) -> None:
@@ -156,6 +167,8 @@ class AutoencoderTrainer:
         state |= {"opt": self.opt.state_dict(), "step": self.step, "seconds": self.seconds, "warmup_until": self.warmup_until,
                   "disc_born": self.disc_born,
                   "phases": json.dumps(self.phases)}
+        if self.growth is not None:
+            state["growth"] = self.growth.to_json()
         if self.disc is not None:
             state["opt_d"] = self.opt_d.state_dict()
         torch.save(state, self.run / "state.tmp")
@@ -168,12 +181,15 @@ class AutoencoderTrainer:
 
         Resuming from it restarts the raw weights from the EMA ones and the optimizer from zero.
         """
-        keep = ("ema_synthesis", "ema_encoder", "heads")
+        keep = ("ema_synthesis", "ema_encoder", "ema_encoder_fade", "heads")
         flat = {f"{k}.{n}": t.contiguous() for k, m in self.modules().items() if k in keep for n, t in m.state_dict().items()}
         save_file(flat, str(path), metadata=self.metadata())
 
     def metadata(self) -> dict[str, str]:
-        return {"step": str(self.step), "seconds": str(self.seconds), "phases": json.dumps(self.phases)}
+        meta = {"step": str(self.step), "seconds": str(self.seconds), "phases": json.dumps(self.phases)}
+        if self.growth is not None:  # the fade-in schedule; alpha is a function of it and the step
+            meta |= {"growth": self.growth.to_json(), "fade_alpha": str(self.growth.alpha(self.step))}
+        return meta
 
     def phase(self) -> dict:
         """The losses and schedule these flags train with."""
@@ -187,7 +203,10 @@ class AutoencoderTrainer:
         if a.adv_weight > 0:
             losses["adversarial_balanced"] = a.adv_weight
             losses["adversarial_from_step"] = a.adv_start
-        return {"losses": losses, "lr": a.lr, "decay_start": a.decay_start, "until": a.steps, "batch": a.batch}
+        phase = {"losses": losses, "lr": a.lr, "decay_start": a.decay_start, "until": a.steps, "batch": a.batch}
+        if self.growth is not None:  # a grown run says at which resolution its phases trained
+            phase["resolution"] = self.generator.cfg.resolution
+        return phase
 
     def record_phase(self) -> None:
         current = self.phase()
@@ -209,9 +228,11 @@ class AutoencoderTrainer:
             flat = load_file(str(path))
             with safe_open(str(path), "pt") as f:
                 meta = f.metadata()
+            if meta.get("growth"):
+                self.start_growth(Growth.from_json(meta["growth"]))
             for k, m in self.modules().items():
                 part = checkpoint_part(flat, k)
-                if not part and k in ("synthesis", "encoder"):  # a compact checkpoint: EMA only
+                if not part and k in ("synthesis", "encoder", "encoder_fade"):  # a compact checkpoint: EMA only
                     part = checkpoint_part(flat, f"ema_{k}")
                 if part or k != "disc":
                     m.load_state_dict(part)
@@ -224,6 +245,8 @@ class AutoencoderTrainer:
             self.warmup_until = self.step + self.args.resume_warmup
         else:
             state = torch.load(path, weights_only=True)
+            if state.get("growth"):
+                self.start_growth(Growth.from_json(state["growth"]))
             for k, m in self.modules().items():
                 if k in state or k != "disc":
                     m.load_state_dict(state[k])
@@ -236,9 +259,58 @@ class AutoencoderTrainer:
             self.phases = json.loads(state.get("phases", "[]"))
         print(f"resumed from {path} at step {self.step}")
 
+    def start_growth(self, growth: Growth) -> None:
+        """Make this a grown run: the old encoder input (raw and EMA) joins the modules and the optimizer."""
+        self.growth = growth
+        self.encoder_fade = EncoderFade(self.encoder_channels[growth.from_resolution])
+        self.ema_encoder_fade = copy.deepcopy(self.encoder_fade).requires_grad_(False)
+        self.opt.add_param_group({"params": list(self.encoder_fade.parameters())})
+
+    def grow_from(self, path: Path) -> None:
+        """Start from a stage-1 checkpoint at half the data's resolution (growing.py). Its EMA
+        weights start both the raw and the EMA networks (as resuming from a compact checkpoint
+        does), the new top blocks are fresh, and the optimizer ramps up as after any resume."""
+        from safetensors import safe_open
+
+        cfg = self.generator.cfg
+        low_cfg, low_channels = STAGE1_BY_RESOLUTION[cfg.resolution // 2]
+        flat = load_file(str(path))
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata()
+        if meta.get("growth") and Growth.from_json(meta["growth"]).alpha(int(meta["step"])) < 1:
+            raise ValueError(f"{path} is still fading in its own top block: finish that before growing again")
+        low_synthesis = SynthesisNetwork(low_cfg)
+        low_synthesis.load_state_dict(checkpoint_part(flat, "ema_synthesis"))
+        low_encoder = Encoder(low_cfg.resolution, low_cfg.w_dim, low_channels)
+        low_encoder.load_state_dict(checkpoint_part(flat, "ema_encoder"))
+        self.step, self.seconds = int(meta["step"]), float(meta["seconds"])
+        self.phases = json.loads(meta.get("phases", "[]"))
+        self.warmup_until = self.step + self.args.resume_warmup  # Adam restarts from zero moments
+        self.start_growth(Growth(low_cfg.resolution, self.step, self.args.fade_steps))
+        synthesis = grow_synthesis(low_synthesis, cfg)
+        encoder, fade = grow_encoder(low_encoder, self.encoder_channels)
+        # Into the modules the optimizer already holds: copy, never replace.
+        for raw, ema, grown in ((self.generator.synthesis, self.ema, synthesis), (self.encoder, self.ema_encoder, encoder),
+                                (self.encoder_fade, self.ema_encoder_fade, fade)):
+            raw.load_state_dict(grown.state_dict())
+            ema.load_state_dict(grown.state_dict())
+        self.heads.load_state_dict(checkpoint_part(flat, "heads"))
+        print(f"grew {path} ({low_cfg.resolution} px, step {self.step}) to {cfg.resolution} px; "
+              f"top block fades in over {self.args.fade_steps} steps")
+
+    def top_alpha(self) -> float:
+        """Weight of the grown top block now (1 when this run was not grown)."""
+        return 1.0 if self.growth is None else self.growth.alpha(self.step)
+
+    def encode(self, img: torch.Tensor, ema: bool = False) -> torch.Tensor:
+        """img [N, 3, R, R] -> w [N, w_dim], through the fading encoder input while growing."""
+        encoder, fade = (self.ema_encoder, self.ema_encoder_fade) if ema else (self.encoder, self.encoder_fade)
+        return encoder(img) if fade is None else fade(encoder, img, self.top_alpha())
+
     # -- training ------------------------------------------------------------------------------
     def resolution(self) -> int:
-        return self.generator.cfg.resolution // 2 if self.step < self.args.steps_low else self.generator.cfg.resolution
+        low = self.growth is None and self.step < self.args.steps_low  # a grown run is past its low steps
+        return self.generator.cfg.resolution // 2 if low else self.generator.cfg.resolution
 
     def learning_rate(self) -> float:
         """A pure function of the step (so resume stays exact): constant, a linear ramp after a
@@ -268,14 +340,14 @@ class AutoencoderTrainer:
         # Batch and noise are pure functions of (seed, step): a resumed run takes exactly the
         # steps an uninterrupted one would have taken.
         torch.manual_seed(a.seed * 1_000_003 + self.step)
-        if self.step == a.steps_low and a.steps_low > 0:
+        if self.step == a.steps_low and a.steps_low > 0 and self.growth is None:
             self.fade_in_last_block()
         idx = torch.randint(len(self.images), (a.batch,))
         real = to_float(self.images[idx])
         res = self.resolution()
-        w = self.encoder(real)
+        w = self.encode(real)
         ws = broadcast(w, self.generator.num_ws)
-        fake = self.generator.synthesis(ws, noise_mode="random", max_resolution=res)
+        fake = self.generator.synthesis(ws, noise_mode="random", max_resolution=res, top_alpha=self.top_alpha())
         target = F.avg_pool2d(real, real.shape[-1] // res) if res < real.shape[-1] else real
         l1 = (fake - target).abs().mean()
         grad = gradient_l1(fake, target)
@@ -306,7 +378,10 @@ class AutoencoderTrainer:
         if self.disc is not None and res == real.shape[-1]:
             logs["d"] = self.discriminator_step(real, fake.detach())
         with torch.no_grad():  # EMA weights are what ships: smoother than the raw iterate
-            for ema, raw in ((self.ema, self.generator.synthesis), (self.ema_encoder, self.encoder)):
+            pairs = [(self.ema, self.generator.synthesis), (self.ema_encoder, self.encoder)]
+            if self.growth is not None:
+                pairs.append((self.ema_encoder_fade, self.encoder_fade))
+            for ema, raw in pairs:
                 for pe, pr in zip(ema.parameters(), raw.parameters()):
                     pe.lerp_(pr, 1 - a.ema)
                 for be, br in zip(ema.buffers(), raw.buffers()):
@@ -355,8 +430,8 @@ class AutoencoderTrainer:
         from PIL import Image
 
         real = to_float(self.preview)
-        ws = broadcast(self.ema_encoder(real), self.generator.num_ws)
-        fake = self.ema(ws, noise_mode="const", max_resolution=self.resolution())
+        ws = broadcast(self.encode(real, ema=True), self.generator.num_ws)
+        fake = self.ema(ws, noise_mode="const", max_resolution=self.resolution(), top_alpha=self.top_alpha())
         fake = F.interpolate(fake, size=real.shape[-1], mode="nearest")
         rows = torch.cat([real, fake.clamp(-1, 1)], dim=2)  # real above, reconstruction below
         grid = ((rows + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
@@ -370,9 +445,15 @@ class AutoencoderTrainer:
         a = self.args
         if a.resume:
             self.load(Path(a.resume))
+        elif a.grow_from:
+            self.grow_from(Path(a.grow_from))
         self.record_phase()
         stop = {"now": False}
         signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+        # Others pause long runs (SIGSTOP/SIGCONT) while they measure: the step a pause fell in
+        # is not counted in `seconds`, the training time the manifest reports.
+        paused = {"during_step": False}
+        signal.signal(signal.SIGCONT, lambda *_: paused.update(during_step=True))
         log = open(self.run / "log.jsonl", "a")
         bar = tqdm(total=a.steps, initial=self.step, unit="step", desc="autoencoder")
         t_last = time.time()
@@ -382,12 +463,16 @@ class AutoencoderTrainer:
                 logs = self.train_step()
                 self.step += 1
                 now = time.time()
-                self.seconds += now - t_last
+                if not paused["during_step"]:
+                    self.seconds += now - t_last
+                paused["during_step"] = False
                 t_last = now
                 bar.update(1)
                 if self.step % 50 == 0:
                     bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()})
-                    log.write(json.dumps({"step": self.step, "seconds": round(self.seconds, 1), "res": self.resolution(), **logs}) + "\n")
+                    alpha = {"alpha": round(self.top_alpha(), 4)} if self.growth is not None else {}
+                    log.write(json.dumps({"step": self.step, "seconds": round(self.seconds, 1), "res": self.resolution(),
+                                          **alpha, **logs}) + "\n")
                     log.flush()
                 if self.step % a.sample_every == 0:
                     self.write_samples()
@@ -446,6 +531,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "(on a shared machine two threads can be several times slower than one)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", default=None, help="state.pt or weights.safetensors to continue from")
+    p.add_argument("--grow-from", default=None,
+                   help="stage-1 checkpoint (.safetensors) at half the data's resolution to grow from (ignored with --resume, "
+                        "whose checkpoint already records its growth)")
+    p.add_argument("--fade-steps", type=int, default=2000,
+                   help="with --grow-from: steps over which the new top block fades in (alpha 0 -> 1)")
     return p
 
 

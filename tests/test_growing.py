@@ -1,0 +1,160 @@
+"""Progressive growing (avatars64 -> avatars128): a grown network starts as the network it grew
+from, the new block fades in with alpha, and a grown run resumes exactly where it stopped."""
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+from avatarforge.models.encoder import Encoder
+from avatarforge.models.networks import GeneratorConfig, seeded_generator, upsample2x
+from avatarforge.models.training.growing import Growth, grow_encoder, grow_synthesis
+
+LOW = GeneratorConfig(z_dim=32, w_dim=32, resolution=32, channels={4: 16, 8: 16, 16: 8, 32: 8})
+HIGH = GeneratorConfig(z_dim=32, w_dim=32, resolution=64, channels=LOW.channels | {64: 4})
+LOW_ENCODER = {32: 4, 16: 8, 8: 8, 4: 8}
+COMMITTED_64 = Path("models/checkpoints/avatars64-stage1.safetensors")
+
+
+def _grown_synthesis():
+    low = seeded_generator(LOW, seed=0).synthesis
+    torch.manual_seed(1)
+    return low, grow_synthesis(low, HIGH).eval().requires_grad_(False)
+
+
+def test_grown_synthesis_draws_the_upsampled_low_image_at_alpha_0():
+    low, high = _grown_synthesis()
+    ws = torch.randn(3, HIGH.num_ws, HIGH.w_dim, generator=torch.Generator().manual_seed(2))
+    expected = upsample2x(low(ws[:, : LOW.num_ws]))  # the low network's ws are a prefix of the grown one's
+    grown = high(ws, top_alpha=0.0)
+    assert grown.shape == (3, 3, 64, 64)
+    assert (grown - expected).abs().max() < 1e-6
+
+
+def test_new_synthesis_block_fades_in_linearly_with_alpha():
+    low, high = _grown_synthesis()
+    ws = torch.randn(3, HIGH.num_ws, HIGH.w_dim, generator=torch.Generator().manual_seed(2))
+    base = upsample2x(low(ws[:, : LOW.num_ws]))
+    full = high(ws, top_alpha=1.0) - base  # the new block's own ToRGB output
+    assert full.abs().mean() > 0.05, "the new block must contribute something to fade in"
+    for alpha in (0.25, 0.5, 0.75):
+        assert (high(ws, top_alpha=alpha) - base - alpha * full).abs().max() < 1e-5, alpha
+    assert torch.equal(high(ws), high(ws, top_alpha=1.0)), "serving (no alpha) is the fully grown network"
+
+
+def test_grown_encoder_reads_the_pooled_image_at_alpha_0_and_its_new_block_at_1():
+    torch.manual_seed(3)
+    low = Encoder(32, 32, LOW_ENCODER).eval()
+    high, fade = grow_encoder(low, LOW_ENCODER | {64: 4})
+    img = torch.rand(4, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        at_0 = fade(high, img, 0.0)
+        assert (at_0 - low(F.avg_pool2d(img, 2))).abs().max() < 1e-6
+        assert torch.equal(fade(high, img, 1.0), high(img))
+        halfway = fade(high, img, 0.5)
+        assert (halfway - at_0).abs().mean() > 1e-3 and (halfway - high(img)).abs().mean() > 1e-3
+    with pytest.raises(ValueError):  # growing must keep the trained blocks' channels
+        grow_encoder(low, {64: 4, 32: 8, 16: 8, 8: 8, 4: 8})
+
+
+def test_growth_schedule():
+    g = Growth(from_resolution=64, from_step=100, fade_steps=40)
+    assert [g.alpha(s) for s in (0, 100, 110, 140, 1000)] == [0.0, 0.0, 0.25, 1.0, 1.0]
+    assert Growth.from_json(g.to_json()) == g and Growth.from_json(None) is None
+
+
+# -- the trainer, grown from the committed avatars64 checkpoint on a tiny 128 px dataset ----------
+
+pytest.importorskip("python_avatars")
+from avatarforge.models.training import dataset, train_autoencoder  # noqa: E402
+
+START = int(safe_open(str(COMMITTED_64), "pt").metadata()["step"])
+
+
+@pytest.fixture(scope="module")
+def data128(tmp_path_factory):
+    return dataset.write_dataset(tmp_path_factory.mktemp("data") / "d128", n_train=24, n_heldout=16, size=128, workers=2)
+
+
+def _grow(data, run, steps, resume=None):
+    """`steps` steps after the growth; the top block fades in over the first 3."""
+    argv = ["--data", str(data), "--run", str(run), "--steps", str(START + steps), "--batch", "2",
+            "--checkpoint-every", "2", "--sample-every", "3", "--threads", "1",
+            "--grow-from", str(COMMITTED_64), "--fade-steps", "3"]
+    train_autoencoder.main(argv + (["--resume", str(resume)] if resume else []))
+
+
+def test_grown_trainer_starts_as_avatars64_on_pooled_images(data128, tmp_path):
+    """At the growth step the grown autoencoder reconstructs a 128 px face exactly as the
+    committed avatars64 reconstructs it pooled to 64, upsampled."""
+    from avatarforge.models.architectures import AVATARS64, ENCODER_CHANNELS
+    from avatarforge.models.latents import broadcast
+    from avatarforge.models.networks import SynthesisNetwork
+
+    args = train_autoencoder.build_parser().parse_args(["--data", str(data128), "--run", str(tmp_path / "r"),
+                                                        "--grow-from", str(COMMITTED_64)])
+    t = train_autoencoder.AutoencoderTrainer(args)
+    t.grow_from(COMMITTED_64)
+    assert t.step == START and t.top_alpha() == 0.0 and t.generator.cfg.resolution == 128
+    flat = load_file(str(COMMITTED_64))
+    syn64 = SynthesisNetwork(AVATARS64)
+    syn64.load_state_dict(train_autoencoder.checkpoint_part(flat, "ema_synthesis"))
+    enc64 = Encoder(64, AVATARS64.w_dim, ENCODER_CHANNELS)
+    enc64.load_state_dict(train_autoencoder.checkpoint_part(flat, "ema_encoder"))
+    real = t.preview[:4].permute(0, 3, 1, 2).float() / 127.5 - 1
+    with torch.no_grad():
+        w = t.encode(real, ema=True)
+        assert (w - enc64(F.avg_pool2d(real, 2))).abs().max() < 1e-4
+        grown = t.ema(broadcast(w, t.generator.num_ws), top_alpha=t.top_alpha())
+        expected = upsample2x(syn64(broadcast(w, AVATARS64.num_ws)))
+    assert (grown - expected).abs().max() < 1e-5
+
+
+def test_grown_run_resumes_bit_exactly_and_stays_small(data128, tmp_path):
+    _grow(data128, tmp_path / "straight", 5)
+    _grow(data128, tmp_path / "interrupted", 2)  # stops mid-fade (alpha 2/3)
+    _grow(data128, tmp_path / "interrupted", 5, resume=tmp_path / "interrupted" / "state.pt")
+    a = load_file(str(tmp_path / "straight" / "weights.safetensors"))
+    b = load_file(str(tmp_path / "interrupted" / "weights.safetensors"))
+    assert a.keys() == b.keys() and any(k.startswith("ema_synthesis.b128.") for k in a)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+    with safe_open(str(tmp_path / "interrupted" / "compact.safetensors"), "pt") as f:
+        meta = f.metadata()
+    assert Growth.from_json(meta["growth"]) == Growth(64, START, 3) and meta["fade_alpha"] == "1.0"
+    assert meta["step"] == str(START + 5)
+    phases = json.loads(meta["phases"])
+    assert phases[-1]["from_step"] == START and phases[-1]["resolution"] == 128 and len(phases) > 1
+
+    # The compact checkpoint (what gets committed) resumes the grown run, fade state included.
+    args = train_autoencoder.build_parser().parse_args(["--data", str(data128), "--run", str(tmp_path / "r")])
+    t = train_autoencoder.AutoencoderTrainer(args)
+    t.load(tmp_path / "interrupted" / "compact.safetensors")
+    assert t.growth == Growth(64, START, 3) and t.top_alpha() == 1.0 and t.step == START + 5
+
+    # Small: the 128 px blocks add little to avatars64's committed checkpoint.
+    sizes = {p: (tmp_path / "straight" / p).stat().st_size for p in ("compact.safetensors", "weights.safetensors", "state.pt")}
+    print(f"avatars64 compact {COMMITTED_64.stat().st_size / 1e6:.1f} MB; grown: "
+          + ", ".join(f"{p} {s / 1e6:.1f} MB" for p, s in sizes.items()))
+    assert sizes["compact.safetensors"] < 1.05 * COMMITTED_64.stat().st_size
+
+
+def test_classifier_trains_at_the_datas_resolution(data128, tmp_path):
+    """The 128 px classifier path (the real one is trained later): a few steps on 128 px renders
+    give a classifier that reads 128 px, and it cannot continue from a 64 px one."""
+    from avatarforge.models.training import classifier
+
+    classifier.train_classifier(data128, tmp_path / "c128.safetensors", epochs=1, batch=8, width=8)
+    clf = classifier.load_classifier(tmp_path / "c128.safetensors")
+    assert clf.resolution == 128 and clf.fromrgb.weight.shape[0] == 8
+    _, labels = dataset.load_split(data128, "heldout")
+    images, _ = dataset.load_split(data128, "heldout")
+    pred, feats = clf.predict(images)
+    assert pred.shape == labels.shape and feats.shape == (len(images), classifier.FEATURE_DIM)
+    with pytest.raises(ValueError):
+        classifier.train_classifier(data128, tmp_path / "c.safetensors", epochs=1, batch=8,
+                                    init="models/zoo/avatars64/classifier.safetensors")
