@@ -30,6 +30,14 @@ log = logging.getLogger(__name__)
 BULK_LOOKAHEAD = 2  # micro-batches a GenerateBatch stream keeps in flight
 
 
+def _backend_info(describe: dict) -> pb.BackendInfo:
+    """describe()'s keys that name a BackendInfo field, as that field's type (None -> 0 or "")."""
+    fields = pb.BackendInfo.DESCRIPTOR.fields_by_name
+    integer = lambda f: f.cpp_type in (f.CPPTYPE_INT32, f.CPPTYPE_INT64, f.CPPTYPE_UINT32, f.CPPTYPE_UINT64)
+    return pb.BackendInfo(**{k: int(v or 0) if integer(fields[k]) else str(v or "")
+                             for k, v in describe.items() if k in fields})
+
+
 class AvatarForgeService:
     def __init__(self, registry: ModelRegistry, config: ServerConfig):
         self.registry = registry
@@ -54,8 +62,7 @@ class AvatarForgeService:
             w_dim=cfg.w_dim,
             num_ws=cfg.num_ws,
             supported_sizes=rt.sizes,
-            backend=pb.BackendInfo(**{k: str(v or "") for k, v in rt.backend.describe().items()
-                                      if k in pb.BackendInfo.DESCRIPTOR.fields_by_name}),
+            backend=_backend_info(rt.backend.describe()),
             directions=[self._direction_info(d) for d in rt.directions.values()],
             default_truncation_psi=rt.default_psi,
             limits=pb.ServerLimits(max_batch=c.max_batch, max_unary_items=c.max_unary_items,

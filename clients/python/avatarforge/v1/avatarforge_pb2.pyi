@@ -171,18 +171,22 @@ class GetModelRequest(_message.Message):
     def __init__(self, model: _Optional[str] = ...) -> None: ...
 
 class BackendInfo(_message.Message):
-    __slots__ = ("backend", "device", "precision", "engine_key", "fallback_reason")
+    __slots__ = ("backend", "device", "precision", "engine_key", "fallback_reason", "threads", "threads_reason")
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     PRECISION_FIELD_NUMBER: _ClassVar[int]
     ENGINE_KEY_FIELD_NUMBER: _ClassVar[int]
     FALLBACK_REASON_FIELD_NUMBER: _ClassVar[int]
+    THREADS_FIELD_NUMBER: _ClassVar[int]
+    THREADS_REASON_FIELD_NUMBER: _ClassVar[int]
     backend: str
     device: str
     precision: str
     engine_key: str
     fallback_reason: str
-    def __init__(self, backend: _Optional[str] = ..., device: _Optional[str] = ..., precision: _Optional[str] = ..., engine_key: _Optional[str] = ..., fallback_reason: _Optional[str] = ...) -> None: ...
+    threads: int
+    threads_reason: str
+    def __init__(self, backend: _Optional[str] = ..., device: _Optional[str] = ..., precision: _Optional[str] = ..., engine_key: _Optional[str] = ..., fallback_reason: _Optional[str] = ..., threads: _Optional[int] = ..., threads_reason: _Optional[str] = ...) -> None: ...
 
 class DirectionInfo(_message.Message):
     __slots__ = ("name", "description", "layer_start", "layer_end", "kind", "strength_min", "strength_max", "default_strength", "success", "unchanged")
