@@ -24,7 +24,10 @@ class ServerConfig:
     model_dir: str = ""  # extra folder of bundles, searched before models/zoo
     backend: str = "auto"  # auto | torch | onnxruntime | tensorrt
     device: str = "auto"  # auto | cpu | cuda:N
-    threads: int = 0  # torch CPU threads; 0 = torch's default
+    # CPU threads of the backend: "auto" = the count whose synthesize measured fastest at start,
+    # at batch 1 and max_batch (server/backends/thread_choice.py); N = exactly N; 0 = the library's
+    # default (one per physical core)
+    threads: str = "auto"
     max_batch: int = 16  # rows per backend call (micro-batch across requests)
     # How long a partial batch may wait for requests already on their way (callers mapping z
     # with MicroBatcher.map before they synthesize); never holds a full batch or a lone request
@@ -54,10 +57,18 @@ class ServerConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.max_delay_ms < 0:
             raise ValueError(f"max_delay_ms must be >= 0, got {self.max_delay_ms}")
+        self.threads = str(self.threads).strip().lower()
+        if self.threads != "auto" and not (self.threads.isdigit()):
+            raise ValueError(f"threads must be auto or a number of threads >= 0, got {self.threads!r}")
         if not 0 <= self.metrics_port <= 65535:
             raise ValueError(f"metrics_port must be in [0, 65535], got {self.metrics_port}")
         if self.default_psi is not None and not 0.0 <= self.default_psi <= 2.0:
             raise ValueError(f"default_psi must be in [0, 2], got {self.default_psi}")
+
+    @property
+    def backend_threads(self) -> int | str | None:
+        """What create_backend takes: "auto", a count, or None for the library's default."""
+        return "auto" if self.threads == "auto" else int(self.threads) or None
 
     @property
     def models(self) -> list[str]:
@@ -98,7 +109,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--model-dir", dest="model_dir", help="folder of bundles searched before models/zoo")
     a("--backend", choices=BACKENDS, help="inference backend (default auto: tensorrt > torch cuda > cpu)")
     a("--device", help="auto | cpu | cuda:N (default auto)")
-    a("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    a("--threads", help="backend CPU threads: auto (measured at start; GetModel reports the choice and why), "
+                        "N, or 0 for the library's default (default auto)")
     a("--max-batch", dest="max_batch", type=int, help=f"rows per backend call (default {d.max_batch})")
     a("--max-delay-ms", dest="max_delay_ms", type=float,
       help=f"longest a partial batch waits for requests on their way, ms (default {d.max_delay_ms})")

@@ -130,7 +130,8 @@ def load_models(config) -> ModelRegistry:
                 raise BundleError(f"{e}. The default model {DEFAULT_MODEL!r} is not installed yet: train or copy "
                                   "it there, or pass --model PATH to a bundle folder") from e
             raise
-        backend = create_backend(config.backend, bundle, device=config.device, threads=config.threads or None)
+        backend = create_backend(config.backend, bundle, device=config.device, threads=config.backend_threads,
+                                 max_batch=config.max_batch)
         log.info("loaded model %s v%s from %s (%d px, backend %s)", bundle.name, bundle.version, bundle.path,
                  bundle.config.resolution, backend.describe())
         batcher = MicroBatcher(backend, config.max_batch, bundle.name, max_delay_s=config.max_delay_ms / 1e3,

@@ -19,6 +19,7 @@ from avatarforge.server import config
 from avatarforge.server.backends import BACKEND_NAMES, BackendUnavailable, create_backend, to_uint8_images
 from avatarforge.server.backends.parity import broadcast_ws, check_parity, compare_images, parity_latents
 from avatarforge.server.backends.selection import auto_candidates, create_auto_backend
+from avatarforge.server.backends.thread_choice import available_cores, candidate_counts, pick_threads
 from avatarforge.server.backends.tensorrt_backend import (
     DEFAULT_PROFILES, BatchProfile, engine_cache_key, pick_profile, tensorrt_unavailable_reason,
 )
@@ -262,3 +263,37 @@ def test_profile_choice_prefers_interactive_for_small_batches():
     assert pick_profile(64, DEFAULT_PROFILES) == 1
     with pytest.raises(ValueError):
         pick_profile(65, DEFAULT_PROFILES)
+
+
+# --- --threads auto -------------------------------------------------------------------------
+
+
+def test_thread_choice_weighs_batch_1_and_max_batch_and_prefers_fewer_threads_on_a_tie():
+    idle = {1: {1: 17.0, 16: 170.0}, 2: {1: 9.0, 16: 90.0}}
+    assert pick_threads(idle) == 2
+    shared = {1: {1: 33.0, 16: 64.0}, 2: {1: 445.0, 16: 1183.0}}  # OpenMP waiting on a busy core
+    assert pick_threads(shared) == 1
+    assert pick_threads({1: {1: 10.0, 16: 100.0}, 2: {1: 10.1, 16: 100.5}}) == 1  # within 3 %: fewer wins
+    # Best for bulk but 3x slower for a single preview loses to 2x slower bulk.
+    assert pick_threads({1: {1: 10.0, 16: 200.0}, 2: {1: 30.0, 16: 100.0}}) == 1
+    assert candidate_counts(1) == [1] and candidate_counts(2) == [1, 2] and candidate_counts(6) == [1, 2, 4, 6]
+
+
+@pytest.mark.parametrize("name", ["torch", "onnxruntime"])
+def test_threads_auto_measures_every_count_and_runs_the_one_it_reports(backend_bundle, torch_cpu, name):
+    b = create_backend(name, backend_bundle, device="cpu", threads="auto", max_batch=4)
+    choice, info = b.thread_choice, b.describe()
+    counts = candidate_counts(available_cores())
+    if len(counts) > 1:
+        assert set(choice.median_ms) == set(counts) and all(set(m) == {1, 4} for m in choice.median_ms.values())
+    assert info["threads"] == choice.threads and info["threads_reason"] == choice.reason
+    assert f"{choice.threads} of {available_cores()} cores" in choice.reason or len(counts) == 1
+    if name == "torch":
+        assert torch.get_num_threads() == choice.threads
+    # Same faces as the reference at whatever count it chose.
+    cfg = backend_bundle.config
+    ws = broadcast_ws(torch_cpu.map(parity_latents(cfg.z_dim, seeds=range(4))), cfg.num_ws)
+    torch.set_num_threads(1)
+    reference = torch_cpu.synthesize(ws)
+    torch.set_num_threads(choice.threads)
+    assert compare_images(reference, b.synthesize(ws)).ok

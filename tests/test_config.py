@@ -24,6 +24,7 @@ def test_environment_then_flags():
     ({"AVATARFORGE_BACKEND": "cuda"}, "backend must be one of auto, torch, onnxruntime, tensorrt"),
     ({"AVATARFORGE_MAX_BATCH": "0"}, "max_batch must be >= 1"),
     ({"AVATARFORGE_DEFAULT_PSI": "3"}, "default_psi must be in [0, 2]"),
+    ({"AVATARFORGE_THREADS": "lots"}, "threads must be auto or a number of threads >= 0, got 'lots'"),
 ])
 def test_bad_values_say_what_is_wrong(env, message):
     with pytest.raises(ValueError) as err:
@@ -53,3 +54,13 @@ def test_served_seeds_use_the_reported_default_truncation(client):
     implicit = client.generate(seeds=[5]).results[0]
     explicit = client.generate(seeds=[5], psi=1.0).results[0]
     assert implicit.dna.truncation_psi == 1.0 and implicit.image.data == explicit.image.data
+
+
+def test_threads_default_to_auto_and_take_a_count_from_the_environment_or_a_flag():
+    assert ServerConfig.from_env({}).backend_threads == "auto"
+    assert ServerConfig.from_env({"AVATARFORGE_THREADS": "2"}).backend_threads == 2
+    assert ServerConfig.from_env({"AVATARFORGE_THREADS": "0"}).backend_threads is None  # the library's default
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    flag = parser.parse_args(["--threads", "AUTO"]).threads
+    assert ServerConfig.from_env({"AVATARFORGE_THREADS": "1"}, threads=flag).backend_threads == "auto"

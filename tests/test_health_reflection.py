@@ -4,6 +4,7 @@ from __future__ import annotations
 import grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from avatarforge.server.backends.thread_choice import available_cores
 from avatarforge.v1 import avatarforge_pb2 as pb
 
 
@@ -31,6 +32,8 @@ def test_list_and_get_models(client):
     assert (info.name, info.resolution, info.z_dim, info.w_dim, info.num_ws) == ("tiny", 32, 32, 32, 8)
     assert list(info.supported_sizes) == [16, 32, 64, 128]
     assert info.backend.backend == "torch" and info.backend.device == "cpu" and info.backend.precision == "fp32"
+    # --threads auto (the default): how many threads synthesis runs on, and what was measured.
+    assert 1 <= info.backend.threads <= available_cores() and "core" in info.backend.threads_reason
     assert len(info.generator_sha256) == 64 and info.version == "seed0"
     assert [d.name for d in info.directions] == [f"sefa/{i}" for i in range(10)]  # no supervised ones in tiny
     assert info.limits.max_batch == 16 and info.limits.max_unary_items == 64

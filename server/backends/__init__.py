@@ -19,22 +19,26 @@ def create_backend(
     name: str,  # "auto" | "torch" | "onnxruntime" | "tensorrt"
     bundle,  # avatarforge.models.bundle.Bundle
     device: str = "auto",  # "auto" | "cpu" | "cuda" | "cuda:<i>"
-    threads: int | None = None,  # CPU intra-op threads (torch is process-wide, onnxruntime per session)
+    # CPU intra-op threads (torch: process-wide, onnxruntime: per session); "auto" = the count
+    # whose synthesize measured fastest here at start (thread_choice.py); None = the library's default
+    threads: int | str | None = None,
     precision: str = "fp32",  # "fp32" | "fp16" (CUDA only, kept only after a parity check)
     cache_root=None,  # ONNX/engine cache root; None = beside the bundle (user cache if read-only)
+    max_batch: int = 16,  # the largest batch the caller sends (threads="auto" measures it and batch 1)
 ) -> Backend:
     if name not in BACKEND_NAMES:
         raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKEND_NAMES)}")
     if name == "auto":
         from .selection import create_auto_backend
 
-        return create_auto_backend(bundle, device, threads, precision, cache_root)
+        return create_auto_backend(bundle, device, threads, precision, cache_root, max_batch=max_batch)
     if name == "torch":
-        return TorchBackend(bundle, device=device, threads=threads, precision=precision)
+        return TorchBackend(bundle, device=device, threads=threads, precision=precision, max_batch=max_batch)
     if name == "onnxruntime":
         from .onnxruntime_backend import OnnxRuntimeBackend
 
-        return OnnxRuntimeBackend(bundle, device=device, threads=threads, precision=precision, cache_root=cache_root)
+        return OnnxRuntimeBackend(bundle, device=device, threads=threads, precision=precision, cache_root=cache_root,
+                                  max_batch=max_batch)
     from .tensorrt_backend import TensorRTBackend
 
     return TensorRTBackend(bundle, device=device, threads=threads, precision=precision, cache_root=cache_root)

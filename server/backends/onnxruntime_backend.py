@@ -48,9 +48,12 @@ class OnnxRuntimeBackend:
         self,
         bundle,
         device: str = "cpu",  # "auto" | "cpu" | "cuda" | "cuda:<i>"
-        threads: int | None = None,  # intra-op threads per session; None = onnxruntime's default (all cores)
+        # intra-op threads per session; "auto" = measured at start (thread_choice.py);
+        # None = onnxruntime's default (one per physical core)
+        threads: int | str | None = None,
         precision: str = "fp32",
         cache_root=None,  # where to export if the bundle folder is read-only (models.export)
+        max_batch: int = 16,  # the largest batch the caller sends: what threads="auto" measures besides 1
     ):
         from avatarforge.models.export import export_onnx
 
@@ -60,18 +63,44 @@ class OnnxRuntimeBackend:
             self.fallback_reason = f"onnxruntime backend runs fp32 only; {precision} requested"
         self.precision = "fp32"
         providers, self.device = _providers(ort, device)
-        self.threads = threads
         self.export = export_onnx(bundle, cache_root=cache_root)
+        self._ort, self._provider_list = ort, providers
+        self.thread_choice = None
+        self.threads_reason = "set by the caller" if threads else "onnxruntime's default"
+        if threads == "auto" and self.device == "cpu":
+            threads = self._choose_threads(bundle.config, max_batch)
+        else:
+            threads = None if threads in (None, "auto") else int(threads)
+            self._synthesis = self._session(self.export.synthesis, threads)
+        self.threads = threads
+        self._mapping = self._session(self.export.mapping, threads)
+        self.providers = self._synthesis.get_providers()
+        self.ort_version = ort.__version__
+
+    def _session(self, path, threads: int | None):
+        ort = self._ort
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or 0  # 0 = one per physical core
         options.inter_op_num_threads = 1  # the graphs are a single chain: no parallel branches to run
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3  # errors only: fp16 constant-folding notes are noise to a server log
-        self._mapping = ort.InferenceSession(str(self.export.mapping), options, providers=providers)
-        self._synthesis = ort.InferenceSession(str(self.export.synthesis), options, providers=providers)
-        self.providers = self._synthesis.get_providers()
-        self.ort_version = ort.__version__
+        return ort.InferenceSession(str(path), options, providers=self._provider_list)
+
+    def _choose_threads(self, cfg, max_batch: int) -> int:
+        """One synthesis session per candidate count, measured; keeps the winner's."""
+        from .parity import broadcast_ws, parity_latents
+        from .thread_choice import available_cores, candidate_counts, choose_threads
+
+        sessions = {t: self._session(self.export.synthesis, t) for t in candidate_counts(available_cores())}
+        mapping = self._session(self.export.mapping, 1)
+        z = parity_latents(cfg.z_dim, seeds=range(max(1, max_batch)))
+        ws = broadcast_ws(mapping.run(["w"], {"z": z})[0], cfg.num_ws)
+        run = lambda t, batch: sessions[t].run(["images"], {"ws": batch})
+        self.thread_choice = choose_threads(run, [ws[:1], ws] if len(ws) > 1 else [ws], counts=list(sessions))
+        self.threads_reason = self.thread_choice.reason
+        self._synthesis = sessions[self.thread_choice.threads]
+        return self.thread_choice.threads
 
     def map(self, z: np.ndarray) -> np.ndarray:
         """z float32 [N, z_dim] -> w float32 [N, w_dim]."""
@@ -89,6 +118,7 @@ class OnnxRuntimeBackend:
             "engine_key": f"ort{self.ort_version}/{self.export.synthesis_sha256[:16]}/{self.providers[0]}",
             "fallback_reason": self.fallback_reason,
             "threads": self.threads,
+            "threads_reason": self.threads_reason,
             "providers": self.providers,
             "onnx": {"key": self.export.key, "mapping": str(self.export.mapping), "synthesis": str(self.export.synthesis)},
         }

@@ -60,7 +60,7 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def cpu_choice_key(generator_sha256: str, threads: int | None) -> str:
+def cpu_choice_key(generator_sha256: str, threads: int | str | None) -> str:
     import onnxruntime
 
     return "|".join([generator_sha256[:16], _cpu_name(), f"cores{os.cpu_count()}", f"threads{threads or 0}",
@@ -83,7 +83,8 @@ def measure_synthesis(backends: dict, ws: np.ndarray, budget_s: float = 2.0, min
     return {name: float(np.median(t)) for name, t in times.items()}
 
 
-def choose_cpu_backend(bundle, threads: int | None, choice_dir: Path, budget_s: float = 2.0, cache_root=None):
+def choose_cpu_backend(bundle, threads: int | str | None, choice_dir: Path, budget_s: float = 2.0, cache_root=None,
+                       max_batch: int = 16):
     """(backend, reason): the faster of torch and ONNX Runtime on this CPU at batch 1.
 
     Batch 1 decides because interactive previews are latency-bound; bulk throughput scales
@@ -93,7 +94,8 @@ def choose_cpu_backend(bundle, threads: int | None, choice_dir: Path, budget_s: 
     from .onnxruntime_backend import OnnxRuntimeBackend
     from .torch_backend import TorchBackend
 
-    torch_backend = TorchBackend(bundle, device="cpu", threads=threads)
+    torch_backend = TorchBackend(bundle, device="cpu", threads=threads, max_batch=max_batch)
+    ort = lambda: OnnxRuntimeBackend(bundle, "cpu", threads, cache_root=cache_root, max_batch=max_batch)
     try:
         key = cpu_choice_key(bundle.generator_sha256, threads)
     except ImportError as e:
@@ -102,9 +104,9 @@ def choose_cpu_backend(bundle, threads: int | None, choice_dir: Path, budget_s: 
     cache = _read_json(cache_file)
     if key in cache:
         entry = cache[key]
-        backend = torch_backend if entry["choice"] == "torch" else OnnxRuntimeBackend(bundle, "cpu", threads, cache_root=cache_root)
+        backend = torch_backend if entry["choice"] == "torch" else ort()
         return backend, f"{entry['reason']} (cached measurement from {entry['measured_at']})"
-    ort_backend = OnnxRuntimeBackend(bundle, "cpu", threads, cache_root=cache_root)
+    ort_backend = ort()
     cfg = bundle.config
     ws = broadcast_ws(torch_backend.map(parity_latents(cfg.z_dim, seeds=(0,))), cfg.num_ws)
     t = measure_synthesis({"torch": torch_backend, "onnxruntime": ort_backend}, ws, budget_s)
@@ -135,8 +137,8 @@ def _write_json(path: Path, data: dict) -> None:
         pass  # a read-only cache only costs a re-measurement next start
 
 
-def create_auto_backend(bundle, device: str = "auto", threads: int | None = None, precision: str = "fp32",
-                        cache_root=None):
+def create_auto_backend(bundle, device: str = "auto", threads: int | str | None = None, precision: str = "fp32",
+                        cache_root=None, max_batch: int = 16):
     """The best backend that runs here, with `fallback_reason` saying what was skipped and why."""
     from avatarforge.models.export import default_cache_root
 
@@ -157,11 +159,11 @@ def create_auto_backend(bundle, device: str = "auto", threads: int | None = None
                 reasons.append(f"tensorrt failed: {type(e).__name__}: {e}")
                 continue
         elif candidate == "torch-cuda":
-            backend = TorchBackend(bundle, cuda_device, threads, precision)
+            backend = TorchBackend(bundle, cuda_device, threads, precision, max_batch=max_batch)
         else:
             if precision != "fp32":
                 reasons.append(f"{precision} needs CUDA; the CPU backends run fp32")
-            backend, why = choose_cpu_backend(bundle, threads, choice_dir, cache_root=cache_root)
+            backend, why = choose_cpu_backend(bundle, threads, choice_dir, cache_root=cache_root, max_batch=max_batch)
             reasons.append(why)
         backend.fallback_reason = "; ".join(r for r in [*reasons, backend.fallback_reason] if r)
         return backend

@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from .base import BackendUnavailable, to_uint8_images
-from .parity import check_parity
+from .parity import broadcast_ws, check_parity, parity_latents
+from .thread_choice import choose_threads
 
 
 def resolve_device(device: str) -> str:
@@ -43,16 +44,24 @@ class TorchBackend:
         self,
         bundle,
         device: str = "auto",  # "auto" | "cpu" | "cuda" | "cuda:<i>"
-        threads: int | None = None,  # CPU intra-op threads; process-wide in torch (set_num_threads)
+        # CPU intra-op threads, process-wide in torch (set_num_threads); "auto" = measured at
+        # start (thread_choice.py); None = torch's default (one per physical core).
+        threads: int | str | None = None,
         precision: str = "fp32",  # "fp32" | "fp16" (CUDA only, parity-gated)
         channels_last: bool | None = None,  # NHWC conv layout; None = on for CPU, off for CUDA (measured, above)
+        max_batch: int = 16,  # the largest batch the caller sends: what threads="auto" measures besides 1
     ):
         if precision not in ("fp32", "fp16"):
             raise ValueError(f"precision must be fp32 or fp16, got {precision!r}")
         self.device = resolve_device(device)
         self.fallback_reason = ""
-        if threads and self.device == "cpu":
-            torch.set_num_threads(threads)
+        self.threads_reason = ""
+        self.thread_choice = None
+        if threads and threads != "auto" and self.device == "cpu":
+            torch.set_num_threads(int(threads))
+            self.threads_reason = "set by the caller"
+        elif self.device == "cpu" and not threads:
+            self.threads_reason = "torch's default"
         self.generator_sha256 = bundle.generator_sha256
         self.config = bundle.config
         # A private copy: the bundle's generator stays on the CPU in fp32 for other backends.
@@ -65,6 +74,20 @@ class TorchBackend:
         self._synthesis_half = None
         if precision == "fp16":
             self._enable_fp16()
+        if threads == "auto" and self.device == "cpu":
+            self._choose_threads(max_batch)
+
+    def _choose_threads(self, max_batch: int) -> None:
+        cfg = self.config
+        ws = broadcast_ws(self.map(parity_latents(cfg.z_dim, seeds=range(max(1, max_batch)))), cfg.num_ws)
+
+        def run(threads: int, batch: np.ndarray) -> None:
+            torch.set_num_threads(threads)
+            self.synthesize(batch)
+
+        self.thread_choice = choose_threads(run, [ws[:1], ws] if len(ws) > 1 else [ws])
+        torch.set_num_threads(self.thread_choice.threads)
+        self.threads_reason = self.thread_choice.reason
 
     def _enable_fp16(self) -> None:
         if not self.device.startswith("cuda"):
@@ -106,6 +129,7 @@ class TorchBackend:
             "engine_key": f"torch{torch.__version__}/{self.generator_sha256[:16]}/{self.device}/{self.precision}",
             "fallback_reason": self.fallback_reason,
             "threads": torch.get_num_threads() if self.device == "cpu" else None,
+            "threads_reason": self.threads_reason,
             "channels_last": self.channels_last,
             "parity": self.parity,
         }
