@@ -6,8 +6,8 @@
 
 Without --server it starts `avatarforge serve` itself (a subprocess on a free port), once per
 --backend. Writes the JSON (the headline ratios as top-level keys), results.md and PNG plots next
-to it, and exits 1 when a ratio misses its gate (--min-*/--max-* flags; defaults are looser than
-the targets because CI machines are noisy), 0 otherwise.
+to it, and exits 1 when a ratio misses its gate (--min-*/--max-* flags, default: the targets
+below; --baseline for regressions against an earlier run), 0 otherwise.
 """
 from __future__ import annotations
 
@@ -20,19 +20,21 @@ from pathlib import Path
 HELP = "benchmark a server against the in-process backend; gate on ratios"
 DESCRIPTION = __doc__
 
-# name, flag default, direction: the absolute CI gates (the issue's targets are in
-# server_suite.TARGETS). The defaults catch a broken server (no batching, serialised encoding,
-# a stalled stream) while passing the 32 px tiny model on a loaded 2-core CI runner, where
-# per-request Python/gRPC overhead is large next to a 0.5 ms forward; a studio gates its own
-# model with --baseline (a previous run's JSON) or tighter flags.
+# name, flag default, direction: the gate. The bulk and interactive defaults are the issue's
+# targets for a 64 px model on an idle machine (server_suite.TARGETS), measured against the
+# best in-process configuration of the same run. The batching pair cannot reach its targets on a
+# CPU (benchmarks/README.md), so its defaults only catch a server that stopped batching. A
+# loaded CI runner or the 32 px tiny model (per-request Python/gRPC cost is large next to its
+# 0.5 ms forward) misses the targets: gate those with --baseline or explicit --min-*/--max-*.
 GATES = [
-    ("bulk_ratio_raw", 0.3, "min"),
-    ("bulk_ratio_png", 0.25, "min"),
-    ("interactive_p99_ratio_c1", 6.0, "max"),
+    ("bulk_ratio_raw", 0.90, "min"),
+    ("bulk_ratio_png", 0.80, "min"),
+    ("interactive_p99_c1_budget_ratio", 1.0, "max"),
     ("batching_gain_c16", 1.15, "min"),
     ("p99_ratio_c16_c1", 25.0, "max"),
 ]
 HEADLINE = [name for name, _, _ in GATES]
+REPORTED = HEADLINE + ["interactive_p99_ratio_c1"]  # top-level keys of the JSON (the last one is not gated)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,9 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src.add_argument("--random-config", choices=["tiny", "avatars64"], help="random weights of this architecture")
     a("--server", help="HOST:PORT of a running server; default: start one per --backend")
     a("--backend", default="torch", help="comma list of backends for servers this command starts (default torch)")
-    a("--threads", type=int, default=1,
-      help="CPU threads of the server it starts and of the baseline (default 1: on a shared CPU more threads "
-           "spin against the neighbours and make every number noise)")
+    a("--threads", help="--threads of the server it starts (auto, N; default: the server's default, auto). The "
+                        "bulk baseline always uses all cores; the interactive one the threads the server reports")
     a("--max-batch", type=int, help="--max-batch of the server it starts (default: the server's)")
     a("--short", action="store_true", help="CI mode: 1 s windows, ~30-60 s on the tiny model")
     a("--levels", default="1,4,16,64", help="client concurrency levels (default 1,4,16,64)")
@@ -73,6 +74,8 @@ def check_baseline(ratios: dict, baseline: dict, tolerance: float) -> list[str]:
     """Ratios worse than the baseline run's by more than `tolerance` (relative)."""
     failed = []
     for name, _, kind in GATES:
+        if name not in baseline:  # a run from before this ratio existed
+            continue
         old, new = baseline[name], ratios[name]
         worse = new < old * (1 - tolerance) if kind == "min" else new > old * (1 + tolerance)
         if worse:
@@ -83,7 +86,7 @@ def check_baseline(ratios: dict, baseline: dict, tolerance: float) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from avatarforge.models.bundle import BundleError, load_bundle
 
-    from . import server_report, server_suite
+    from . import server_suite
     from .run import SCHEMA, random_bundle
 
     out_json = Path(args.json_path)
@@ -121,10 +124,19 @@ def run(args: argparse.Namespace) -> int:
         "model": {"name": bundle.name, "version": bundle.version, "resolution": cfg.resolution, "num_ws": cfg.num_ws,
                   "w_dim": cfg.w_dim, "generator_sha256": bundle.generator_sha256},
         # Headline: the first backend's ratios, as top-level keys CI and dashboards read.
-        **{k: first["ratios"][k] for k in HEADLINE}, "backend": first["server"]["backend"],
+        **{k: first["ratios"][k] for k in REPORTED}, "backend": first["server"]["backend"],
         "targets_met": first["ratios"]["targets_met"],
         "suites": {"server": suites},
     }
+    return gate_and_report(results, args, out_json)
+
+
+def gate_and_report(results: dict, args: argparse.Namespace, out_json: Path) -> int:
+    """Apply the gates (args' --min-*/--max-* and --baseline) to a run's results, write the JSON,
+    Markdown and plots, and return the exit status: 1 when a ratio misses its gate, else 0."""
+    from . import server_report
+
+    suites = results["suites"]["server"]
     failed = [f"{b}: {f}" for b, s in suites.items() for f in check_gates(s["ratios"], args)]
     if args.baseline:
         failed += [f"{results['backend']} vs baseline: {f}"
@@ -133,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     results["gate"] = {"passed": not failed, "failed": failed,
                        "limits": {f"{kind}_{name}": getattr(args, f"{kind}_{name}") for name, _, kind in GATES}}
     out_json.write_text(json.dumps(results, indent=2) + "\n")
-    paths = server_report.write_server_report(results, out_dir)
+    paths = server_report.write_server_report(results, out_json.parent)
     print(paths["markdown"].read_text())
     if failed:
         print("avatarforge bench: ratios below their gates:\n  " + "\n  ".join(failed), file=sys.stderr)

@@ -3,6 +3,8 @@
     measure_latency     single-image synthesize(): p50/p90/p95/p99 in ms
     measure_throughput  images/s for each batch size (1, 4, 16, 64 by default)
     run_inprocess       both, for several backends on one bundle, plus their ratios
+    synthesis_flops     FLOPs of one image's synthesis (torch.utils.flop_counter)
+    matmul_peak         fp32 GFLOP/s of a large torch.mm on this machine now: the ceiling to compare with
 
 Backends are measured A/B interleaved (a few calls of each in turn, round after round) rather
 than one after the other, so a background job that starts or stops mid-run slows every backend
@@ -69,6 +71,49 @@ def measure_throughput(backends: dict, ws: np.ndarray, batch_sizes=DEFAULT_BATCH
             p50 = float(np.median(s))
             out[name].append({"batch": n, "batch_ms": percentiles_ms(s), "images_per_s": n / p50})
     return out
+
+
+def synthesis_flops(bundle) -> dict:
+    """FLOPs of synthesizing one image, counted by torch.utils.flop_counter on the bundle's torch
+    synthesis network at batch 1: convolutions and matrix products, 2 FLOPs per multiply-add.
+    Elementwise work (modulation, demodulation, noise, bias, activation, upsampling, uint8
+    conversion) is not counted; it is a few percent of the arithmetic and none of the GEMM time."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    cfg = bundle.config
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        bundle.generator.synthesis(torch.zeros(1, cfg.num_ws, cfg.w_dim), noise_mode="const")
+    by_op = {str(op): int(n) for op, n in counter.get_flop_counts()["Global"].items()}
+    return {"per_image": int(counter.get_total_flops()), "by_op": by_op,
+            "method": "torch.utils.flop_counter on the synthesis network at batch 1 (conv + matmul, "
+                      "2 per multiply-add; elementwise ops not counted)"}
+
+
+def matmul_peak(threads: int, seconds: float = 1.0, sizes=(1024, 2048)) -> dict:
+    """fp32 GFLOP/s of torch.mm on square matrices with `threads` intra-op threads (the best
+    size's median): what this CPU's GEMM reaches now, the ceiling for a conv network's GFLOP/s."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        best = {"gflops": 0.0}
+        for n in sizes:
+            a, b = torch.randn(n, n), torch.randn(n, n)
+            torch.mm(a, b)  # warm-up
+            times, start = [], time.perf_counter()
+            while time.perf_counter() - start < seconds / len(sizes) or len(times) < 3:
+                t0 = time.perf_counter()
+                torch.mm(a, b)
+                times.append(time.perf_counter() - t0)
+            gflops = 2 * n**3 / float(np.median(times)) / 1e9
+            if gflops > best["gflops"]:
+                best = {"gflops": gflops, "n": n}
+        return {**best, "threads": threads, "op": "torch.mm fp32, square n x n, median of repeated calls"}
+    finally:
+        torch.set_num_threads(before)
 
 
 def speed_ratios(latency: dict, throughput: dict, reference: str = "torch") -> dict:

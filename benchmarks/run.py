@@ -56,7 +56,7 @@ def suite_server(bundle: Bundle, args) -> dict:
     (server_suite.py); `avatarforge bench` is the fuller front end with gates."""
     from . import server_suite
 
-    return {name: server_suite.run_server_suite(bundle, backend=name, threads=args.threads or 1,
+    return {name: server_suite.run_server_suite(bundle, backend=name, threads=args.threads,
                                                 seconds=args.latency_seconds,
                                                 batch_sizes=args.batch_sizes, baseline_latency_s=args.latency_seconds,
                                                 baseline_throughput_s=args.throughput_seconds)
