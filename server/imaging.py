@@ -13,6 +13,11 @@ from PIL import Image
 from avatarforge.v1 import avatarforge_pb2 as pb
 
 DEFAULT_QUALITY = 90
+# zlib level of PNG output. Encoding runs on the same cores as synthesis, so its CPU time comes
+# straight off bulk throughput. avatars64 (64 px, 64 faces, thread CPU time): level 6 2.1 ms and
+# 5.16 KiB an image, level 3 1.3 ms and 5.65 KiB, level 1 1.2 ms and 5.89 KiB. Level 3 keeps most
+# of the saving for 9 % larger files; PNG stays lossless at every level.
+PNG_COMPRESS_LEVEL = 3
 FORMAT_NAMES = {
     pb.IMAGE_FORMAT_PNG: "png",
     pb.IMAGE_FORMAT_JPEG: "jpeg",
@@ -47,7 +52,7 @@ def encode_image(rgb: np.ndarray, fmt: int, size: int, quality: int = 0, bottom_
                             height=img.height, row_stride=img.width * 4, bottom_up=bottom_up)
     buf = io.BytesIO()
     if fmt == pb.IMAGE_FORMAT_PNG:
-        img.save(buf, "PNG", compress_level=6)
+        img.save(buf, "PNG", compress_level=PNG_COMPRESS_LEVEL)
     elif fmt == pb.IMAGE_FORMAT_JPEG:
         img.save(buf, "JPEG", quality=quality)
     elif fmt == pb.IMAGE_FORMAT_WEBP:
