@@ -17,6 +17,12 @@ import sys
 import time
 from pathlib import Path
 
+from avatarforge.server.openmp_policy import use_passive_wait_policy
+
+# Before torch loads: the in-process baseline runs under the same OpenMP policy as the server
+# it is compared with (the server subprocess inherits this environment).
+use_passive_wait_policy()
+
 HELP = "benchmark a server against the in-process backend; gate on ratios"
 DESCRIPTION = __doc__
 

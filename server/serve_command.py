@@ -6,6 +6,10 @@ import asyncio
 import logging
 import sys
 
+from .openmp_policy import use_passive_wait_policy
+
+use_passive_wait_policy()  # before anything imports torch (openmp_policy.py says why)
+
 HELP = "run the AvatarForge gRPC server"
 DESCRIPTION = """Serve StyleGAN2 faces over gRPC (service avatarforge.v1.AvatarForge, plus
 grpc.health.v1.Health and server reflection). Every flag can also be set with an

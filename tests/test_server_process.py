@@ -68,3 +68,19 @@ def test_sigterm_drains_in_flight_streams_then_exits(tiny_bundle):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.parametrize("preset, expected", [
+    ({}, "PASSIVE"), ({"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE"), ({"GOMP_SPINCOUNT": "1000"}, None),
+])
+@pytest.mark.parametrize("command", ["avatarforge.server.serve_command", "avatarforge.benchmarks.bench_command"])
+def test_serving_processes_let_openmp_threads_sleep_unless_the_environment_says_otherwise(command, preset, expected):
+    # The policy is in the environment before torch loads libgomp, which reads it only then.
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")} | preset
+    code = (f"import os, sys; import {command}; assert 'torch' not in sys.modules, 'torch loaded before the policy'; "
+            "import torch; print(os.environ.get('OMP_WAIT_POLICY'))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == str(expected)
