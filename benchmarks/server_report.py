@@ -3,6 +3,8 @@
     latency_vs_concurrency.png  interactive p50/p99 per concurrency level, per backend
     throughput_vs_batch.png     images/s against batch size: the in-process backend at fixed
                                 batches, and the server at the mean batch its scheduler formed
+    readme_rows / main          the top-level README's benchmark table from results JSONs:
+                                python -m avatarforge.benchmarks.server_report a.json=LABEL b.json=LABEL
 """
 from __future__ import annotations
 
@@ -139,3 +141,48 @@ def write_server_report(results: dict, out_dir: str | Path) -> dict[str, Path]:
     for p in plot_server(results, out_dir):
         paths[p.stem] = p
     return paths
+
+
+README_HEADER = ("| model | backend | bulk_ratio_raw (≥ 0.90) | bulk_ratio_png (≥ 0.80) | interactive p99 c1 (≤ 1.3× single + 2 ms) "
+                 "| batching_gain_c16 (≥ 4) | p99_ratio_c16_c1 (≤ 3) | interactive img/s c1 / c16 "
+                 "| bulk img/s raw / PNG / in-process best | GFLOP/s in-process best / bulk raw (matmul peak) |\n"
+                 "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+
+def readme_rows(results: dict, label: str = "") -> list[str]:
+    """The top-level README's benchmark table rows for one results JSON (✓/✗ = target met)."""
+    m = results["model"]
+    label = label or f"{m['name']} ({m['resolution']} px)"
+    rows = []
+    for name, s in results["suites"]["server"].items():
+        r, met, comp = s["ratios"], s["ratios"]["targets_met"], s["compute"]
+        ok = lambda key: "✓" if met[key] else "✗"
+        by_c = {x["concurrency"]: x for x in s["interactive"]}
+        c16 = by_c.get(16, by_c[max(by_c)])
+        png = s["bulk_png"][0]["images_per_s"] if s["bulk_png"] else float("nan")
+        best = s["inprocess"]["best"]
+        rows.append(
+            f"| {label} | {name} | {_f(r['bulk_ratio_raw'])} {ok('bulk_ratio_raw')} | {_f(r['bulk_ratio_png'])} {ok('bulk_ratio_png')} "
+            f"| {_f(r['interactive_p99_c1_ms'], 1)} vs budget {_f(r['interactive_p99_c1_budget_ms'], 1)} ms "
+            f"{ok('interactive_p99_c1_budget_ratio')} | {_f(r['batching_gain_c16'])} {ok('batching_gain_c16')} "
+            f"| {_f(r['p99_ratio_c16_c1'])} {ok('p99_ratio_c16_c1')} | {_f(by_c[1]['images_per_s'], 0)} / {_f(c16['images_per_s'], 0)} "
+            f"| {_f(s['bulk_raw'][0]['images_per_s'], 0)} / {_f(png, 0)} / {_f(r['inprocess_best_images_per_s'], 0)} "
+            f"({best['threads']} threads, batch {best['batch']}) "
+            f"| {_f(comp['gflops']['inprocess_best'], 1)} / {_f(comp['gflops']['server_bulk_raw_c1'], 1)} "
+            f"({_f(comp['matmul_peak']['gflops'], 1)}) |")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    """python -m avatarforge.benchmarks.server_report RESULTS.json[=LABEL] ...: the README table."""
+    import json
+    import sys
+
+    print(README_HEADER)
+    for arg in (sys.argv[1:] if argv is None else argv):
+        path, _, label = arg.partition("=")
+        print("\n".join(readme_rows(json.loads(Path(path).read_text()), label)))
+
+
+if __name__ == "__main__":
+    main()

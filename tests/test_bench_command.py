@@ -17,6 +17,7 @@ import sys
 import pytest
 
 from avatarforge.benchmarks.bench_command import GATES, add_arguments, check_baseline, check_gates, gate_and_report
+from avatarforge.benchmarks.server_report import README_HEADER, readme_rows
 from avatarforge.server.backends.thread_choice import available_cores, candidate_counts
 
 HEADLINE = ["bulk_ratio_raw", "bulk_ratio_png", "interactive_p99_c1_budget_ratio", "batching_gain_c16",
@@ -79,6 +80,9 @@ def test_short_benchmark_writes_its_results(short_run):
     assert "GFLOP/s" in md and "Gate: FAILED" in md
     for f in ("latency_vs_concurrency.png", "throughput_vs_batch.png"):
         assert (out.parent / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The README's table row, one per backend, as many columns as its header.
+    [row] = readme_rows(results, "tiny (32 px)")
+    assert row.startswith("| tiny (32 px) | torch | ") and row.count("|") == README_HEADER.splitlines()[0].count("|")
 
 
 def test_the_gate_applies_the_given_thresholds_and_sets_the_exit_status(short_run):
