@@ -1,6 +1,6 @@
 """`avatarforge bench`: the server benchmark in one command, with a CI gate on ratios.
 
-    avatarforge bench --short --random-config tiny --json out/bench/ci.json        # what CI runs
+    avatarforge bench --short --random-config tiny --json out/bench/ci.json        # a ~1 min smoke run
     avatarforge bench --model avatars64 --backend torch,onnxruntime --json out/bench/results.json
     avatarforge bench --server gpu-box:50051 --model ./my_bundle --json my.json    # a studio's own server
 
