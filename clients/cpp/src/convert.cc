@@ -1,0 +1,95 @@
+#include "convert.h"
+
+namespace avatarforge {
+
+Status FromGrpc(const grpc::Status& s) { return {static_cast<int>(s.error_code()), s.error_message()}; }
+
+bool ParseDna(const Dna& bytes, pb::CharacterDna* out) {
+  return out->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
+}
+
+Dna SerializeDna(const pb::CharacterDna& dna) {
+  Dna out(dna.ByteSizeLong());
+  dna.SerializeWithCachedSizesToArray(out.data());
+  return out;
+}
+
+void ToProto(const Output& in, pb::OutputSpec* out) {
+  out->set_format(static_cast<pb::ImageFormat>(in.format));  // same numbers as the proto enum
+  out->set_size(in.size);
+  out->set_quality(in.quality);
+}
+
+void ToProto(const DirectionEdit& in, pb::DirectionEdit* out) {
+  out->set_direction(in.direction);
+  out->set_strength(in.strength);
+}
+
+bool ToProto(const MixSpec& in, pb::MixSpec* out) {
+  if (in.weight) out->set_weight(*in.weight);
+  out->set_layer_start(in.layer_start);
+  out->set_layer_end(in.layer_end);
+  return ParseDna(in.other, out->mutable_other());
+}
+
+Image FromProto(const pb::FaceImage& in) {
+  Image out;
+  out.format = static_cast<ImageFormat>(in.format());
+  out.width = static_cast<int>(in.width());
+  out.height = static_cast<int>(in.height());
+  out.data.assign(in.data().begin(), in.data().end());
+  return out;
+}
+
+Timing FromProto(const pb::RenderTiming& in) {
+  return {in.queue_us(), in.compute_us(), in.encode_us(), static_cast<int>(in.batch_size())};
+}
+
+Status FromProto(const pb::ItemError& in) { return {in.code(), in.message()}; }
+
+Face FromProto(const pb::FaceResult& in) {
+  Face out;
+  out.index = in.index();
+  if (in.has_seed()) out.seed = in.seed();
+  if (in.has_error() && in.error().code() != 0) out.error = FromProto(in.error());
+  if (in.has_dna()) out.dna = SerializeDna(in.dna());
+  if (in.has_image()) out.image = FromProto(in.image());
+  out.timing = FromProto(in.timing());
+  return out;
+}
+
+ModelInfo FromProto(const pb::ModelInfo& in) {
+  ModelInfo out;
+  out.name = in.name();
+  out.version = in.version();
+  out.description = in.description();
+  out.generator_sha256 = in.generator_sha256();
+  out.data_licence = in.data_licence();
+  out.resolution = static_cast<int>(in.resolution());
+  out.z_dim = static_cast<int>(in.z_dim());
+  out.w_dim = static_cast<int>(in.w_dim());
+  out.num_ws = static_cast<int>(in.num_ws());
+  out.supported_sizes.assign(in.supported_sizes().begin(), in.supported_sizes().end());
+  out.backend = in.backend().backend();
+  out.device = in.backend().device();
+  out.precision = in.backend().precision();
+  for (const auto& d : in.directions()) {
+    out.directions.push_back({d.name(), d.description(), d.kind(), static_cast<int>(d.layer_start()),
+                              static_cast<int>(d.layer_end()), d.strength_min(), d.strength_max(),
+                              d.default_strength()});
+  }
+  out.default_truncation_psi = in.default_truncation_psi();
+  out.max_unary_items = static_cast<int>(in.limits().max_unary_items());
+  out.max_stream_items = static_cast<int64_t>(in.limits().max_stream_items());
+  out.max_message_bytes = static_cast<int64_t>(in.limits().max_message_bytes());
+  return out;
+}
+
+BatchProgress FromProto(const pb::BatchProgress& in) { return {in.completed(), in.failed(), in.total()}; }
+
+BatchSummary FromProto(const pb::BatchSummary& in) {
+  return {in.total(), in.skipped(), in.produced(), in.failed(), static_cast<int64_t>(in.wall_us()),
+          FromProto(in.timing())};
+}
+
+}  // namespace avatarforge
