@@ -227,7 +227,7 @@ Result<std::vector<Frame>> Client::Interpolate(const InterpolateRequest& request
   Result<std::vector<Frame>> out;
   pb::InterpolateFrame f;
   while (reader->Read(&f))
-    out.value.push_back({static_cast<int>(f.index()), f.t(), FromProto(f.image()), SerializeDna(f.dna())});
+    out.value.push_back({f.index(), f.t(), FromProto(f.image()), SerializeDna(f.dna())});
   out.status = FromGrpc(reader->Finish());
   return out;
 }

@@ -18,6 +18,7 @@ void ToProto(const Output& in, pb::OutputSpec* out) {
   out->set_format(static_cast<pb::ImageFormat>(in.format));  // same numbers as the proto enum
   out->set_size(in.size);
   out->set_quality(in.quality);
+  out->set_bottom_up(in.bottom_up);
 }
 
 void ToProto(const DirectionEdit& in, pb::DirectionEdit* out) {
@@ -35,17 +36,26 @@ bool ToProto(const MixSpec& in, pb::MixSpec* out) {
 Image FromProto(const pb::FaceImage& in) {
   Image out;
   out.format = static_cast<ImageFormat>(in.format());
-  out.width = static_cast<int>(in.width());
-  out.height = static_cast<int>(in.height());
+  out.width = in.width();
+  out.height = in.height();
+  out.row_stride = in.row_stride();
+  out.bottom_up = in.bottom_up();
   out.data.assign(in.data().begin(), in.data().end());
   return out;
 }
 
 Timing FromProto(const pb::RenderTiming& in) {
-  return {in.queue_us(), in.compute_us(), in.encode_us(), static_cast<int>(in.batch_size())};
+  return {in.queue_us(), in.compute_us(), in.encode_us(), in.batch_size()};
 }
 
-Status FromProto(const pb::ItemError& in) { return {in.code(), in.message()}; }
+ItemError FromProto(const pb::ItemError& in) {
+  ItemError out;
+  out.code = in.code();
+  out.message = in.message();
+  out.field = in.field();
+  out.seq = in.seq();
+  return out;
+}
 
 Face FromProto(const pb::FaceResult& in) {
   Face out;
@@ -65,30 +75,30 @@ ModelInfo FromProto(const pb::ModelInfo& in) {
   out.description = in.description();
   out.generator_sha256 = in.generator_sha256();
   out.data_licence = in.data_licence();
-  out.resolution = static_cast<int>(in.resolution());
-  out.z_dim = static_cast<int>(in.z_dim());
-  out.w_dim = static_cast<int>(in.w_dim());
-  out.num_ws = static_cast<int>(in.num_ws());
+  out.resolution = in.resolution();
+  out.z_dim = in.z_dim();
+  out.w_dim = in.w_dim();
+  out.num_ws = in.num_ws();
   out.supported_sizes.assign(in.supported_sizes().begin(), in.supported_sizes().end());
   out.backend = in.backend().backend();
   out.device = in.backend().device();
   out.precision = in.backend().precision();
   for (const auto& d : in.directions()) {
-    out.directions.push_back({d.name(), d.description(), d.kind(), static_cast<int>(d.layer_start()),
-                              static_cast<int>(d.layer_end()), d.strength_min(), d.strength_max(),
+    out.directions.push_back({d.name(), d.description(), d.kind(), d.layer_start(),
+                              d.layer_end(), d.strength_min(), d.strength_max(),
                               d.default_strength()});
   }
   out.default_truncation_psi = in.default_truncation_psi();
-  out.max_unary_items = static_cast<int>(in.limits().max_unary_items());
-  out.max_stream_items = static_cast<int64_t>(in.limits().max_stream_items());
-  out.max_message_bytes = static_cast<int64_t>(in.limits().max_message_bytes());
+  out.max_unary_items = in.limits().max_unary_items();
+  out.max_stream_items = in.limits().max_stream_items();
+  out.max_message_bytes = in.limits().max_message_bytes();
   return out;
 }
 
 BatchProgress FromProto(const pb::BatchProgress& in) { return {in.completed(), in.failed(), in.total()}; }
 
 BatchSummary FromProto(const pb::BatchSummary& in) {
-  return {in.total(), in.skipped(), in.produced(), in.failed(), static_cast<int64_t>(in.wall_us()),
+  return {in.total(), in.skipped(), in.produced(), in.failed(), in.wall_us(),
           FromProto(in.timing())};
 }
 

@@ -25,6 +25,6 @@ Face FromProto(const pb::FaceResult& in);
 ModelInfo FromProto(const pb::ModelInfo& in);
 BatchProgress FromProto(const pb::BatchProgress& in);
 BatchSummary FromProto(const pb::BatchSummary& in);
-Status FromProto(const pb::ItemError& in);
+ItemError FromProto(const pb::ItemError& in);
 
 }  // namespace avatarforge

@@ -4,7 +4,7 @@
 //   avatarforge::GenerateRequest request;
 //   request.seeds = {42};
 //   auto faces = af.Generate(request);
-//   if (faces.ok()) upload(faces.value[0].image);      // RGBA8, rows top to bottom
+//   if (faces.ok()) upload(faces.value[0].image);      // raw RGBA8, rows top to bottom
 //   else log(faces.status.message);
 //
 // Nothing throws across this API: every call returns a Status (and a value). Async variants return
@@ -154,7 +154,7 @@ struct EditEvent {
   int64_t skipped = 0;  // Preview: states the server skipped since the previous preview
   Image image;          // Started (the start face) and Preview
   Dna dna;              // Committed
-  Status error;         // Error: a bad state or start; the session stays open
+  ItemError error;      // Error: a bad state (error.seq) or start; the session stays open
   Timing timing;
 };
 using EditHandler = std::function<void(const EditEvent&)>;

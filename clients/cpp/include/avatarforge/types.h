@@ -29,24 +29,41 @@ struct Result {
   bool ok() const { return status.ok(); }
 };
 
-enum class ImageFormat { Png = 1, Jpeg = 2, Webp = 3, Raw = 4 };
-
-// How images come back. The default is raw 8-bit pixels at the model's native size: ready to copy
-// into a texture without a decoder.
-struct Output {
-  ImageFormat format = ImageFormat::Raw;
-  int size = 0;     // square edge in pixels; 0 = native. ModelInfo::supported_sizes lists the rest.
-  int quality = 0;  // JPEG/WebP 1..100; 0 = server default
+// A failure of one item inside a call that went on (a stream item, an edit state).
+struct ItemError : Status {
+  std::string field;  // the request field at fault (e.g. "edits[1].strength"), for a UI to mark; may be empty
+  int64_t seq = 0;    // EditSession: the state it rejects; 0 when not about a state
 };
 
-// One image. Raw: `data` is width*height*4 bytes of RGBA8, rows top to bottom. Otherwise `data`
-// is the encoded file (PNG/JPEG/WebP bytes), to be decoded by the engine.
+enum class ImageFormat {
+  Png = 1,
+  Jpeg = 2,
+  Webp = 3,
+  RawRgba8 = 4,  // R G B A per pixel
+  RawBgra8 = 5,  // B G R A per pixel: Unreal's PF_B8G8R8A8
+};
+
+// How images come back. The default is raw 8-bit pixels at the model's native size: the server
+// lays them out as the texture wants them, so they copy into it without a decoder or a swizzle.
+struct Output {
+  ImageFormat format = ImageFormat::RawRgba8;
+  int size = 0;            // square edge in pixels; 0 = native. ModelInfo::supported_sizes lists the rest.
+  int quality = 0;         // JPEG/WebP 1..100; 0 = server default
+  bool bottom_up = false;  // raw rows bottom first (Unity's LoadRawTextureData)
+};
+
+// One image. Raw: `data` is height rows of row_stride bytes (width*4, no padding), 4 bytes a pixel
+// in the format's order, alpha 255. Otherwise `data` is the encoded file (PNG/JPEG/WebP bytes),
+// to be decoded by the engine.
 struct Image {
-  ImageFormat format = ImageFormat::Raw;
+  ImageFormat format = ImageFormat::RawRgba8;
   int width = 0;
   int height = 0;
+  int row_stride = 0;      // raw only
+  bool bottom_up = false;  // raw only: the first row in `data` is the bottom one
   Bytes data;
   bool empty() const { return data.empty(); }
+  bool raw() const { return format == ImageFormat::RawRgba8 || format == ImageFormat::RawBgra8; }
 };
 
 // Where the time of a request went, in microseconds.
@@ -67,7 +84,7 @@ struct Face {
   std::optional<int64_t> seed;   // when it came from a seed
   Dna dna;
   Image image;
-  Status error;                  // !error.ok(): dna and image are empty
+  ItemError error;               // !error.ok(): dna and image are empty
   Timing timing;
 };
 
