@@ -54,9 +54,9 @@ void TestGenerate(Client& af, std::vector<Face>* faces) {
   for (size_t i = 0; i < 3; ++i) {
     const Face& f = r.value[i];
     Check(f.error.ok() && f.index == int64_t(i) && f.seed == int64_t(i + 1), "Generate: index and seed echoed");
-    Check(f.image.format == ImageFormat::Raw && f.image.width == 32 && f.image.height == 32 &&
-              f.image.data.size() == 32 * 32 * 4,
-          "Generate: raw RGBA8 32x32");
+    Check(f.image.format == ImageFormat::RawRgba8 && f.image.width == 32 && f.image.height == 32 &&
+              f.image.row_stride == 32 * 4 && !f.image.bottom_up && f.image.data.size() == 32 * 32 * 4,
+          "Generate: raw RGBA8 32x32, top row first");
     Check(!f.dna.empty(), "Generate: DNA returned");
   }
   Check(r.value[0].image.data != r.value[1].image.data, "Generate: different seeds, different faces");
@@ -72,6 +72,20 @@ void TestGenerate(Client& af, std::vector<Face>* faces) {
   Check(png.ok() && png.value[0].image.width == 64 &&
             Bytes(png.value[0].image.data.begin(), png.value[0].image.data.begin() + 4) == sig,
         "Generate PNG at 64: a PNG file");
+
+  // The layouts engines want: BGRA (Unreal) and bottom-up rows (Unity), same pixels.
+  Output bgra_up;
+  bgra_up.format = ImageFormat::RawBgra8;
+  bgra_up.bottom_up = true;
+  auto other = af.Generate(Seeds({1}, bgra_up));
+  bool same = other.ok() && other.value[0].image.data.size() == 32 * 32 * 4 && other.value[0].image.bottom_up;
+  for (int y = 0; same && y < 32; ++y)
+    for (int x = 0; same && x < 32; ++x) {
+      const uint8_t* rgba = &r.value[0].image.data[(y * 32 + x) * 4];
+      const uint8_t* bgra = &other.value[0].image.data[((31 - y) * 32 + x) * 4];
+      same = rgba[0] == bgra[2] && rgba[1] == bgra[1] && rgba[2] == bgra[0] && rgba[3] == bgra[3];
+    }
+  Check(same, "Generate raw BGRA8 bottom-up: the same pixels, swizzled and flipped: " + Describe(other.status));
 
   // Async: the callback and the future both see the result.
   std::atomic<bool> called{false};
@@ -149,7 +163,7 @@ void TestBatch(Client& af, const std::vector<Face>& faces) {
   edge.base_seed = (int64_t(1) << 32) - 2;
   edge.count = 4;
   int ok_items = 0, bad_items = 0;
-  Status item_error;
+  ItemError item_error;
   r = af.GenerateBatch(edge, [&](const BatchEvent& e) {
     if (e.kind == BatchEvent::Kind::Item) {
       if (e.item.error.ok()) ++ok_items;
@@ -170,7 +184,7 @@ void TestErrors(Client& af, const std::string& address) {
   auto m = other.GetModel();
   Check(m.status.code == NOT_FOUND && m.status.message.find("no-such-model") != std::string::npos,
         "unknown model -> NOT_FOUND naming it: " + Describe(m.status));
-  auto g = af.Generate(Seeds({1}, {ImageFormat::Raw, 33, 0}));
+  auto g = af.Generate(Seeds({1}, {ImageFormat::RawRgba8, 33, 0}));
   Check(g.status.code == INVALID_ARGUMENT && !g.status.message.empty(), "size 33 -> INVALID_ARGUMENT: " + Describe(g.status));
   GenerateRequest bad;
   bad.dnas = {Bytes{0xff, 0xff, 0xff}};
@@ -190,7 +204,7 @@ void TestErrors(Client& af, const std::string& address) {
 }
 
 void TestLargeRaw(Client& af, const std::string& address) {
-  auto r = af.Generate(Seeds({7}, {ImageFormat::Raw, 128, 0}));  // 4x native: the largest size
+  auto r = af.Generate(Seeds({7}, {ImageFormat::RawRgba8, 128, 0}));  // 4x native: the largest size
   Check(r.ok() && r.value[0].image.width == 128 && r.value[0].image.data.size() == 128 * 128 * 4,
         "Generate raw at 4x native (128 px, 64 KiB): " + Describe(r.status));
   // The receive limit is what lets it through: a client with a smaller one is refused.
@@ -198,7 +212,7 @@ void TestLargeRaw(Client& af, const std::string& address) {
   opts.address = address;
   opts.max_receive_bytes = 32 * 1024;
   Client small(opts);
-  auto s = small.Generate(Seeds({7}, {ImageFormat::Raw, 128, 0}));
+  auto s = small.Generate(Seeds({7}, {ImageFormat::RawRgba8, 128, 0}));
   Check(s.status.code == RESOURCE_EXHAUSTED, "same call with a 32 KiB receive limit -> RESOURCE_EXHAUSTED: " +
                                                  Describe(s.status));
 }
@@ -282,6 +296,46 @@ void TestEditSession(Client& af, const ModelInfo& model, const std::vector<Face>
   Check(g.ok() && g.value[0].image.data == last_image, "committed DNA renders the edited face");
 }
 
+// A bad slider state is answered with an error that names the state and the field; the session
+// goes on and renders the next good state.
+void TestEditErrors(Client& af, const ModelInfo& model, const std::vector<Face>& faces) {
+  if (faces.empty() || model.directions.empty()) return Check(false, "EditSession errors: needs faces and directions");
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<EditEvent> events;
+  auto session = af.StartEdit(faces[0].dna, [&](const EditEvent& e) {
+    std::lock_guard<std::mutex> lock(mu);
+    events.push_back(e);
+    cv.notify_all();
+  });
+  auto seen = [&](EditEvent::Kind kind) {
+    for (const auto& e : events)
+      if (e.kind == kind) return &e;
+    return static_cast<const EditEvent*>(nullptr);
+  };
+  EditState bad;
+  bad.edits = {{"no-such-direction", 1.0f}};
+  int64_t bad_seq = session->Update(bad);
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_for(lock, 30s, [&] { return seen(EditEvent::Kind::Error) != nullptr; });
+  }
+  EditState good;
+  good.edits = {{model.directions[0].name, model.directions[0].default_strength}};
+  int64_t good_seq = session->Update(good);
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_for(lock, 30s, [&] { return seen(EditEvent::Kind::Preview) != nullptr; });
+  }
+  Status finished = session->Finish();
+  const EditEvent* err = seen(EditEvent::Kind::Error);
+  Check(err && err->error.code == INVALID_ARGUMENT && err->error.seq == bad_seq && err->error.field == "edits[0].direction",
+        "EditSession: unknown direction -> error naming seq and field: " +
+            (err ? Describe(err->error) + " field=" + err->error.field + " seq=" + std::to_string(err->error.seq) : "none"));
+  const EditEvent* preview = seen(EditEvent::Kind::Preview);
+  Check(preview && preview->seq == good_seq && finished.ok(), "EditSession: the session goes on after a bad state");
+}
+
 void TestInterpolateMixMutate(Client& af, const std::vector<Face>& faces) {
   if (faces.size() < 3) return Check(false, "Interpolate/Mix/Mutate: needs faces");
   InterpolateRequest ir;
@@ -346,6 +400,7 @@ int main(int argc, char** argv) {
   TestErrors(af, argv[1]);
   TestLargeRaw(af, argv[1]);
   TestEditSession(af, model, faces);
+  TestEditErrors(af, model, faces);
   TestInterpolateMixMutate(af, faces);
   TestClientGoneMidCall(argv[1]);
   std::printf("%d passed, %d failed\n", passed, failed);
