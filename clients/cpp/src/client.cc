@@ -49,7 +49,9 @@ Client::~Client() { impl_->CancelAll(); }
 
 namespace {
 
-Status InvalidArgument(std::string message) { return {static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT), std::move(message)}; }
+Status InvalidArgument(std::string message) {
+  return {static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT), std::move(message), {}};
+}
 
 template <class T>
 AsyncCall<T> Failed(Status status, const Callback<T>& done) {

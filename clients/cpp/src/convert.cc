@@ -1,8 +1,50 @@
 #include "convert.h"
 
+#include <google/protobuf/unknown_field_set.h>
+
 namespace avatarforge {
 
-Status FromGrpc(const grpc::Status& s) { return {static_cast<int>(s.error_code()), s.error_message()}; }
+namespace {
+
+// The field named by a google.rpc.BadRequest in a status's details (grpc-status-details-bin), read
+// with protobuf's generic wire parser so the client needs no googleapis code:
+//   google.rpc.Status {3: repeated Any details}  Any {1: type_url, 2: value}
+//   BadRequest {1: repeated FieldViolation}  FieldViolation {1: field, 2: description}
+std::string BadRequestField(const std::string& details) {
+  using google::protobuf::UnknownField;
+  using google::protobuf::UnknownFieldSet;
+  auto bytes_field = [](const UnknownFieldSet& set, int number) -> const std::string* {
+    for (int i = 0; i < set.field_count(); ++i)
+      if (set.field(i).number() == number && set.field(i).type() == UnknownField::TYPE_LENGTH_DELIMITED)
+        return &set.field(i).length_delimited();
+    return nullptr;
+  };
+  UnknownFieldSet status;
+  if (details.empty() || !status.ParseFromString(details)) return {};
+  for (int i = 0; i < status.field_count(); ++i) {
+    const UnknownField& f = status.field(i);
+    if (f.number() != 3 || f.type() != UnknownField::TYPE_LENGTH_DELIMITED) continue;
+    UnknownFieldSet any, bad_request, violation;
+    if (!any.ParseFromString(f.length_delimited())) continue;
+    const std::string* type_url = bytes_field(any, 1);
+    const std::string* value = bytes_field(any, 2);
+    const std::string suffix = "/google.rpc.BadRequest";
+    if (!type_url || !value || type_url->size() < suffix.size() ||
+        type_url->compare(type_url->size() - suffix.size(), suffix.size(), suffix) != 0)
+      continue;
+    if (!bad_request.ParseFromString(*value)) continue;
+    const std::string* first = bytes_field(bad_request, 1);
+    if (first && violation.ParseFromString(*first))
+      if (const std::string* field = bytes_field(violation, 1)) return *field;
+  }
+  return {};
+}
+
+}  // namespace
+
+Status FromGrpc(const grpc::Status& s) {
+  return {static_cast<int>(s.error_code()), s.error_message(), BadRequestField(s.error_details())};
+}
 
 bool ParseDna(const Dna& bytes, pb::CharacterDna* out) {
   return out->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));

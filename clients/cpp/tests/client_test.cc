@@ -185,7 +185,8 @@ void TestErrors(Client& af, const std::string& address) {
   Check(m.status.code == NOT_FOUND && m.status.message.find("no-such-model") != std::string::npos,
         "unknown model -> NOT_FOUND naming it: " + Describe(m.status));
   auto g = af.Generate(Seeds({1}, {ImageFormat::RawRgba8, 33, 0}));
-  Check(g.status.code == INVALID_ARGUMENT && !g.status.message.empty(), "size 33 -> INVALID_ARGUMENT: " + Describe(g.status));
+  Check(g.status.code == INVALID_ARGUMENT && !g.status.message.empty() && g.status.field == "output.size",
+        "size 33 -> INVALID_ARGUMENT naming output.size: " + Describe(g.status) + " field=" + g.status.field);
   GenerateRequest bad;
   bad.dnas = {Bytes{0xff, 0xff, 0xff}};
   g = af.Generate(bad);

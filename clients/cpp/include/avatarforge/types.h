@@ -18,6 +18,9 @@ using Bytes = std::vector<uint8_t>;
 struct Status {
   int code = 0;
   std::string message;
+  // INVALID_ARGUMENT: the request field at fault (e.g. "output.size", "edits[1].strength"), so a
+  // creator UI can mark it; empty when the server named none.
+  std::string field;
   bool ok() const { return code == 0; }
 };
 
@@ -31,8 +34,7 @@ struct Result {
 
 // A failure of one item inside a call that went on (a stream item, an edit state).
 struct ItemError : Status {
-  std::string field;  // the request field at fault (e.g. "edits[1].strength"), for a UI to mark; may be empty
-  int64_t seq = 0;    // EditSession: the state it rejects; 0 when not about a state
+  int64_t seq = 0;  // EditSession: the state it rejects; 0 when not about a state
 };
 
 enum class ImageFormat {
