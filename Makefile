@@ -49,4 +49,4 @@ cpp-test: install
 	clients/cpp/install-deps.sh
 	cmake -S clients/cpp -B $(CPP_BUILD) -DAVATARFORGE_PYTHON=$(abspath $(PY)) -DAVATARFORGE_SANITIZE=$(CPP_SANITIZE)
 	cmake --build $(CPP_BUILD) -j$(CPP_JOBS)
-	cd $(CPP_BUILD) && ctest -V
+	cd $(CPP_BUILD) && ctest -V -LE slow

@@ -382,11 +382,44 @@ void TestClientGoneMidCall(const std::string& address) {
   Check(r.status.code == CANCELLED, "Client destroyed mid-batch -> the batch ends CANCELLED: " + Describe(r.status));
 }
 
+// An edit session left idle for 40 s (a player reading a tooltip) while the client pings every 5 s:
+// grpcio answers a client that keeps pinging without data with GOAWAY "too_many_pings" after
+// about 30 s, so this fails if the keepalive settings ever allow unlimited pings. Slow: ctest -L slow.
+void TestKeepaliveIdleSession(const std::string& address, const std::vector<Face>& faces, const ModelInfo& model) {
+  if (faces.empty() || model.directions.empty()) return Check(false, "keepalive: needs faces and directions");
+  ClientOptions opts;
+  opts.address = address;
+  opts.keepalive_time = 5s;
+  opts.keepalive_timeout = 5s;
+  Client af(opts);
+  std::mutex mu;
+  std::condition_variable cv;
+  int previews = 0;
+  ItemError error;
+  auto session = af.StartEdit(faces[0].dna, [&](const EditEvent& e) {
+    std::lock_guard<std::mutex> lock(mu);
+    previews += e.kind == EditEvent::Kind::Preview;
+    if (e.kind == EditEvent::Kind::Error) error = e.error;
+    cv.notify_all();
+  });
+  std::this_thread::sleep_for(40s);
+  EditState state;
+  state.edits = {{model.directions[0].name, model.directions[0].default_strength}};
+  session->Update(state);
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_for(lock, 30s, [&] { return previews > 0; });
+  }
+  Status finished = session->Finish();
+  Check(previews == 1 && error.ok() && finished.ok(),
+        "keepalive 5 s, session idle 40 s: still answers (no too_many_pings): " + Describe(finished));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: client_test HOST:PORT\n");
+    std::fprintf(stderr, "usage: client_test HOST:PORT [slow]\n");
     return 2;
   }
   ClientOptions opts;
@@ -397,6 +430,11 @@ int main(int argc, char** argv) {
   std::vector<Face> faces;
   TestModels(af, &model);
   TestGenerate(af, &faces);
+  if (argc > 2 && std::string(argv[2]) == "slow") {  // only the slow checks
+    TestKeepaliveIdleSession(argv[1], faces, model);
+    std::printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+  }
   TestBatch(af, faces);
   TestErrors(af, argv[1]);
   TestLargeRaw(af, argv[1]);

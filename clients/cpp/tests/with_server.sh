@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs a C++ test binary against a real AvatarForge server on loopback:
 #   with_server.sh PYTHON WORKDIR TEST_BINARY [ARGS...]
-# Makes a tiny seeded bundle in WORKDIR (once), starts the server on a free port, runs the test
-# with the address as its first argument, and stops the server (by its PID) whatever happens.
+# Makes a tiny seeded bundle in WORKDIR (once), starts the server on a free port, runs
+# `TEST_BINARY HOST:PORT ARGS...`, and stops the server (by its PID) whatever happens.
 set -euo pipefail
 python=$1 workdir=$2; shift 2
 mkdir -p "$workdir"
@@ -25,4 +25,5 @@ for _ in $(seq 1 600); do  # up to 60 s: importing torch on a busy 2-core machin
 done
 [[ -n "$port" ]] || { echo "server did not start in 60 s:"; cat "$log"; exit 1; }
 
-"$@" "127.0.0.1:$port"
+test=$1; shift
+"$test" "127.0.0.1:$port" "$@"
