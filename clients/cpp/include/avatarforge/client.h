@@ -8,9 +8,10 @@
 //   else log(faces.status.message);
 //
 // Nothing throws across this API: every call returns a Status (and a value). Async variants return
-// an AsyncCall (a std::future plus Cancel) and may also take a callback; callbacks run on a gRPC or
-// client thread, never the game thread, so marshal results yourself. One Client is safe to share
-// between threads; it holds one HTTP/2 connection that every call multiplexes over.
+// an AsyncCall (a std::future plus Cancel) and may also take a callback. Callbacks run on a gRPC or
+// client thread, never the game thread: marshal results yourself, and never call a blocking method
+// of the client from inside one (it would hold the thread its answer needs). One Client is safe to
+// share between threads; it holds one HTTP/2 connection that every call multiplexes over.
 #pragma once
 
 #include <functional>
