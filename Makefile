@@ -41,12 +41,15 @@ proto:
 
 # The C++ client core (clients/cpp) built with Debian's gRPC and tested against the real server:
 # apt packages (only when missing), configure, build, ctest. CPP_SANITIZE=address|thread builds it
-# under a sanitizer (use another CPP_BUILD folder for it).
+# under a sanitizer (use another CPP_BUILD folder for it). Debug (-O0) because it compiles in
+# two thirds of the time of an optimised build and tests the same code.
 CPP_BUILD ?= build/cpp
+CPP_BUILD_TYPE ?= Debug
 CPP_SANITIZE ?=
 CPP_JOBS ?= 2
 cpp-test: install
 	clients/cpp/install-deps.sh
-	cmake -S clients/cpp -B $(CPP_BUILD) -DAVATARFORGE_PYTHON=$(abspath $(PY)) -DAVATARFORGE_SANITIZE=$(CPP_SANITIZE)
+	cmake -S clients/cpp -B $(CPP_BUILD) -DAVATARFORGE_PYTHON=$(abspath $(PY)) -DAVATARFORGE_SANITIZE=$(CPP_SANITIZE) \
+		-DCMAKE_BUILD_TYPE=$(CPP_BUILD_TYPE)
 	cmake --build $(CPP_BUILD) -j$(CPP_JOBS)
 	cd $(CPP_BUILD) && ctest -V -LE slow
