@@ -175,6 +175,8 @@ class EditSession {
   // Queues `state` as the newest; returns its seq (1, 2, 3, ...), which previews echo.
   virtual int64_t Update(EditState state) = 0;
   // Asks for the DNA of the newest state (sent first if it is still waiting): a Committed event.
+  // The server commits only the newest state it accepted, so if that one was rejected (an Error
+  // event), the commit is answered with an Error too: fix the state, then commit again.
   virtual void Commit() = 0;
   // Sends what is waiting, closes the sending side, waits for the server's last events.
   virtual Status Finish() = 0;
