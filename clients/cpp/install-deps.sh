@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Debian packages the C++ client core needs to build and test (Debian 12: gRPC 1.51, protobuf 3.21).
+# Idempotent and quiet: when everything is installed it prints nothing and touches no index;
+# `apt-get update` runs only when something is missing. CI runs it as root on a clean machine.
+set -euo pipefail
+
+PACKAGES=(
+  g++ cmake make pkg-config
+  protobuf-compiler libprotobuf-dev      # protoc + the C++ runtime its generated code needs
+  protobuf-compiler-grpc libgrpc++-dev   # grpc_cpp_plugin + libgrpc++
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  # "install ok installed" is dpkg's status for a fully installed package.
+  if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]]; then
+    missing+=("$p")
+  fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+SUDO=()
+[[ "$(id -u)" -ne 0 ]] && SUDO=(sudo)
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
