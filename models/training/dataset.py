@@ -170,7 +170,9 @@ def render_split(n: int, seed: int, size: int = 64, workers: int | None = None, 
     jobs = [(seed, i, size) for i in range(n)]
     images = np.zeros((n, size, size, 3), np.uint8)
     labels = np.zeros((n, len(heads())), np.int16)
-    with mp.get_context("fork").Pool(workers) as pool:
+    # forkserver, not fork: a caller that already ran torch holds OpenMP threads, and a child
+    # forked from it can deadlock on their locks (seen when tests grow a network first).
+    with mp.get_context("forkserver").Pool(workers) as pool:
         results = pool.imap(_render_one, jobs, chunksize=64)
         for i, (img, lab) in enumerate(tqdm(results, total=n, desc=f"render seed={seed}", disable=not progress, unit="img")):
             images[i], labels[i] = img, lab
