@@ -1,8 +1,7 @@
 """grpc.aio adapter: each RPC calls the service and maps its errors to status codes
-(errors.grpc_code is the one table). RPCs of later issues (Encode) answer UNIMPLEMENTED by name."""
+(errors.status_of, over the one table errors.grpc_code). RPCs of later issues (Encode) answer UNIMPLEMENTED by name."""
 from __future__ import annotations
 
-import logging
 from contextlib import aclosing
 
 import grpc
@@ -13,26 +12,22 @@ from grpc_status import rpc_status
 from avatarforge.v1 import avatarforge_pb2 as pb
 from avatarforge.v1 import avatarforge_pb2_grpc as pb_grpc
 
-from .errors import NotImplementedYet, bad_request, grpc_code
+from .errors import NotImplementedYet, bad_request, status_of
 from .service import AvatarForgeService
 
-log = logging.getLogger(__name__)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AvatarForge"].full_name  # "avatarforge.v1.AvatarForge"
 
 
 async def _abort(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
-    code = grpc_code(exc)
-    if code == grpc.StatusCode.INTERNAL:
-        log.exception("internal error")
-        await context.abort(code, f"internal error: {type(exc).__name__}: {exc}")
+    code, message = status_of(exc)
     detail = bad_request(exc)
     if detail is not None:  # the status message as usual, plus google.rpc details for UIs
         packed = any_pb2.Any()
         packed.Pack(detail)
         await context.abort_with_status(rpc_status.to_status(
-            status_pb2.Status(code=code.value[0], message=str(exc), details=[packed])))
-    await context.abort(code, str(exc))
+            status_pb2.Status(code=code.value[0], message=message, details=[packed])))
+    await context.abort(code, message)
 
 
 def _later(feature: str, issue: str) -> NotImplementedYet:

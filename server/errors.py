@@ -5,7 +5,11 @@ statuses, through `grpc_code`. Adding an error kind means adding one row to `_CO
 """
 from __future__ import annotations
 
+import logging
+
 import grpc
+
+log = logging.getLogger(__name__)
 
 
 class AvatarForgeError(Exception):
@@ -57,6 +61,16 @@ def grpc_code(exc: BaseException) -> grpc.StatusCode:
         if cls in _CODES:
             return _CODES[cls]
     return grpc.StatusCode.INTERNAL
+
+
+def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
+    """The status and message a failed call ends with, for either door. An unexpected failure
+    is INTERNAL, logged with its traceback here, and named by type so a bug report says what."""
+    code = grpc_code(exc)
+    if code == grpc.StatusCode.INTERNAL:
+        log.error("internal error", exc_info=exc)
+        return code, f"internal error: {type(exc).__name__}: {exc}"
+    return code, str(exc)
 
 
 def bad_request(exc: BaseException):

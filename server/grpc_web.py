@@ -26,7 +26,6 @@ import logging
 import socket
 from contextlib import aclosing
 
-import grpc
 from connectrpc.code import Code
 from connectrpc.compat import google_protobuf_codecs
 from connectrpc.errors import ConnectError
@@ -35,7 +34,7 @@ from connectrpc.server import ConnectASGIApplication, Endpoint
 
 from avatarforge.v1 import avatarforge_pb2 as pb
 
-from .errors import NotImplementedYet, grpc_code
+from .errors import NotImplementedYet, status_of
 from .service import AvatarForgeService
 
 log = logging.getLogger(__name__)
@@ -46,13 +45,10 @@ EXPOSED_HEADERS = ["grpc-status", "grpc-message", "grpc-status-details-bin"]
 
 
 def connect_error(exc: BaseException) -> ConnectError:
-    code = grpc_code(exc)
-    if code == grpc.StatusCode.INTERNAL:
-        log.exception("internal error")
-        return ConnectError(Code.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
+    code, message = status_of(exc)
     # Status and message only: connectrpc packs error details with its own protobuf runtime,
     # not Google's, so the BadRequest detail the native door sends is not offered here yet.
-    return ConnectError(Code[code.name], str(exc))
+    return ConnectError(Code[code.name], message)
 
 
 def _unary(call):
