@@ -10,8 +10,9 @@ import os
 from dataclasses import dataclass, fields
 
 from avatarforge.models.bundle import DEFAULT_MODEL
+from avatarforge.server.backends.precision_gate import PRECISION_MODES
 
-BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
+BACKENDS = ("auto", "torch", "onnxruntime", "openvino", "tensorrt")
 ENV_PREFIX = "AVATARFORGE_"
 
 
@@ -22,7 +23,10 @@ class ServerConfig:
     # the first is the default model of requests that name none.
     model: str = DEFAULT_MODEL
     model_dir: str = ""  # extra folder of bundles, searched before models/zoo
-    backend: str = "auto"  # auto | torch | onnxruntime | tensorrt
+    backend: str = "auto"  # auto | torch | onnxruntime | openvino | tensorrt
+    # exact = fp32 everywhere (bit-stable bulk builds); fast = bf16 on CPUs with native bf16
+    # (OpenVINO) or fp16 on CUDA, kept only if it passes the start-up gate (precision_gate.py)
+    precision: str = "exact"
     device: str = "auto"  # auto | cpu | cuda:N
     # CPU threads of the backend: "auto" = the count whose synthesize measured fastest at start,
     # at batch 1 and max_batch (server/backends/thread_choice.py); N = exactly N; 0 = the library's
@@ -57,6 +61,8 @@ class ServerConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.max_delay_ms < 0:
             raise ValueError(f"max_delay_ms must be >= 0, got {self.max_delay_ms}")
+        if self.precision not in PRECISION_MODES:
+            raise ValueError(f"precision must be one of {', '.join(PRECISION_MODES)}, got {self.precision!r}")
         self.threads = str(self.threads).strip().lower()
         if self.threads != "auto" and not (self.threads.isdigit()):
             raise ValueError(f"threads must be auto or a number of threads >= 0, got {self.threads!r}")
@@ -109,6 +115,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--model-dir", dest="model_dir", help="folder of bundles searched before models/zoo")
     a("--backend", choices=BACKENDS, help="inference backend (default auto: tensorrt > torch cuda > cpu)")
     a("--device", help="auto | cpu | cuda:N (default auto)")
+    a("--precision", choices=PRECISION_MODES, help="exact: fp32, the same pixels on every machine; fast: bf16 on CPUs "
+      "with native bf16 (OpenVINO) or fp16 on CUDA, used only if it passes a start-up check against fp32 (GetModel "
+      "reports it) (default exact)")
     a("--threads", help="backend CPU threads: auto (measured at start; GetModel reports the choice and why), "
                         "N, or 0 for the library's default (default auto)")
     a("--max-batch", dest="max_batch", type=int, help=f"rows per backend call (default {d.max_batch})")

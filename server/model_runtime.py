@@ -18,7 +18,7 @@ import torch
 from avatarforge.models import latents
 from avatarforge.models.bundle import DEFAULT_MODEL, Bundle, BundleError, load_bundle, resolve_bundle_path
 from avatarforge.models.directions import Direction, load_directions, w_statistics
-from avatarforge.server.backends import create_backend
+from avatarforge.server.backends.precision_gate import create_serving_backend
 
 from .dna import ModelIdentity
 from .errors import ModelNotFound
@@ -130,8 +130,9 @@ def load_models(config) -> ModelRegistry:
                 raise BundleError(f"{e}. The default model {DEFAULT_MODEL!r} is not installed yet: train or copy "
                                   "it there, or pass --model PATH to a bundle folder") from e
             raise
-        backend = create_backend(config.backend, bundle, device=config.device, threads=config.backend_threads,
-                                 max_batch=config.max_batch)
+        backend = create_serving_backend(config.backend, bundle, config.precision, device=config.device,
+                                         threads=config.backend_threads, max_batch=config.max_batch)
+        backend.precision_mode = config.precision
         log.info("loaded model %s v%s from %s (%d px, backend %s)", bundle.name, bundle.version, bundle.path,
                  bundle.config.resolution, backend.describe())
         batcher = MicroBatcher(backend, config.max_batch, bundle.name, max_delay_s=config.max_delay_ms / 1e3,

@@ -30,12 +30,21 @@ log = logging.getLogger(__name__)
 BULK_LOOKAHEAD = 2  # micro-batches a GenerateBatch stream keeps in flight
 
 
-def _backend_info(describe: dict) -> pb.BackendInfo:
-    """describe()'s keys that name a BackendInfo field, as that field's type (None -> 0 or "")."""
+def _backend_info(backend) -> pb.BackendInfo:
+    """describe()'s keys that name a scalar BackendInfo field, as that field's type (None -> 0 or
+    ""), plus the fast-precision gate when one ran (server/backends/precision_gate.py)."""
     fields = pb.BackendInfo.DESCRIPTOR.fields_by_name
     integer = lambda f: f.cpp_type in (f.CPPTYPE_INT32, f.CPPTYPE_INT64, f.CPPTYPE_UINT32, f.CPPTYPE_UINT64)
-    return pb.BackendInfo(**{k: int(v or 0) if integer(fields[k]) else str(v or "")
-                             for k, v in describe.items() if k in fields})
+    info = pb.BackendInfo(**{k: int(v or 0) if integer(fields[k]) else str(v or "")
+                             for k, v in backend.describe().items() if k in fields and k != "precision_gate"})
+    info.precision_mode = getattr(backend, "precision_mode", "exact")
+    gate = getattr(backend, "precision_gate", None)
+    if gate:
+        info.precision_gate.CopyFrom(pb.PrecisionGate(
+            passed=gate["ok"], faces=gate["faces"], psnr_min_db=gate["psnr_min_db"] or 0.0,
+            psnr_median_db=gate["psnr_median_db"] or 0.0, batch_max_levels=gate["batch_max_levels"],
+            reason=gate["reason"]))
+    return info
 
 
 class AvatarForgeService:
@@ -62,7 +71,7 @@ class AvatarForgeService:
             w_dim=cfg.w_dim,
             num_ws=cfg.num_ws,
             supported_sizes=rt.sizes,
-            backend=_backend_info(rt.backend.describe()),
+            backend=_backend_info(rt.backend),
             directions=[self._direction_info(d) for d in rt.directions.values()],
             default_truncation_psi=rt.default_psi,
             limits=pb.ServerLimits(max_batch=c.max_batch, max_unary_items=c.max_unary_items,

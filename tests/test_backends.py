@@ -18,7 +18,7 @@ from avatarforge.models.export import export_onnx, export_key, main as export_ma
 from avatarforge.server import config
 from avatarforge.server.backends import BACKEND_NAMES, BackendUnavailable, create_backend, to_uint8_images
 from avatarforge.server.backends.parity import broadcast_ws, check_parity, compare_images, parity_latents
-from avatarforge.server.backends.selection import auto_candidates, create_auto_backend
+from avatarforge.server.backends.selection import auto_candidates, cpu_engines, create_auto_backend
 from avatarforge.server.backends.thread_choice import available_cores, candidate_counts, pick_threads
 from avatarforge.server.backends.tensorrt_backend import (
     DEFAULT_PROFILES, BatchProfile, engine_cache_key, pick_profile, tensorrt_unavailable_reason,
@@ -40,6 +40,12 @@ def torch_cpu(backend_bundle):
 @pytest.fixture(scope="module")
 def ort_cpu(backend_bundle):
     return create_backend("onnxruntime", backend_bundle, device="cpu", threads=1)
+
+
+@pytest.fixture(scope="module")
+def ov_cpu(backend_bundle):
+    pytest.importorskip("openvino", reason="the openvino extra (make install installs it)")
+    return create_backend("openvino", backend_bundle, device="cpu", threads=1)
 
 
 # --- export ---------------------------------------------------------------------------------
@@ -130,10 +136,12 @@ def test_graph_quantisation_matches_the_backend_contract(backend_bundle, ort_cpu
 # --- parity ---------------------------------------------------------------------------------
 
 
-def test_onnxruntime_matches_torch_on_fixed_seeds(backend_bundle, torch_cpu, ort_cpu):
+@pytest.mark.parametrize("engine", ["ort_cpu", "ov_cpu"])
+def test_cpu_engines_match_torch_on_fixed_seeds(backend_bundle, torch_cpu, engine, request):
     cfg = backend_bundle.config
-    report = check_parity(torch_cpu, ort_cpu, cfg.z_dim, cfg.num_ws)
-    print("onnxruntime vs torch:", json.dumps(report))  # quoted in the report (pytest -s)
+    candidate = request.getfixturevalue(engine)
+    report = check_parity(torch_cpu, candidate, cfg.z_dim, cfg.num_ws)
+    print(f"{candidate.name} vs torch:", json.dumps(report))  # quoted in the report (pytest -s)
     assert report["map_max_abs_error"] < 1e-4
     assert report["images"]["max_abs"] <= 2 and report["ok"], report
 
@@ -166,7 +174,7 @@ def test_tensorrt_matches_torch(backend_bundle, tmp_path, precision):
 # --- describe() and selection ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", ["torch_cpu", "ort_cpu"])
+@pytest.mark.parametrize("backend", ["torch_cpu", "ort_cpu", "ov_cpu"])
 def test_describe_reports_the_contract_fields(backend, request):
     info = request.getfixturevalue(backend).describe()
     assert {"backend", "device", "precision", "engine_key", "fallback_reason"} <= set(info)
@@ -218,8 +226,11 @@ def test_auto_measures_the_cpu_backends_once_then_reuses_the_measurement(backend
     # device="cpu": the CPU choice is measured on every machine, GPU or not.
     first = create_auto_backend(backend_bundle, device="cpu", threads=1, cache_root=tmp_path)
     info = first.describe()
-    assert info["backend"] in ("torch", "onnxruntime") and info["device"] == "cpu", info
+    assert info["backend"] in ("torch", "onnxruntime", "openvino") and info["device"] == "cpu", info
     assert "measured" in info["fallback_reason"], info
+    # Every CPU engine that imports was in the race, and the reason names each one's time.
+    for engine in cpu_engines():
+        assert f"{engine} " in info["fallback_reason"].split("median:")[1], info
     cached = json.loads((tmp_path / "cpu_backend_choice.json").read_text())
     assert len(cached) == 1 and next(iter(cached.values()))["choice"] == info["backend"]
     second = create_auto_backend(backend_bundle, device="cpu", threads=1, cache_root=tmp_path)
@@ -235,7 +246,7 @@ def test_auto_on_this_machine_takes_the_best_backend_that_runs_here(backend_bund
         assert (info["backend"], info["device"]) == ("torch", "cuda:0"), info
         assert trt_reason in info["fallback_reason"], info
     else:
-        assert info["backend"] in ("torch", "onnxruntime") and info["device"] == "cpu", info
+        assert info["backend"] in ("torch", "onnxruntime", "openvino") and info["device"] == "cpu", info
         assert trt_reason in info["fallback_reason"] and "torch sees no CUDA GPU" in info["fallback_reason"], info
         assert "measured" in info["fallback_reason"], info
 

@@ -21,10 +21,11 @@ def test_environment_then_flags():
 
 @pytest.mark.parametrize("env, message", [
     ({"AVATARFORGE_MAX_BATCH": "lots"}, "AVATARFORGE_MAX_BATCH='lots' is not a valid int"),
-    ({"AVATARFORGE_BACKEND": "cuda"}, "backend must be one of auto, torch, onnxruntime, tensorrt"),
+    ({"AVATARFORGE_BACKEND": "cuda"}, "backend must be one of auto, torch, onnxruntime, openvino, tensorrt"),
     ({"AVATARFORGE_MAX_BATCH": "0"}, "max_batch must be >= 1"),
     ({"AVATARFORGE_DEFAULT_PSI": "3"}, "default_psi must be in [0, 2]"),
     ({"AVATARFORGE_THREADS": "lots"}, "threads must be auto or a number of threads >= 0, got 'lots'"),
+    ({"AVATARFORGE_PRECISION": "bf16"}, "precision must be one of exact, fast, got 'bf16'"),
 ])
 def test_bad_values_say_what_is_wrong(env, message):
     with pytest.raises(ValueError) as err:

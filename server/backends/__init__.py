@@ -12,11 +12,11 @@ on CUDA, then the faster CPU backend (measured); the reason for every fallback i
 from .base import Backend, BackendUnavailable, to_uint8_images
 from .torch_backend import TorchBackend
 
-BACKEND_NAMES = ("auto", "torch", "onnxruntime", "tensorrt")
+BACKEND_NAMES = ("auto", "torch", "onnxruntime", "openvino", "tensorrt")
 
 
 def create_backend(
-    name: str,  # "auto" | "torch" | "onnxruntime" | "tensorrt"
+    name: str,  # "auto" | "torch" | "onnxruntime" | "openvino" | "tensorrt"
     bundle,  # avatarforge.models.bundle.Bundle
     device: str = "auto",  # "auto" | "cpu" | "cuda" | "cuda:<i>"
     # CPU intra-op threads (torch: process-wide, onnxruntime: per session); "auto" = the count
@@ -39,6 +39,10 @@ def create_backend(
 
         return OnnxRuntimeBackend(bundle, device=device, threads=threads, precision=precision, cache_root=cache_root,
                                   max_batch=max_batch)
+    if name == "openvino":
+        from .openvino_backend import OpenVinoBackend
+
+        return OpenVinoBackend(bundle, device=device, threads=threads, precision=precision, cache_root=cache_root)
     from .tensorrt_backend import TensorRTBackend
 
     return TensorRTBackend(bundle, device=device, threads=threads, precision=precision, cache_root=cache_root)

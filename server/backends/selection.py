@@ -1,7 +1,7 @@
 """`--backend auto`: which backend runs here, and why.
 
 Order (DESIGN.md): TensorRT if it imports and a CUDA GPU exists, else torch on CUDA, else the
-faster CPU backend, decided by a short A/B measurement of torch and ONNX Runtime on this CPU
+fastest CPU backend, decided by a short interleaved measurement of torch, ONNX Runtime and OpenVINO (those that import) on this CPU
 (or a cached one). The decision and every reason for skipping a better option end up in
 `describe()["fallback_reason"]`, which GetModel reports.
 
@@ -60,11 +60,28 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def cpu_choice_key(generator_sha256: str, threads: int | str | None) -> str:
-    import onnxruntime
+def cpu_choice_key(generator_sha256: str, threads: int | str | None, engines: dict[str, str]) -> str:
+    """The measurement's cache key: model, CPU, threads and every measured engine's version."""
+    versions = [f"{name}{version}" for name, version in sorted(engines.items())]
+    return "|".join([generator_sha256[:16], _cpu_name(), f"cores{os.cpu_count()}", f"threads{threads or 0}", *versions])
 
-    return "|".join([generator_sha256[:16], _cpu_name(), f"cores{os.cpu_count()}", f"threads{threads or 0}",
-                     f"torch{torch.__version__}", f"ort{onnxruntime.__version__}"])
+
+def cpu_engines() -> dict[str, str]:
+    """{backend name: library version} of the CPU backends that import here; torch always does."""
+    engines = {"torch": torch.__version__}
+    try:
+        import onnxruntime
+
+        engines["onnxruntime"] = onnxruntime.__version__
+    except ImportError:
+        pass
+    try:
+        import openvino
+
+        engines["openvino"] = openvino.get_version()
+    except ImportError:
+        pass
+    return engines
 
 
 def measure_synthesis(backends: dict, ws: np.ndarray, budget_s: float = 2.0, min_rounds: int = 5) -> dict[str, float]:
@@ -85,39 +102,40 @@ def measure_synthesis(backends: dict, ws: np.ndarray, budget_s: float = 2.0, min
 
 def choose_cpu_backend(bundle, threads: int | str | None, choice_dir: Path, budget_s: float = 2.0, cache_root=None,
                        max_batch: int = 16):
-    """(backend, reason): the faster of torch and ONNX Runtime on this CPU at batch 1.
+    """(backend, reason): the fastest CPU backend that imports here (torch, ONNX Runtime,
+    OpenVINO), measured at batch 1.
 
     Batch 1 decides because interactive previews are latency-bound; bulk throughput scales
     with processes. The decision is cached in `<choice_dir>/cpu_backend_choice.json`;
     `cache_root` is passed to the ONNX export (None = beside the bundle).
     """
-    from .onnxruntime_backend import OnnxRuntimeBackend
-    from .torch_backend import TorchBackend
+    from . import create_backend
 
-    torch_backend = TorchBackend(bundle, device="cpu", threads=threads, max_batch=max_batch)
-    ort = lambda: OnnxRuntimeBackend(bundle, "cpu", threads, cache_root=cache_root, max_batch=max_batch)
-    try:
-        key = cpu_choice_key(bundle.generator_sha256, threads)
-    except ImportError as e:
-        return torch_backend, f"onnxruntime not installed ({e}); torch is the only CPU backend"
+    engines = cpu_engines()
+    make = lambda name: create_backend(name, bundle, "cpu", threads, "fp32", cache_root, max_batch)
+    torch_backend = make("torch")
+    if len(engines) == 1:
+        return torch_backend, "neither onnxruntime nor openvino is installed; torch is the only CPU backend"
+    key = cpu_choice_key(bundle.generator_sha256, threads, engines)
     cache_file = Path(choice_dir) / CPU_CHOICE_FILE
     cache = _read_json(cache_file)
     if key in cache:
         entry = cache[key]
-        backend = torch_backend if entry["choice"] == "torch" else ort()
+        backend = torch_backend if entry["choice"] == "torch" else make(entry["choice"])
         return backend, f"{entry['reason']} (cached measurement from {entry['measured_at']})"
-    ort_backend = ort()
+    backends = {"torch": torch_backend, **{name: make(name) for name in engines if name != "torch"}}
     cfg = bundle.config
     ws = broadcast_ws(torch_backend.map(parity_latents(cfg.z_dim, seeds=(0,))), cfg.num_ws)
-    t = measure_synthesis({"torch": torch_backend, "onnxruntime": ort_backend}, ws, budget_s)
+    t = measure_synthesis(backends, ws, budget_s)
     choice = min(t, key=t.get)
-    other = "onnxruntime" if choice == "torch" else "torch"
-    reason = (f"{choice} measured {t[other] / t[choice]:.2f}x faster than {other} on this CPU "
-              f"(synthesize batch 1 median: torch {t['torch'] * 1e3:.2f} ms, onnxruntime {t['onnxruntime'] * 1e3:.2f} ms)")
+    runner_up = min((name for name in t if name != choice), key=t.get)
+    medians = ", ".join(f"{name} {seconds * 1e3:.2f} ms" for name, seconds in t.items())
+    reason = (f"{choice} measured {t[runner_up] / t[choice]:.2f}x faster than {runner_up} on this CPU "
+              f"(synthesize batch 1 median: {medians})")
     cache[key] = {"choice": choice, "reason": reason, "seconds": t,
                   "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
     _write_json(cache_file, cache)
-    return (torch_backend if choice == "torch" else ort_backend), reason
+    return backends[choice], reason
 
 
 def _read_json(path: Path) -> dict:

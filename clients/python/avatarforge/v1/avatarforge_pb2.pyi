@@ -171,7 +171,7 @@ class GetModelRequest(_message.Message):
     def __init__(self, model: _Optional[str] = ...) -> None: ...
 
 class BackendInfo(_message.Message):
-    __slots__ = ("backend", "device", "precision", "engine_key", "fallback_reason", "threads", "threads_reason")
+    __slots__ = ("backend", "device", "precision", "engine_key", "fallback_reason", "threads", "threads_reason", "precision_mode", "precision_gate")
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     PRECISION_FIELD_NUMBER: _ClassVar[int]
@@ -179,6 +179,8 @@ class BackendInfo(_message.Message):
     FALLBACK_REASON_FIELD_NUMBER: _ClassVar[int]
     THREADS_FIELD_NUMBER: _ClassVar[int]
     THREADS_REASON_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_MODE_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_GATE_FIELD_NUMBER: _ClassVar[int]
     backend: str
     device: str
     precision: str
@@ -186,7 +188,25 @@ class BackendInfo(_message.Message):
     fallback_reason: str
     threads: int
     threads_reason: str
-    def __init__(self, backend: _Optional[str] = ..., device: _Optional[str] = ..., precision: _Optional[str] = ..., engine_key: _Optional[str] = ..., fallback_reason: _Optional[str] = ..., threads: _Optional[int] = ..., threads_reason: _Optional[str] = ...) -> None: ...
+    precision_mode: str
+    precision_gate: PrecisionGate
+    def __init__(self, backend: _Optional[str] = ..., device: _Optional[str] = ..., precision: _Optional[str] = ..., engine_key: _Optional[str] = ..., fallback_reason: _Optional[str] = ..., threads: _Optional[int] = ..., threads_reason: _Optional[str] = ..., precision_mode: _Optional[str] = ..., precision_gate: _Optional[_Union[PrecisionGate, _Mapping]] = ...) -> None: ...
+
+class PrecisionGate(_message.Message):
+    __slots__ = ("passed", "faces", "psnr_min_db", "psnr_median_db", "batch_max_levels", "reason")
+    PASSED_FIELD_NUMBER: _ClassVar[int]
+    FACES_FIELD_NUMBER: _ClassVar[int]
+    PSNR_MIN_DB_FIELD_NUMBER: _ClassVar[int]
+    PSNR_MEDIAN_DB_FIELD_NUMBER: _ClassVar[int]
+    BATCH_MAX_LEVELS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    passed: bool
+    faces: int
+    psnr_min_db: float
+    psnr_median_db: float
+    batch_max_levels: int
+    reason: str
+    def __init__(self, passed: _Optional[bool] = ..., faces: _Optional[int] = ..., psnr_min_db: _Optional[float] = ..., psnr_median_db: _Optional[float] = ..., batch_max_levels: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class DirectionInfo(_message.Message):
     __slots__ = ("name", "description", "layer_start", "layer_end", "kind", "strength_min", "strength_max", "default_strength", "success", "unchanged")
