@@ -71,8 +71,11 @@ class _Window:
 
 
 async def interactive_level(address: str, concurrency: int, seconds: float, model: str = "",
-                            image_format: int = pb.IMAGE_FORMAT_PNG, first_seed: int = 0) -> dict:
-    """C clients, each a loop of unary Generate(one seed); every request a different seed."""
+                            image_format: int = pb.IMAGE_FORMAT_PNG, first_seed: int = 0,
+                            rate_hz: float = 0.0) -> dict:
+    """C clients, each a loop of unary Generate(one seed); every request a different seed.
+    rate_hz > 0 paces each client (a slider dragged at that rate: the next request leaves at
+    the next tick, or at once if the reply came late); 0 = closed loop, back to back."""
     async with grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS) as channel:
         stub = pb_grpc.AvatarForgeStub(channel)
         latencies: list[float] = []
@@ -82,7 +85,11 @@ async def interactive_level(address: str, concurrency: int, seconds: float, mode
         async def client(k: int) -> None:
             seed = first_seed + k * 1_000_000
             first = True
+            next_at = time.perf_counter()
             while window.open():
+                if rate_hz:
+                    await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+                    next_at = max(next_at + 1 / rate_hz, time.perf_counter())
                 seed += 1
                 req = pb.GenerateRequest(model=model, characters=[pb.CharacterSource(seed=seed)],
                                          output=pb.OutputSpec(format=image_format))

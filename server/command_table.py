@@ -7,6 +7,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("serve", "avatarforge.server.serve_command", "run the gRPC server"),
     ("demo", "avatarforge.server.demo_command", "start a server, generate 64 NPC faces and a contact sheet, stop"),
     ("bench", "avatarforge.benchmarks.bench_command", "benchmark a server against the in-process backend; gate on ratios"),
+    ("soak", "avatarforge.benchmarks.soak_command", "mixed players + bulk load on a real server: p99, bulk share, errors, RSS"),
     ("train", "avatarforge.models.training.recipe", "train the default model from scratch (dataset .. bundle), resumable"),
     ("directions", "avatarforge.models.training.directions_command", "list a model's edit directions, or derive the supervised ones"),
     ("eval", "avatarforge.models.training.evaluate", "measure a model: Fréchet distance, attribute coverage, diversity"),

@@ -38,6 +38,11 @@ class ServerConfig:
     # (scheduler.py). Seed-only requests are mapped inside their batch and never wait.
     max_delay_ms: float = 2.0
     max_queued_rows: int = 64  # bulk rows queued per model before GenerateBatch streams wait
+    # Scheduling (server/scheduler.py): the share of each batch kept for bulk while bulk waits
+    # (never starved), and the rows of a bulk-only batch while interactive users are live (what
+    # an arriving preview waits for at worst); 0 = max_batch // 4.
+    bulk_share: float = 0.25
+    bulk_rows_when_interactive: int = 0
     max_unary_items: int = 16  # characters per Generate call
     max_stream_items: int = 100_000  # items per GenerateBatch call
     max_message_bytes: int = 64 * 1024 * 1024  # a raw 1024² RGBA8 image alone is the 4 MiB default
@@ -59,6 +64,11 @@ class ServerConfig:
         for name in ("max_batch", "max_queued_rows", "max_unary_items", "max_stream_items", "max_message_bytes", "encode_workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.bulk_share < 1:
+            raise ValueError(f"bulk_share must be in [0, 1), got {self.bulk_share}")
+        if not 0 <= self.bulk_rows_when_interactive <= self.max_batch:
+            raise ValueError(f"bulk_rows_when_interactive must be 0 (auto) .. max_batch ({self.max_batch}), "
+                             f"got {self.bulk_rows_when_interactive}")
         if self.max_delay_ms < 0:
             raise ValueError(f"max_delay_ms must be >= 0, got {self.max_delay_ms}")
         if self.precision not in PRECISION_MODES:
@@ -125,6 +135,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       help=f"longest a partial batch waits for requests on their way, ms (default {d.max_delay_ms})")
     a("--max-queued-rows", dest="max_queued_rows", type=int,
       help=f"bulk rows queued per model before streams wait (backpressure; default {d.max_queued_rows})")
+    a("--bulk-share", dest="bulk_share", type=float,
+      help=f"share of each batch kept for GenerateBatch while interactive calls fill the rest, 0..1 (default {d.bulk_share})")
+    a("--bulk-rows-when-interactive", dest="bulk_rows_when_interactive", type=int,
+      help="largest bulk-only batch while interactive users are live: what a preview waits for at worst "
+           "(default 0 = max-batch / 4)")
     a("--max-unary-items", dest="max_unary_items", type=int, help=f"characters per Generate call (default {d.max_unary_items})")
     a("--max-stream-items", dest="max_stream_items", type=int, help=f"items per GenerateBatch call (default {d.max_stream_items})")
     a("--max-message-bytes", dest="max_message_bytes", type=int, help=f"gRPC message size limit (default {d.max_message_bytes})")

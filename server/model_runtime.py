@@ -136,7 +136,8 @@ def load_models(config) -> ModelRegistry:
         log.info("loaded model %s v%s from %s (%d px, backend %s)", bundle.name, bundle.version, bundle.path,
                  bundle.config.resolution, backend.describe())
         batcher = MicroBatcher(backend, config.max_batch, bundle.name, max_delay_s=config.max_delay_ms / 1e3,
-                               max_queued_rows=config.max_queued_rows, metrics=metrics)
+                               max_queued_rows=config.max_queued_rows, metrics=metrics, bulk_share=config.bulk_share,
+                               bulk_rows_when_interactive=config.bulk_rows_when_interactive or None)
         directions = load_directions(bundle, sefa_k=SEFA_COMPONENTS)
         _, w_std = w_statistics(bundle.generator)
         psi = bundle.default_truncation_psi if config.default_psi is None else config.default_psi

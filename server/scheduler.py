@@ -15,8 +15,15 @@ When a batch starts (Triton's dynamic batcher is the anchor, research/serving.md
 - otherwise when the oldest queued job has waited `max_delay_s`: a few ms buys a fuller batch
   when many callers are mid-flight.
 
-Interactive requests (unary Generate, previews, editor sessions) are taken before bulk ones
-(GenerateBatch). Bulk work is bounded: `synthesize(..., BULK)` waits while `max_queued_rows`
+Who goes first (each priority is a FIFO; a job may be split across batches by rows):
+- interactive requests (unary Generate, previews, editor sessions) fill a batch before bulk
+  ones (GenerateBatch), except for a share `bulk_share` of its rows kept for bulk whenever bulk
+  is queued: a saturating interactive load slows bulk down but never starves it;
+- while interactive traffic is live (seen within `interactive_window_s`), a batch with no
+  interactive rows holds at most `bulk_rows_when_interactive` rows: an interactive request that
+  arrives while bulk computes waits for a small batch, not a full one. Bulk pays a little
+  throughput (a smaller batch) only while interactive users are there to be served.
+Bulk work is bounded: `synthesize(..., BULK)` waits while `max_queued_rows`
 bulk rows are already queued, so a content build (or a slow client whose stream stopped
 reading, see service.generate_batch) queues at most that much and never starves the server.
 Work whose caller was cancelled is dropped before it reaches the backend.
@@ -26,10 +33,11 @@ Every batch is recorded in `stats` and, when given, in Prometheus `ServingMetric
 from __future__ import annotations
 
 import asyncio
-import heapq
 import itertools
 import logging
+import math
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -68,19 +76,42 @@ class BatcherStats:
     bulk_waits: int = 0  # bulk submissions that waited for queue room (backpressure)
 
 
-@dataclass(order=True)
+@dataclass
 class _Job:
-    priority: int
+    priority: Priority
     seq: int
-    ws: np.ndarray | None = field(compare=False)  # float32 [n, num_ws, w_dim]; None until z is mapped
-    future: asyncio.Future = field(compare=False)
-    enqueued: float = field(compare=False)
-    z: np.ndarray | None = field(default=None, compare=False)  # float32 [n, z_dim] for synthesize_seeds
-    to_ws: Callable[[np.ndarray], np.ndarray] | None = field(default=None, compare=False)
+    ws: np.ndarray | None  # float32 [n, num_ws, w_dim]; None for a seed job (z mapped in the batch)
+    future: asyncio.Future
+    enqueued: float
+    z: np.ndarray | None = None  # float32 [n, z_dim] for synthesize_seeds
+    to_ws: Callable[[np.ndarray], np.ndarray] | None = None
+    taken: int = 0  # rows handed to batches so far (a job may span several)
+    parts: list = field(default_factory=list)  # (first row, images, ws) of each finished slice
+    started: float | None = None  # when its first slice's backend call began
+    compute_s: float = 0.0  # backend time of the calls its slices ran in
+    batch_size: int = 0  # the largest batch it ran in
 
     @property
     def rows(self) -> int:
         return len(self.z) if self.ws is None else len(self.ws)
+
+    @property
+    def untaken(self) -> int:
+        return self.rows - self.taken
+
+
+@dataclass(frozen=True)
+class QueuedJob:
+    priority: Priority
+    rows: int  # rows not yet handed to the backend
+    caller_gone: bool  # its caller was cancelled: dropped before it reaches the backend
+
+
+@dataclass
+class _Slice:
+    job: _Job
+    start: int
+    stop: int
 
 
 class MicroBatcher:
@@ -92,6 +123,10 @@ class MicroBatcher:
         max_delay_s: float = 0.0,  # longest a partial batch waits for work that is on its way
         max_queued_rows: int | None = None,  # bulk rows queued before bulk callers wait; None = 4 x max_batch
         metrics=None,  # server.metrics.ServingMetrics, or None
+        bulk_share: float = 0.25,  # fraction of each batch's rows kept for bulk while bulk is queued
+        # rows of a bulk-only batch while interactive traffic is live; None = max_batch // 4
+        bulk_rows_when_interactive: int | None = None,
+        interactive_window_s: float = 0.5,  # interactive traffic counts as live this long after a request
     ):
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
@@ -104,9 +139,15 @@ class MicroBatcher:
         self.name = name
         self.metrics = metrics
         self.backend_name = getattr(backend, "name", type(backend).__name__)
+        if not 0 <= bulk_share < 1:
+            raise ValueError(f"bulk_share must be in [0, 1), got {bulk_share}")
+        self.bulk_reserve = math.ceil(bulk_share * max_batch)
+        self.bulk_rows_when_interactive = max(1, min(max_batch, bulk_rows_when_interactive or max_batch // 4))
+        self.interactive_window_s = interactive_window_s
+        self._last_interactive = -math.inf
         self.stats = BatcherStats()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"backend-{name}")
-        self._heap: list[_Job] = []
+        self._queues: dict[Priority, deque[_Job]] = {p: deque() for p in Priority}
         self._seq = itertools.count()
         self._queued_rows = {p: 0 for p in Priority}
         self._mapping = 0  # map() calls in flight: their synthesize() is on its way
@@ -141,7 +182,10 @@ class MicroBatcher:
             await self._wait_for_room(rows)
         self._ensure_dispatcher()
         fut = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._heap, _Job(int(priority), next(self._seq), ws, fut, time.perf_counter(), z, to_ws))
+        now = time.perf_counter()
+        if priority == Priority.INTERACTIVE:
+            self._last_interactive = now
+        self._queues[priority].append(_Job(priority, next(self._seq), ws, fut, now, z, to_ws))
         self._count_queued(priority, rows)
         self._wakeup.set()
         return await fut
@@ -164,6 +208,11 @@ class MicroBatcher:
             self._mapping -= 1
             self._wakeup.set()
 
+    def queued_jobs(self) -> list[QueuedJob]:
+        """What waits for the backend, interactive first, each queue oldest first (call it on
+        the server's event loop: the queues live there)."""
+        return [QueuedJob(p, j.untaken, j.future.done()) for p in Priority for j in self._queues[p]]
+
     def _map_rows(self, z: np.ndarray) -> np.ndarray:
         return np.concatenate([self.backend.map(z[i : i + 1]) for i in range(len(z))])
 
@@ -175,9 +224,10 @@ class MicroBatcher:
             except asyncio.CancelledError:
                 pass
             self._dispatcher = None
-        for job in self._heap:
-            job.future.cancel()
-        self._heap.clear()
+        for queue in self._queues.values():
+            for job in queue:
+                job.future.cancel()
+            queue.clear()
         self._room.set()
         self._executor.shutdown(wait=True)
 
@@ -207,57 +257,100 @@ class MicroBatcher:
             self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch(), name=f"batcher-{self.name}")
 
     def _drop_cancelled(self) -> None:
-        live = [j for j in self._heap if not j.future.done()]
-        if len(live) != len(self._heap):
-            for j in self._heap:
-                if j.future.done():  # caller cancelled while queued
-                    self.stats.jobs_skipped += 1
-                    self._count_queued(Priority(j.priority), -j.rows)
-            self._heap = live
-            heapq.heapify(self._heap)
+        for priority, queue in self._queues.items():
+            if any(j.future.done() for j in queue):
+                for j in queue:
+                    if j.future.done():  # caller cancelled while queued (or part-way through its rows)
+                        self.stats.jobs_skipped += 1
+                        self._count_queued(priority, -j.untaken)
+                self._queues[priority] = deque(j for j in queue if not j.future.done())
+
+    def _queued(self) -> bool:
+        return any(self._queues.values())
 
     def _delay_left(self) -> float:
         """Seconds the next batch should still wait for more work; 0 = start it now."""
         queued = sum(self._queued_rows.values())
         if self.max_delay_s <= 0 or queued >= self.max_batch or self._mapping == 0:
             return 0.0
-        oldest = min(j.enqueued for j in self._heap)
+        oldest = min(q[0].enqueued for q in self._queues.values() if q)
         return max(0.0, oldest + self.max_delay_s - time.perf_counter())
 
-    def _take_batch(self) -> list[_Job]:
-        """Pop queued jobs in priority order while they fit in max_batch rows; a job larger than
-        max_batch goes alone (and runs in chunks)."""
-        jobs: list[_Job] = []
-        rows = 0
-        while self._heap:
-            job = self._heap[0]
-            if jobs and rows + job.rows > self.max_batch:
-                break
-            heapq.heappop(self._heap)
-            self._count_queued(Priority(job.priority), -job.rows)
-            jobs.append(job)
-            rows += job.rows
-        return jobs
+    def _batch_shape(self) -> tuple[int, int]:
+        """(rows of the next batch, of which at most this many interactive). See the module doc."""
+        interactive = self._queued_rows[Priority.INTERACTIVE]
+        bulk = self._queued_rows[Priority.BULK]
+        if not interactive:
+            live = time.perf_counter() - self._last_interactive < self.interactive_window_s
+            return (self.bulk_rows_when_interactive if live else self.max_batch), 0
+        reserve = min(bulk, self.bulk_reserve)
+        return self.max_batch, self.max_batch - reserve
 
-    def _run(self, jobs: list[_Job]) -> np.ndarray:
-        """Worker thread: map the jobs that came as z, then backend calls in chunks of max_batch rows."""
-        for j in jobs:
-            if j.ws is None:
-                j.ws = np.ascontiguousarray(j.to_ws(self._map_rows(j.z)), np.float32)
-        ws = jobs[0].ws if len(jobs) == 1 else np.concatenate([j.ws for j in jobs])
-        out = []
-        step = self.max_batch
-        for i in range(0, len(ws), step):
-            out.append(self.backend.synthesize(ws[i : i + step]))
-            self.stats.batches_run += 1
-            self.stats.rows_run += min(step, len(ws) - i)
-        return out[0] if len(out) == 1 else np.concatenate(out)
+    def _take(self, priority: Priority, room: int) -> list[_Slice]:
+        """Up to `room` rows from the front of one queue, splitting the last job if it is larger."""
+        slices, queue = [], self._queues[priority]
+        while queue and room > 0:
+            job = queue[0]
+            n = min(room, job.untaken)
+            slices.append(_Slice(job, job.taken, job.taken + n))
+            job.taken += n
+            room -= n
+            self._count_queued(priority, -n)
+            if not job.untaken:
+                queue.popleft()
+        return slices
+
+    def _take_batch(self) -> list[_Slice]:
+        """Interactive rows (up to their limit), then bulk, then interactive again if room is left."""
+        size, interactive_limit = self._batch_shape()
+        batch = self._take(Priority.INTERACTIVE, interactive_limit)
+        taken = sum(s.stop - s.start for s in batch)
+        batch += self._take(Priority.BULK, size - taken)
+        taken = sum(s.stop - s.start for s in batch)
+        return batch + self._take(Priority.INTERACTIVE, size - taken)
+
+    def _run(self, batch: list[_Slice]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Worker thread: map the slices that came as z, then one backend call.
+        Returns (images, each slice's W+)."""
+        slice_ws = []
+        for s in batch:
+            j = s.job
+            if j.ws is None:  # a seed job: mapped row by row here, so a face never depends on its batch
+                slice_ws.append(np.ascontiguousarray(j.to_ws(self._map_rows(j.z[s.start:s.stop])), np.float32))
+            else:
+                slice_ws.append(j.ws[s.start:s.stop])
+        ws = slice_ws[0] if len(slice_ws) == 1 else np.concatenate(slice_ws)
+        images = self.backend.synthesize(ws)
+        self.stats.batches_run += 1
+        self.stats.rows_run += len(ws)
+        return images, slice_ws
+
+    def _finish(self, batch: list[_Slice], images: np.ndarray, slice_ws: list[np.ndarray], start: float,
+                end: float) -> None:
+        """Hand each slice's rows to its job; a job whose rows are all back resolves its caller."""
+        rows = len(images)
+        offset = 0
+        for s, ws in zip(batch, slice_ws):
+            j, n = s.job, s.stop - s.start
+            j.parts.append((s.start, images[offset:offset + n], ws))
+            offset += n
+            j.started = start if j.started is None else j.started
+            j.compute_s += end - start
+            j.batch_size = max(j.batch_size, rows)
+            if j.future.done() or sum(len(p[1]) for p in j.parts) < j.rows:
+                continue
+            j.parts.sort(key=lambda p: p[0])
+            out = j.parts[0][1] if len(j.parts) == 1 else np.concatenate([p[1] for p in j.parts])
+            job_ws = j.parts[0][2] if len(j.parts) == 1 else np.concatenate([p[2] for p in j.parts])
+            timing = BatchTiming(queue_us=int((j.started - j.enqueued) * 1e6), compute_us=int(j.compute_s * 1e6),
+                                 batch_size=j.batch_size)
+            j.future.set_result((out, job_ws, timing))
 
     async def _dispatch(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             self._drop_cancelled()
-            if not self._heap:
+            if not self._queued():
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
@@ -269,29 +362,20 @@ class MicroBatcher:
                 except asyncio.TimeoutError:  # (a distinct class before Python 3.11)
                     self.stats.delayed_batches += 1
                 continue
-            jobs = self._take_batch()
-            rows = sum(j.rows for j in jobs)
+            batch = self._take_batch()
             start = time.perf_counter()
             try:
-                images = await loop.run_in_executor(self._executor, self._run, jobs)
+                images, slice_ws = await loop.run_in_executor(self._executor, self._run, batch)
             except Exception as e:  # a backend failure fails these jobs, not the dispatcher
-                log.exception("backend %s failed on a batch of %d", self.name, rows)
+                log.exception("backend %s failed on a batch of %d", self.name, sum(s.stop - s.start for s in batch))
                 if self.metrics is not None:
                     self.metrics.count_error("compute", "INTERNAL")
-                for j in jobs:
-                    if not j.future.done():
-                        j.future.set_exception(e)
+                for s in batch:
+                    if not s.job.future.done():
+                        s.job.future.set_exception(e)
                 continue
             end = time.perf_counter()
-            batch_size = min(rows, self.max_batch)
             if self.metrics is not None:
-                waits = [(Priority(j.priority).label, start - j.enqueued) for j in jobs for _ in range(j.rows)]
+                waits = [(s.job.priority.label, start - s.job.enqueued) for s in batch for _ in range(s.stop - s.start)]
                 self.metrics.observe_batch(self.name, self.backend_name, waits, end - start)
-            offset = 0
-            for j in jobs:
-                n = j.rows
-                if not j.future.done():
-                    timing = BatchTiming(queue_us=int((start - j.enqueued) * 1e6),
-                                         compute_us=int((end - start) * 1e6), batch_size=batch_size)
-                    j.future.set_result((images[offset : offset + n], j.ws, timing))
-                offset += n
+            self._finish(batch, images, slice_ws, start, end)

@@ -80,9 +80,10 @@ def hold_backend(batcher) -> tuple[threading.Event, threading.Event]:
 
 def queued_work_cancelled(server, batcher) -> bool:
     """Whether work is queued in the scheduler and all of it belongs to cancelled callers
-    (read on the server's loop; again no public hook)."""
+    (read on the server's loop, where the scheduler lives)."""
     async def check():
-        return bool(batcher._heap) and all(job.future.done() for job in batcher._heap)
+        jobs = batcher.queued_jobs()
+        return bool(jobs) and all(job.caller_gone for job in jobs)
 
     return asyncio.run_coroutine_threadsafe(check(), server.loop).result(10)
 
@@ -90,7 +91,7 @@ def queued_work_cancelled(server, batcher) -> bool:
 def test_cancel_mid_stream_stops_generation(client, server):
     batcher = server.batcher()
     stats, max_batch = batcher.stats, batcher.max_batch
-    before, skipped_before = stats.batches_run, stats.jobs_skipped
+    before, rows_before, skipped_before = stats.batches_run, stats.rows_run, stats.jobs_skipped
     stream = client.generate_batch(base_seed=0, count=100_000)
     it = iter(stream.items())
     for _ in range(3):
@@ -98,10 +99,12 @@ def test_cancel_mid_stream_stops_generation(client, server):
     held, release = hold_backend(batcher)
     try:
         assert held.wait(30)
-        ran = stats.batches_run - before  # this stream's micro-batches so far; no more run while held
-        # Everything computed reaches the client. Then the stream waits for micro-batch `ran`,
+        ran = stats.batches_run - before  # this stream's backend calls so far; no more run while held
+        ran_rows = stats.rows_run - rows_before
+        # Everything computed reaches the client. Then the stream waits for the micro-batch
         # already handed to the held backend, with its other BULK_LOOKAHEAD - 1 queued behind.
-        assert 3 + sum(1 for _ in itertools.islice(it, ran * max_batch - 3)) == ran * max_batch
+        assert ran_rows % max_batch == 0, "a stream's micro-batch is answered whole"
+        assert 3 + sum(1 for _ in itertools.islice(it, ran_rows - 3)) == ran_rows
         stream.cancel()
         with pytest.raises(grpc.RpcError) as err:
             for _ in it:

@@ -37,7 +37,9 @@ def test_queued_requests_share_one_backend_call(backend):
 
 def test_interactive_goes_before_bulk_and_large_jobs_are_chunked(backend):
     async def scenario():
-        mb = MicroBatcher(backend, max_batch=4)
+        # interactive_window_s=0: bulk batches stay full-size after the interactive request
+        # (test_bulk_batches_shrink_while_interactive_traffic_is_live covers the other case).
+        mb = MicroBatcher(backend, max_batch=4, interactive_window_s=0)
         order = []
 
         async def run(ws, prio, tag):
@@ -49,10 +51,10 @@ def test_interactive_goes_before_bulk_and_large_jobs_are_chunked(backend):
         return mb.stats, order
 
     stats, order = asyncio.run(scenario())
-    # Both were queued before the dispatcher ran: the interactive one is served first; the
-    # bulk job of 10 rows runs as backend calls of 4, 4 and 2.
+    # Both were queued before the dispatcher ran: the interactive row goes first and bulk rows
+    # fill its batch; the bulk job of 10 rows is split over calls of 1 + 3, 4 and 3 rows.
     assert order == ["edit", "bulk"]
-    assert stats.batches_run == 4 and stats.rows_run == 11
+    assert stats.batches_run == 3 and stats.rows_run == 11
 
 
 def test_cancelled_requests_never_reach_the_backend(backend):
@@ -73,7 +75,7 @@ def test_cancelled_requests_never_reach_the_backend(backend):
 def test_a_lone_request_never_waits_for_company(backend):
     # max_delay is long, but nothing else is on its way (no mapping in flight): start at once.
     async def scenario():
-        mb = MicroBatcher(backend, max_batch=8, max_delay_s=30.0)
+        mb = MicroBatcher(backend, max_batch=8, max_delay_s=30.0, interactive_window_s=0)  # bulk batches stay full
         out = await asyncio.wait_for(mb.synthesize(codes(1), Priority.INTERACTIVE), 20)
         await mb.close()
         return mb.stats, out
@@ -87,7 +89,7 @@ def test_work_on_its_way_joins_the_batch_and_a_full_batch_never_waits(backend):
     # Request A is queued while B is still mapping its seed: the batch waits for B (not for
     # max_delay), and both run in one backend call. Then 8 rows fill max_batch: no wait at all.
     async def scenario():
-        mb = MicroBatcher(backend, max_batch=8, max_delay_s=30.0)
+        mb = MicroBatcher(backend, max_batch=8, max_delay_s=30.0, interactive_window_s=0)  # bulk batches stay full
         z = np.random.default_rng(0).standard_normal((1, 32)).astype(np.float32)
 
         async def mapped_request():
@@ -179,7 +181,7 @@ def test_seeds_mapped_inside_the_batch_give_the_same_codes_and_images(backend):
     to_ws = lambda w: np.repeat(w[:, None, :], 8, axis=1) * 0.7  # broadcast + a stand-in truncation
 
     async def scenario():
-        mb = MicroBatcher(backend, max_batch=8)
+        mb = MicroBatcher(backend, max_batch=8, interactive_window_s=0)  # bulk batches stay full
         fused = await asyncio.gather(mb.synthesize_seeds(z[:2], to_ws, Priority.INTERACTIVE),
                                      mb.synthesize_seeds(z[2:], to_ws, Priority.BULK))
         ws = to_ws(await mb.map(z))
@@ -192,3 +194,67 @@ def test_seeds_mapped_inside_the_batch_give_the_same_codes_and_images(backend):
     assert ta.batch_size == tb.batch_size == 3 and stats.batches_run == 2
     assert np.array_equal(np.concatenate([ws_a, ws_b]), ws)
     assert np.abs(np.concatenate([im_a, im_b]).astype(int) - images.astype(int)).max() <= 1
+
+
+def test_bulk_batches_shrink_while_interactive_traffic_is_live(backend):
+    # A bulk batch that is computing makes an arriving interactive request wait for it: while
+    # interactive users are about, bulk runs in batches of bulk_rows_when_interactive rows.
+    async def scenario(window_s):
+        mb = MicroBatcher(backend, max_batch=16, bulk_rows_when_interactive=4, interactive_window_s=window_s)
+        await mb.synthesize(codes(1), Priority.INTERACTIVE)
+        before = mb.stats.batches_run
+        images, timing = await mb.synthesize(codes(16, 5), Priority.BULK)
+        await mb.close()
+        return mb.stats.batches_run - before, images, timing
+
+    calls, images, timing = asyncio.run(scenario(60.0))
+    assert calls == 4 and timing.batch_size == 4
+    # The job split over four calls comes back whole, in order, as one call would render it.
+    assert np.abs(images.astype(int) - backend.synthesize(codes(16, 5)).astype(int)).max() <= 1
+    calls, _, timing = asyncio.run(scenario(0.0))  # no interactive traffic live: one full batch
+    assert calls == 1 and timing.batch_size == 16
+
+
+def test_saturating_interactive_load_never_starves_bulk(backend):
+    # 8 closed-loop interactive clients could fill every batch of 8 by themselves; bulk still
+    # gets its share (a quarter of each batch's rows) and its 16 rows finish while they run.
+    async def scenario():
+        mb = MicroBatcher(backend, max_batch=8, bulk_share=0.25)
+        stop, interactive_rows = False, 0
+
+        async def player(seed):
+            nonlocal interactive_rows
+            while not stop:
+                await mb.synthesize(codes(1, seed), Priority.INTERACTIVE)
+                interactive_rows += 1
+
+        players = [asyncio.ensure_future(player(s)) for s in range(8)]
+        await asyncio.sleep(0.05)  # the players are saturating the batcher
+        rows_before = mb.stats.rows_run
+        _, timing = await asyncio.wait_for(mb.synthesize(codes(16, 9), Priority.BULK), 60)
+        rows_during = mb.stats.rows_run - rows_before
+        still_playing = not any(p.done() for p in players)
+        stop = True
+        await asyncio.gather(*players)
+        await mb.close()
+        return rows_during, still_playing, interactive_rows
+
+    rows_during, still_playing, interactive_rows = asyncio.run(scenario())
+    assert still_playing and interactive_rows > 16
+    assert 16 / rows_during >= 0.25, f"bulk got {16 / rows_during:.0%} of the rows while it waited"
+
+
+def test_a_seed_job_split_across_batches_maps_every_row_as_one_batch_would(backend):
+    z = np.random.default_rng(4).standard_normal((10, 32)).astype(np.float32)
+    to_ws = lambda w: np.repeat(w[:, None, :], 8, axis=1)
+
+    async def scenario():
+        mb = MicroBatcher(backend, max_batch=4, interactive_window_s=0)
+        images, ws, _ = await mb.synthesize_seeds(z, to_ws, Priority.BULK)  # calls of 4, 4 and 2 rows
+        whole = to_ws(await mb.map(z))
+        await mb.close()
+        return mb.stats, images, ws, whole
+
+    stats, images, ws, whole = asyncio.run(scenario())
+    assert stats.batches_run == 3 and np.array_equal(ws, whole)
+    assert np.abs(images.astype(int) - backend.synthesize(whole).astype(int)).max() <= 1

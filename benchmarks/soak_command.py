@@ -1,0 +1,71 @@
+"""`avatarforge soak`: a real server under mixed traffic (players and bulk builds at once): does
+the scheduler keep interactive calls ahead of bulk without starving bulk, with zero errors and a
+bounded memory? See benchmarks/mixed_load.py for the scenarios and targets.
+
+    avatarforge soak --short --random-config tiny          # CI: ~40 s, fails on any RPC error
+    avatarforge soak --model avatars64 --seconds 10        # the README's figures (idle machine)
+
+Exit status: 1 on any RPC error (or, with --gate, a missed target), else 0.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+from avatarforge.server.openmp_policy import use_passive_wait_policy
+
+use_passive_wait_policy()  # the server subprocess inherits it, as under `avatarforge serve`
+
+HELP = "mixed players + bulk load on a real server: interactive p99, bulk share, errors, peak RSS"
+DESCRIPTION = __doc__
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    a = parser.add_argument
+    src = parser.add_mutually_exclusive_group()
+    src.add_argument("--model", help="bundle path or zoo name (default avatars64)")
+    src.add_argument("--random-config", choices=["tiny", "avatars64"], help="random weights of this architecture")
+    a("--backend", default="torch", help="--backend of the server it starts (default torch)")
+    a("--threads", help="--threads of the server it starts (default: the server's, auto)")
+    a("--seconds", type=float, help="window per scenario (default 10, --short 2)")
+    a("--short", action="store_true", help="CI mode: 2 s windows, saturation beside 16 bulk streams only")
+    a("--gate", action="store_true", help="also exit 1 when a target is missed (meaningful on an idle machine only)")
+    a("--json", dest="json_path", default="out/soak/results.json", help="results file (default out/soak/results.json)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from avatarforge.models.bundle import BundleError, load_bundle
+
+    from .load import wait_until_serving
+    from .mixed_load import format_report, peak_rss_mb, run_mixed
+    from .run import random_bundle
+    from .server_suite import start_server_process, stop_server_process
+
+    out_json = Path(args.json_path)
+    out_json.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        bundle = (random_bundle(args.random_config, out_json.parent / "bundles") if args.random_config
+                  else load_bundle(args.model or "avatars64"))
+    except BundleError as e:
+        print(f"avatarforge soak: {e}", file=sys.stderr)
+        return 2
+    seconds = args.seconds or (2.0 if args.short else 10.0)
+    proc, address = start_server_process(str(bundle.path), args.backend, args.threads,
+                                         log_path=out_json.parent / "server.log")
+    try:
+        info = asyncio.run(wait_until_serving(address))
+        report = asyncio.run(run_mixed(address, seconds, saturated_bulk=(16,) if args.short else (16, 64)))
+        report["server_peak_rss_mb"] = peak_rss_mb(proc.pid)
+    finally:
+        stop_server_process(proc)
+    report.update(started_at=time.strftime("%Y-%m-%dT%H:%M:%S"), model=bundle.name,
+                  backend=info.backend.backend, threads=info.backend.threads, max_batch=info.limits.max_batch)
+    out_json.write_text(json.dumps(report, indent=2) + "\n")
+    print(format_report(report))
+    if report["errors"]:
+        return 1
+    return 1 if args.gate and not all(report["targets_met"].values()) else 0
