@@ -18,6 +18,7 @@ from avatarforge.models.export import export_onnx, export_key, main as export_ma
 from avatarforge.server import config
 from avatarforge.server.backends import BACKEND_NAMES, BackendUnavailable, create_backend, to_uint8_images
 from avatarforge.server.backends.parity import broadcast_ws, check_parity, compare_images, parity_latents
+from avatarforge.server.backends.path_split import PathSplitBackend
 from avatarforge.server.backends.selection import auto_candidates, cpu_engines, create_auto_backend
 from avatarforge.server.backends.thread_choice import available_cores, candidate_counts, pick_threads
 from avatarforge.server.backends.tensorrt_backend import (
@@ -222,19 +223,41 @@ def test_auto_plan_orders_tensorrt_then_torch_cuda_then_cpu():
         auto_candidates("cuda:0", "no tensorrt", False)
 
 
-def test_auto_measures_the_cpu_backends_once_then_reuses_the_measurement(backend_bundle, tmp_path):
+CPU_ENGINES = {"torch", "onnxruntime", "openvino"}
+
+
+def test_auto_measures_each_path_once_then_reuses_the_measurement(backend_bundle, tmp_path):
     # device="cpu": the CPU choice is measured on every machine, GPU or not.
-    first = create_auto_backend(backend_bundle, device="cpu", threads=1, cache_root=tmp_path)
+    first = create_auto_backend(backend_bundle, device="cpu", threads=1, cache_root=tmp_path, max_batch=8)
     info = first.describe()
-    assert info["backend"] in ("torch", "onnxruntime", "openvino") and info["device"] == "cpu", info
-    assert "measured" in info["fallback_reason"], info
-    # Every CPU engine that imports was in the race, and the reason names each one's time.
+    assert set(info["backend"].split("+")) <= CPU_ENGINES and info["device"] == "cpu", info
+    # Both paths were raced by every CPU engine that imports, and the reason names each one's time.
+    reason = info["fallback_reason"]
+    assert "batch 1:" in reason and "batch 8:" in reason, reason
     for engine in cpu_engines():
-        assert f"{engine} " in info["fallback_reason"].split("median:")[1], info
-    cached = json.loads((tmp_path / "cpu_backend_choice.json").read_text())
-    assert len(cached) == 1 and next(iter(cached.values()))["choice"] == info["backend"]
-    second = create_auto_backend(backend_bundle, device="cpu", threads=1, cache_root=tmp_path)
+        assert reason.count(f"{engine} ") >= 2, reason
+    (entry,) = json.loads((tmp_path / "cpu_backend_choice.json").read_text()).values()
+    assert info["backend"] in (entry["small"], f"{entry['small']}+{entry['large']}")
+    second = create_auto_backend(backend_bundle, device="cpu", threads=1, cache_root=tmp_path, max_batch=8)
     assert second.name == first.name and "cached measurement" in second.describe()["fallback_reason"]
+
+
+def test_a_path_split_sends_small_batches_to_one_engine_and_large_ones_to_the_other(backend_bundle, torch_cpu,
+                                                                                   tmp_path):
+    # Two different models make the routing visible in the pixels (in service both engines
+    # run the same model and agree within one level).
+    other = create_backend("onnxruntime", load_bundle(create_seeded_bundle(tmp_path / "other", seed=8)),
+                           device="cpu", threads=1)
+    split = PathSplitBackend(torch_cpu, other, small_rows=2)
+    cfg = backend_bundle.config
+    ws = broadcast_ws(torch_cpu.map(parity_latents(cfg.z_dim, seeds=range(4))), cfg.num_ws)
+    np.testing.assert_array_equal(split.synthesize(ws[:2]), torch_cpu.synthesize(ws[:2]))
+    np.testing.assert_array_equal(split.synthesize(ws), other.synthesize(ws))
+    z = parity_latents(cfg.z_dim)
+    np.testing.assert_array_equal(split.map(z), torch_cpu.map(z))  # W (the DNA) from one engine only
+    info = split.describe()
+    assert (info["backend"], info["small_batch_backend"], info["large_batch_backend"], info["small_batch_rows"]) == (
+        "torch+onnxruntime", "torch", "onnxruntime", 2)
 
 
 def test_auto_on_this_machine_takes_the_best_backend_that_runs_here(backend_bundle, tmp_path):
@@ -246,9 +269,9 @@ def test_auto_on_this_machine_takes_the_best_backend_that_runs_here(backend_bund
         assert (info["backend"], info["device"]) == ("torch", "cuda:0"), info
         assert trt_reason in info["fallback_reason"], info
     else:
-        assert info["backend"] in ("torch", "onnxruntime", "openvino") and info["device"] == "cpu", info
+        assert set(info["backend"].split("+")) <= CPU_ENGINES and info["device"] == "cpu", info
         assert trt_reason in info["fallback_reason"] and "torch sees no CUDA GPU" in info["fallback_reason"], info
-        assert "measured" in info["fallback_reason"], info
+        assert "batch 1:" in info["fallback_reason"], info
 
 
 # --- TensorRT pieces that need no GPU -------------------------------------------------------

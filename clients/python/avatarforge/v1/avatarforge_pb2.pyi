@@ -171,7 +171,7 @@ class GetModelRequest(_message.Message):
     def __init__(self, model: _Optional[str] = ...) -> None: ...
 
 class BackendInfo(_message.Message):
-    __slots__ = ("backend", "device", "precision", "engine_key", "fallback_reason", "threads", "threads_reason", "precision_mode", "precision_gate")
+    __slots__ = ("backend", "device", "precision", "engine_key", "fallback_reason", "threads", "threads_reason", "precision_mode", "precision_gate", "small_batch_backend", "large_batch_backend", "small_batch_rows")
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     PRECISION_FIELD_NUMBER: _ClassVar[int]
@@ -181,6 +181,9 @@ class BackendInfo(_message.Message):
     THREADS_REASON_FIELD_NUMBER: _ClassVar[int]
     PRECISION_MODE_FIELD_NUMBER: _ClassVar[int]
     PRECISION_GATE_FIELD_NUMBER: _ClassVar[int]
+    SMALL_BATCH_BACKEND_FIELD_NUMBER: _ClassVar[int]
+    LARGE_BATCH_BACKEND_FIELD_NUMBER: _ClassVar[int]
+    SMALL_BATCH_ROWS_FIELD_NUMBER: _ClassVar[int]
     backend: str
     device: str
     precision: str
@@ -190,7 +193,10 @@ class BackendInfo(_message.Message):
     threads_reason: str
     precision_mode: str
     precision_gate: PrecisionGate
-    def __init__(self, backend: _Optional[str] = ..., device: _Optional[str] = ..., precision: _Optional[str] = ..., engine_key: _Optional[str] = ..., fallback_reason: _Optional[str] = ..., threads: _Optional[int] = ..., threads_reason: _Optional[str] = ..., precision_mode: _Optional[str] = ..., precision_gate: _Optional[_Union[PrecisionGate, _Mapping]] = ...) -> None: ...
+    small_batch_backend: str
+    large_batch_backend: str
+    small_batch_rows: int
+    def __init__(self, backend: _Optional[str] = ..., device: _Optional[str] = ..., precision: _Optional[str] = ..., engine_key: _Optional[str] = ..., fallback_reason: _Optional[str] = ..., threads: _Optional[int] = ..., threads_reason: _Optional[str] = ..., precision_mode: _Optional[str] = ..., precision_gate: _Optional[_Union[PrecisionGate, _Mapping]] = ..., small_batch_backend: _Optional[str] = ..., large_batch_backend: _Optional[str] = ..., small_batch_rows: _Optional[int] = ...) -> None: ...
 
 class PrecisionGate(_message.Message):
     __slots__ = ("passed", "faces", "psnr_min_db", "psnr_median_db", "batch_max_levels", "reason")
