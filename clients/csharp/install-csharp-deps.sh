@@ -50,7 +50,11 @@ src="$out/src"
 rm -rf "$src" && mkdir -p "$src"
 # --download-only: the signed .dsc checks the tarball; only the C# runtime is unpacked from it.
 # (Debian's own patches to this package touch C++, Java, Python and PHP, none of csharp/.)
-(cd "$src" && apt-get source --download-only -qq "protobuf=$version" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+# As root, apt warns that it downloads unsandboxed into a folder _apt cannot write: expected here.
+if ! (cd "$src" && apt-get source --download-only -qq "protobuf=$version" >"$src/apt.log" 2>&1); then
+  cat "$src/apt.log" >&2
+  exit 1
+fi
 upstream="${version%%-*}"
 tar -xzf "$src/protobuf_${upstream}.orig.tar.gz" -C "$src" "protobuf-${upstream}/csharp/src/Google.Protobuf"
 lib="$src/protobuf-${upstream}/csharp/src/Google.Protobuf"
