@@ -54,8 +54,8 @@ void UAvatarForgeAsyncAction::Fail(const FAvatarForgeStatus& Status)
 UAvatarForgeGenerateFaces* UAvatarForgeGenerateFaces::GenerateFaces(UObject* WorldContextObject, const TArray<int64>& Seeds, int32 Size)
 {
 	UAvatarForgeGenerateFaces* Action = NewObject<UAvatarForgeGenerateFaces>();
-	Action->Seeds = Seeds;
-	Action->Size = Size;
+	Action->RequestSeeds = Seeds;
+	Action->RequestSize = Size;
 	Action->Bind(WorldContextObject);
 	return Action;
 }
@@ -63,8 +63,8 @@ UAvatarForgeGenerateFaces* UAvatarForgeGenerateFaces::GenerateFaces(UObject* Wor
 UAvatarForgeGenerateFaces* UAvatarForgeGenerateFaces::RenderFace(UObject* WorldContextObject, const TArray<uint8>& Dna, int32 Size)
 {
 	UAvatarForgeGenerateFaces* Action = NewObject<UAvatarForgeGenerateFaces>();
-	Action->Dna = Dna;
-	Action->Size = Size;
+	Action->RequestDna = Dna;
+	Action->RequestSize = Size;
 	Action->Bind(WorldContextObject);
 	return Action;
 }
@@ -73,14 +73,14 @@ void UAvatarForgeGenerateFaces::Activate()
 {
 	avatarforge::Client* Client;
 	avatarforge::GenerateRequest Request;
-	if (!Begin(Client, Request.output, Size))
+	if (!Begin(Client, Request.output, RequestSize))
 	{
 		return;
 	}
-	Request.seeds.assign(Seeds.GetData(), Seeds.GetData() + Seeds.Num());
-	if (Dna.Num() > 0)
+	Request.seeds.assign(RequestSeeds.GetData(), RequestSeeds.GetData() + RequestSeeds.Num());
+	if (RequestDna.Num() > 0)
 	{
-		Request.dnas.push_back(ToStd(Dna));
+		Request.dnas.push_back(ToStd(RequestDna));
 	}
 	TWeakObjectPtr<UAvatarForgeGenerateFaces> Weak(this);
 	auto Call = Client->GenerateAsync(Request, [Weak](const avatarforge::Result<std::vector<avatarforge::Face>>& Result)
@@ -124,10 +124,10 @@ UAvatarForgeRenderPreview* UAvatarForgeRenderPreview::RenderPreview(UObject* Wor
 	const TMap<FString, float>& Sliders, float TruncationPsi, int32 Size)
 {
 	UAvatarForgeRenderPreview* Action = NewObject<UAvatarForgeRenderPreview>();
-	Action->Dna = Dna;
-	Action->Sliders = Sliders;
-	Action->TruncationPsi = TruncationPsi;
-	Action->Size = Size;
+	Action->RequestDna = Dna;
+	Action->RequestSliders = Sliders;
+	Action->RequestTruncationPsi = TruncationPsi;
+	Action->RequestSize = Size;
 	Action->Bind(WorldContextObject);
 	return Action;
 }
@@ -136,20 +136,20 @@ void UAvatarForgeRenderPreview::Activate()
 {
 	avatarforge::Client* Client;
 	avatarforge::RenderPreviewRequest Request;
-	if (!Begin(Client, Request.output, Size))
+	if (!Begin(Client, Request.output, RequestSize))
 	{
 		return;
 	}
 	avatarforge::Sliders State;
-	for (const TPair<FString, float>& Slider : Sliders)
+	for (const TPair<FString, float>& Slider : RequestSliders)
 	{
 		State.Set(ToStd(Slider.Key), Slider.Value);
 	}
-	Request.dna = ToStd(Dna);
+	Request.dna = ToStd(RequestDna);
 	Request.edits = State.State().edits;
-	if (TruncationPsi >= 0.f)
+	if (RequestTruncationPsi >= 0.f)
 	{
-		Request.truncation_psi = TruncationPsi;
+		Request.truncation_psi = RequestTruncationPsi;
 	}
 	TWeakObjectPtr<UAvatarForgeRenderPreview> Weak(this);
 	auto Call = Client->RenderPreviewAsync(Request, [Weak](const avatarforge::Result<avatarforge::RenderPreviewResponse>& Result)
@@ -179,8 +179,8 @@ void UAvatarForgeRenderPreview::Activate()
 UAvatarForgeEncode* UAvatarForgeEncode::EncodePhotos(UObject* WorldContextObject, const TArray<FAvatarForgePhoto>& Photos, int32 Size)
 {
 	UAvatarForgeEncode* Action = NewObject<UAvatarForgeEncode>();
-	Action->Photos = Photos;
-	Action->Size = Size;
+	Action->RequestPhotos = Photos;
+	Action->RequestSize = Size;
 	Action->Bind(WorldContextObject);
 	return Action;
 }
@@ -199,11 +199,11 @@ void UAvatarForgeEncode::Activate()
 {
 	avatarforge::Client* Client;
 	avatarforge::EncodeRequest Request;
-	if (!Begin(Client, Request.output, Size))
+	if (!Begin(Client, Request.output, RequestSize))
 	{
 		return;
 	}
-	for (const FAvatarForgePhoto& Photo : Photos)
+	for (const FAvatarForgePhoto& Photo : RequestPhotos)
 	{
 		avatarforge::Image& Image = Request.images.emplace_back();
 		Image.format = FileFormat(Photo.Format);

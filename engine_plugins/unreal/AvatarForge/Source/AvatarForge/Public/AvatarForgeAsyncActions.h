@@ -63,9 +63,10 @@ public:
 private:
 	void Deliver(const avatarforge::Result<std::vector<avatarforge::Face>>& Result);
 
-	TArray<int64> Seeds;
-	TArray<uint8> Dna;
-	int32 Size = 0;
+	// Named apart from the factory's parameters, which become the node's pin names.
+	TArray<int64> RequestSeeds;
+	TArray<uint8> RequestDna;
+	int32 RequestSize = 0;
 };
 
 UCLASS()
@@ -86,10 +87,10 @@ public:
 	virtual void Activate() override;
 
 private:
-	TArray<uint8> Dna;
-	TMap<FString, float> Sliders;
-	float TruncationPsi = -1.f;
-	int32 Size = 0;
+	TArray<uint8> RequestDna;
+	TMap<FString, float> RequestSliders;
+	float RequestTruncationPsi = -1.f;
+	int32 RequestSize = 0;
 };
 
 UCLASS()
@@ -109,8 +110,8 @@ public:
 	virtual void Activate() override;
 
 private:
-	TArray<FAvatarForgePhoto> Photos;
-	int32 Size = 0;
+	TArray<FAvatarForgePhoto> RequestPhotos;
+	int32 RequestSize = 0;
 };
 
 UCLASS()
