@@ -41,11 +41,31 @@ void Client::Impl::CancelAll() {
     if (auto ctx = w.lock()) ctx->TryCancel();
 }
 
+void Client::Impl::Enter() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++busy_;
+}
+
+void Client::Impl::Leave() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (--busy_ == 0) idle_.notify_all();
+}
+
+bool Client::Impl::WaitIdle(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return idle_.wait_for(lock, timeout, [this] { return busy_ == 0; });
+}
+
 Client::Client(ClientOptions options) : impl_(std::make_shared<Impl>(std::move(options))) {}
 
 // Calls still in flight end CANCELLED; their callbacks still run (on gRPC threads), so an engine
 // adapter must not let them touch objects that are gone.
 Client::~Client() { impl_->CancelAll(); }
+
+bool Client::Shutdown(std::chrono::milliseconds wait) {
+  impl_->CancelAll();
+  return impl_->WaitIdle(wait);
+}
 
 namespace {
 
@@ -72,21 +92,30 @@ AsyncCall<T> StartUnary(const std::shared_ptr<Client::Impl>& impl, Req request, 
     std::shared_ptr<grpc::ClientContext> ctx;
     Req request;
     Resp response;
+    Callback<T> done;
     std::promise<Result<T>> promise;
   };
   auto state = std::make_shared<State>();
   state->impl = impl;
   state->ctx = impl->NewContext(call, false);
   state->request = std::move(request);
+  state->done = std::move(done);
   auto future = state->promise.get_future();
   std::weak_ptr<grpc::ClientContext> weak_ctx = state->ctx;
+  impl->Enter();
   invoke(impl->stub->async(), state->ctx.get(), &state->request, &state->response,
-         std::function<void(grpc::Status)>([state, convert, done](grpc::Status s) {
+         std::function<void(grpc::Status)>([state, convert](grpc::Status s) {
            Result<T> r;
            r.status = FromGrpc(s);
            if (s.ok()) r.value = convert(state->response);
-           if (done) done(r);
+           {
+             // Destroyed here, not whenever gRPC drops this lambda: after Leave, Shutdown may
+             // return and the caller may unload the code the callback came from.
+             Callback<T> done = std::move(state->done);
+             if (done) done(r);
+           }
            state->promise.set_value(std::move(r));
+           state->impl->Leave();
          }));
   return {std::move(future), [weak_ctx] {
             if (auto ctx = weak_ctx.lock()) ctx->TryCancel();
@@ -139,13 +168,17 @@ Result<std::vector<ModelInfo>> Client::ListModels(const CallOptions& call) {
       .result.get();
 }
 
-Result<ModelInfo> Client::GetModel(const std::string& model, const CallOptions& call) {
+AsyncCall<ModelInfo> Client::GetModelAsync(const std::string& model, Callback<ModelInfo> done,
+                                           const CallOptions& call) {
   pb::GetModelRequest req;
   req.set_model(model.empty() ? impl_->options.model : model);
   return StartUnary<ModelInfo, pb::GetModelRequest, pb::ModelInfo>(
-             impl_, std::move(req), call, [](auto* a, auto... args) { a->GetModel(args...); },
-             [](const pb::ModelInfo& m) { return FromProto(m); }, {})
-      .result.get();
+      impl_, std::move(req), call, [](auto* a, auto... args) { a->GetModel(args...); },
+      [](const pb::ModelInfo& m) { return FromProto(m); }, std::move(done));
+}
+
+Result<ModelInfo> Client::GetModel(const std::string& model, const CallOptions& call) {
+  return GetModelAsync(model, {}, call).result.get();
 }
 
 AsyncCall<std::vector<Face>> Client::GenerateAsync(const GenerateRequest& request, Callback<std::vector<Face>> done,
@@ -175,6 +208,25 @@ AsyncCall<RenderPreviewResponse> Client::RenderPreviewAsync(const RenderPreviewR
 
 Result<RenderPreviewResponse> Client::RenderPreview(const RenderPreviewRequest& request, const CallOptions& call) {
   return RenderPreviewAsync(request, {}, call).result.get();
+}
+
+AsyncCall<EncodeResponse> Client::EncodeAsync(const EncodeRequest& request, Callback<EncodeResponse> done,
+                                              const CallOptions& call) {
+  pb::EncodeRequest req;
+  req.set_request_id(call.request_id);
+  req.set_model(impl_->options.model);
+  for (const Image& image : request.images) ToProto(image, req.add_images());
+  ToProto(request.output, req.mutable_output());
+  return StartUnary<EncodeResponse, pb::EncodeRequest, pb::EncodeResponse>(
+      impl_, std::move(req), call, [](auto* a, auto... args) { a->Encode(args...); },
+      [](const pb::EncodeResponse& r) {
+        return EncodeResponse{SerializeDna(r.dna()), FromProto(r.image()), FromProto(r.timing())};
+      },
+      std::move(done));
+}
+
+Result<EncodeResponse> Client::Encode(const EncodeRequest& request, const CallOptions& call) {
+  return EncodeAsync(request, {}, call).result.get();
 }
 
 Result<std::vector<Face>> Client::Mix(const MixRequest& request, const CallOptions& call) {

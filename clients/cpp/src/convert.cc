@@ -68,6 +68,15 @@ void ToProto(const DirectionEdit& in, pb::DirectionEdit* out) {
   out->set_strength(in.strength);
 }
 
+void ToProto(const Image& in, pb::FaceImage* out) {
+  out->set_data(in.data.data(), in.data.size());
+  out->set_format(static_cast<pb::ImageFormat>(in.format));
+  out->set_width(in.width);
+  out->set_height(in.height);
+  out->set_row_stride(in.row_stride);
+  out->set_bottom_up(in.bottom_up);
+}
+
 bool ToProto(const MixSpec& in, pb::MixSpec* out) {
   if (in.weight) out->set_weight(*in.weight);
   out->set_layer_start(in.layer_start);

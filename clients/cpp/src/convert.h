@@ -16,6 +16,7 @@ Dna SerializeDna(const pb::CharacterDna& dna);
 
 void ToProto(const Output& in, pb::OutputSpec* out);
 void ToProto(const DirectionEdit& in, pb::DirectionEdit* out);
+void ToProto(const Image& in, pb::FaceImage* out);
 // False when `in.other` is not a DNA message.
 bool ToProto(const MixSpec& in, pb::MixSpec* out);
 

@@ -49,6 +49,7 @@ class EditSessionImpl final : public EditSession {
                   EditHandler on_event)
       : impl_(std::move(impl)), ctx_(std::move(ctx)), on_event_(std::move(on_event)) {
     stream_ = impl_->stub->EditSession(ctx_.get());
+    impl_->Enter();  // left by the reader, after the last event it hands over
     writer_ = std::thread([this, start = std::move(start)] { WriteLoop(start); });
     reader_ = std::thread([this] { ReadLoop(); });
   }
@@ -128,6 +129,7 @@ class EditSessionImpl final : public EditSession {
     pb::EditEvent ev;
     while (stream_->Read(&ev))
       if (on_event_) on_event_(FromProto(ev));
+    impl_->Leave();
   }
 
   std::shared_ptr<Client::Impl> impl_;

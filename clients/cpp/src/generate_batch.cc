@@ -76,9 +76,13 @@ AsyncCall<BatchSummary> Client::GenerateBatchAsync(const BatchRequest& request, 
   auto future = promise->get_future();
   // A thread per batch: a build script runs a handful at most. It holds the Impl, so the channel
   // outlives the Client if the caller drops it mid-batch (its destructor cancels the call).
+  impl_->Enter();
   std::thread([impl = impl_, ctx, req = BuildBatch(request, impl_->options.model, call),
-               on_event = std::move(on_event), promise] {
-    promise->set_value(RunBatch(*impl, ctx.get(), req, on_event));
+               on_event = std::move(on_event), promise]() mutable {
+    auto result = RunBatch(*impl, ctx.get(), req, on_event);
+    on_event = nullptr;  // the caller's handler is gone before Shutdown can return
+    promise->set_value(std::move(result));
+    impl->Leave();
   }).detach();
   std::weak_ptr<grpc::ClientContext> weak_ctx = ctx;
   return {std::move(future), [weak_ctx] {

@@ -12,6 +12,7 @@ if [[ ! -f "$bundle/manifest.json" ]]; then
 fi
 
 log="$workdir/server.log"
+: >"$log"  # exists before the poll below reads it: the background redirect may not have run yet
 "$python" -m avatarforge.server --model "$bundle" --address 127.0.0.1:0 --backend torch >"$log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true' EXIT

@@ -147,6 +147,17 @@ struct MutateRequest {
   Output output;
 };
 
+struct EncodeRequest {
+  std::vector<Image> images;  // 1..3; encoded files need only `format` and `data`
+  Output output;              // for the rendered reconstruction
+};
+
+struct EncodeResponse {
+  Dna dna;
+  Image image;  // the DNA rendered, to show the player what was understood
+  Timing timing;
+};
+
 // ---------------------------------------------------------------- edit sessions
 
 struct EditEvent {
@@ -196,6 +207,8 @@ class Client {
 
   Result<std::vector<ModelInfo>> ListModels(const CallOptions& call = {});
   Result<ModelInfo> GetModel(const std::string& model = "", const CallOptions& call = {});
+  AsyncCall<ModelInfo> GetModelAsync(const std::string& model = "", Callback<ModelInfo> done = {},
+                                     const CallOptions& call = {});
 
   // A few faces in one reply (at most ModelInfo::max_unary_items), in request order.
   Result<std::vector<Face>> Generate(const GenerateRequest& request, const CallOptions& call = {});
@@ -217,9 +230,21 @@ class Client {
   Result<std::vector<Face>> Mix(const MixRequest& request, const CallOptions& call = {});
   Result<std::vector<Face>> Mutate(const MutateRequest& request, const CallOptions& call = {});
 
+  // Personalisation: one to three photos or drawings (PNG/JPEG/WebP files, or raw RGBA8) to the
+  // DNA of a face like them, with that DNA rendered. Servers without the encoder answer UNIMPLEMENTED.
+  Result<EncodeResponse> Encode(const EncodeRequest& request, const CallOptions& call = {});
+  AsyncCall<EncodeResponse> EncodeAsync(const EncodeRequest& request, Callback<EncodeResponse> done = {},
+                                        const CallOptions& call = {});
+
   // Opens an edit session on `dna`; the first event is Started (the face) or Error.
   std::unique_ptr<EditSession> StartEdit(const Dna& dna, EditHandler on_event, Output output = {},
                                          const CallOptions& call = {});
+
+  // For an owner about to go away (an engine subsystem, a level): cancels every call in flight and
+  // waits, at most `wait`, until no callback, batch handler or edit-session handler of this client
+  // is running or can still start; edit sessions count until they are destroyed or their stream
+  // has ended. True when it got there in time. Call it from a thread no callback waits on.
+  bool Shutdown(std::chrono::milliseconds wait);
 
   struct Impl;
 
