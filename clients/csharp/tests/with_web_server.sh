@@ -20,8 +20,11 @@ create_seeded_bundle(f"{sys.argv[1]}/wide", seed=1, cfg=wide, name="wide")
 EOF
 fi
 
+# AVATARFORGE_TEST_MODELS serves other bundles instead (the cross-client check uses the trained
+# default model, avatars64).
+models=${AVATARFORGE_TEST_MODELS:-$workdir/tiny,$workdir/wide}
 log="$workdir/server.log"
-"$python" -m avatarforge.server --model "$workdir/tiny,$workdir/wide" --address 127.0.0.1:0 \
+"$python" -m avatarforge.server --model "$models" --address 127.0.0.1:0 \
   --web-address 127.0.0.1:0 --backend torch --threads 1 >"$log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true' EXIT
