@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 MODEL ?= avatars64
 SEEDS ?= 0-63
 
-.PHONY: demo test proto install clean-out cpp-test csharp-test cross-client-check
+.PHONY: demo test proto install clean-out cpp-test csharp-test cross-client-check gpu-wheels gpu-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -76,3 +76,15 @@ cross-client-check: install
 	AVATARFORGE_TEST_MODELS=avatars64 clients/csharp/tests/with_web_server.sh $(PY) build/cross-client \
 		clients/cross_client_check.sh $(VENV)/bin/avatarforge $(CPP_BUILD)/avatarforge_dump \
 		$(CSHARP_BUILD)/AvatarForgeDump.exe build/cross-client/out
+
+# The GPU check, for the GPU machine the project is sometimes lent (bare, no network, Python 3.12
+# with torch+CUDA): `make gpu-wheels` here, then carry build/gpu-wheels there and run
+# `make gpu-check`: the CUDA/fp16 tests, the fp16 gate, eager vs CUDA graphs vs torch.compile and
+# the batch 1-256 sweep at 64 and 128 px, into out/gpu (results.json, throughput.png).
+GPU_PY ?= python3
+gpu-wheels: install
+	PY=$(PY) benchmarks/fetch_gpu_wheels.sh build/gpu-wheels
+gpu-check:
+	$(GPU_PY) -m pip install -q --no-index --no-deps build/gpu-wheels/*.whl
+	$(GPU_PY) -m pytest -q -p no:cacheprovider tests/test_backends.py tests/test_precision_gate.py
+	$(GPU_PY) -m avatarforge.benchmarks.gpu_check --out out/gpu
