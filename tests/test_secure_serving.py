@@ -194,13 +194,17 @@ def test_admission_limit_refuses_at_once_while_admitted_calls_go_on(start_own_se
                 time.sleep(0.05)
 
 
-def test_exposed_server_warns_and_caps_stream_duration(start_own_server, caplog):
+def test_exposed_server_warns_caps_stream_duration_and_can_hide_reflection(start_own_server, caplog):
     with caplog.at_level(logging.WARNING, logger="avatarforge.server.app"):
-        server = start_own_server(address="0.0.0.0:0", max_stream_s=1.0)
+        server = start_own_server(address="0.0.0.0:0", max_stream_s=1.0, reflection="off")
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("listens beyond loopback WITHOUT API keys" in w and "--keys-file" in w for w in warnings)
     assert any("listens beyond loopback WITHOUT TLS" in w and "--tls-cert" in w for w in warnings)
     with AvatarForgeClient(f"127.0.0.1:{server.running.port}", timeout=30) as c:
+        stub = reflection_pb2_grpc.ServerReflectionStub(c.channel)
+        code, _, _ = refusal(lambda: list(stub.ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=30)))
+        assert code == grpc.StatusCode.UNIMPLEMENTED  # --reflection off
         with pytest.raises(grpc.RpcError) as err:
             for _ in c.generate_batch(range(100_000)):  # minutes of work, cut after 1 s
                 pass
