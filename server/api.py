@@ -12,21 +12,23 @@ from grpc_status import rpc_status
 from avatarforge.v1 import avatarforge_pb2 as pb
 from avatarforge.v1 import avatarforge_pb2_grpc as pb_grpc
 
-from .errors import NotImplementedYet, bad_request, status_of
+from .errors import NotImplementedYet, status_details, status_of
 from .service import AvatarForgeService
 
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AvatarForge"].full_name  # "avatarforge.v1.AvatarForge"
 
 
-async def _abort(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
+async def abort(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
+    """End the call with the status of `exc` (errors.status_of), plus its google.rpc details."""
     code, message = status_of(exc)
-    detail = bad_request(exc)
-    if detail is not None:  # the status message as usual, plus google.rpc details for UIs
-        packed = any_pb2.Any()
-        packed.Pack(detail)
+    details = status_details(exc)
+    if details:  # the status message as usual, plus google.rpc details for UIs and retry policies
+        packed = [any_pb2.Any() for _ in details]
+        for a, d in zip(packed, details):
+            a.Pack(d)
         await context.abort_with_status(rpc_status.to_status(
-            status_pb2.Status(code=code.value[0], message=message, details=[packed])))
+            status_pb2.Status(code=code.value[0], message=message, details=packed)))
     await context.abort(code, message)
 
 
@@ -40,7 +42,7 @@ def _unary(call):
         try:
             return await call(self.service, request)
         except Exception as e:  # CancelledError is a BaseException and passes through
-            await _abort(context, e)
+            await abort(context, e)
 
     return handler
 
@@ -60,7 +62,7 @@ def _streaming(events):
                 async for event in it:
                     yield event
         except Exception as e:
-            await _abort(context, e)
+            await abort(context, e)
 
     return handler
 
@@ -84,4 +86,4 @@ class AvatarForgeServicer(pb_grpc.AvatarForgeServicer):
     RenderPreview = _unary(AvatarForgeService.render_preview)
 
     async def Encode(self, request, context):
-        await _abort(context, _later("Encode (personalisation: images to DNA)", "encoder issue"))
+        await abort(context, _later("Encode (personalisation: images to DNA)", "encoder issue"))

@@ -1,5 +1,6 @@
 """Server assembly: the AvatarForge service plus grpc.health.v1 and reflection on one grpc.aio
-server, and the process lifecycle (SIGTERM: stop accepting, drain in-flight calls, exit)."""
+server behind the call guard (keys, quotas, admission), TLS when configured, the optional
+gRPC-Web door, and the process lifecycle (SIGTERM: stop accepting, drain in-flight calls, exit)."""
 from __future__ import annotations
 
 import asyncio
@@ -14,9 +15,13 @@ from grpc_reflection.v1alpha import reflection
 from avatarforge.v1 import avatarforge_pb2_grpc as pb_grpc
 
 from .api import SERVICE_NAME, AvatarForgeServicer
+from .api_keys import KeyStore
+from .call_guard import ANY_KEY, OPEN, CallGuard
 from .config import ServerConfig
+from .guard_native import GuardInterceptor
 from .model_runtime import ModelRegistry, load_models
 from .service import AvatarForgeService
+from .transport_security import exposure_warnings
 
 log = logging.getLogger(__name__)
 
@@ -45,34 +50,49 @@ class RunningServer:
             self.metrics_http.shutdown()
 
 
-async def start_server(config: ServerConfig, registry: ModelRegistry | None = None) -> RunningServer:
-    """Load the models (unless given), bind `config.address` and start serving."""
+def call_guard(config: ServerConfig) -> CallGuard:
+    """The check both doors run (call_guard.py): keys from --keys-file, if any, and the limits."""
+    keys = KeyStore.load(config.keys_file) if config.keys_file else None
+    mode = {"open": OPEN, "keyed": ANY_KEY, "off": ANY_KEY}  # "off": reflection is not served at all
+    return CallGuard(keys, config.max_inflight, config.max_stream_s, mode[config.health], mode[config.reflection])
+
+
+async def start_server(config: ServerConfig, registry: ModelRegistry | None = None,
+                       guard: CallGuard | None = None) -> RunningServer:
+    """Load the models and the keys (unless given), bind `config.address` and start serving."""
+    guard = guard or call_guard(config)  # before the models: a bad keys file fails fast
     registry = registry or load_models(config)
     opts = [
         ("grpc.max_send_message_length", config.max_message_bytes),
         ("grpc.max_receive_message_length", config.max_message_bytes),
     ]
-    server = grpc.aio.server(options=opts)
+    server = grpc.aio.server(options=opts, interceptors=[GuardInterceptor(guard)])
     service = AvatarForgeService(registry, config)
     pb_grpc.add_AvatarForgeServicer_to_server(AvatarForgeServicer(service), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
-    )
-    port = server.add_insecure_port(config.address)
+    if config.reflection != "off":
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
+        )
+    tls = config.tls
+    port = server.add_secure_port(config.address, tls.grpc_credentials()) if tls else server.add_insecure_port(config.address)
     if not port:
         raise OSError(f"cannot listen on {config.address}")
     await server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("AvatarForge serving %s on port %d", ", ".join(registry.runtimes), port)
+    log.info("AvatarForge serving %s on port %d (%s, %s)", ", ".join(registry.runtimes), port,
+             "mutual TLS" if tls and tls.client_ca else "TLS" if tls else "plaintext",
+             f"{len(guard.keys.keys)} API keys" if guard.keys else "no API keys")
+    for warning in exposure_warnings([config.address, config.web_address], guard.keys is not None, tls is not None):
+        log.warning("%s", warning)
     running = RunningServer(server, port, service, registry, health_servicer)
     if config.web_address:
         from .grpc_web import WebDoor, create_app
 
         origins = [o.strip() for o in config.web_cors_origins.split(",") if o.strip()]
-        running.web = WebDoor(create_app(service, origins, config.max_message_bytes), config.web_address)
+        running.web = WebDoor(create_app(service, guard, origins, config.max_message_bytes), config.web_address, tls)
         await running.web.start()
         running.web_port = running.web.port
         log.info("gRPC-Web on %s (port %d), CORS origins: %s", config.web_address, running.web_port,
@@ -87,8 +107,9 @@ async def start_server(config: ServerConfig, registry: ModelRegistry | None = No
 
 async def serve(config: ServerConfig) -> None:
     """Run until SIGTERM or SIGINT, then drain for `config.grace_s` seconds."""
+    guard = call_guard(config)  # a bad keys file fails before minutes of model loading
     registry = load_models(config)  # before binding, so a bad bundle fails fast
-    running = await start_server(config, registry)
+    running = await start_server(config, registry, guard)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

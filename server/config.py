@@ -11,8 +11,11 @@ from dataclasses import dataclass, fields
 
 from avatarforge.models.bundle import DEFAULT_MODEL
 from avatarforge.server.backends.precision_gate import PRECISION_MODES
+from avatarforge.server.transport_security import TlsFiles
 
 BACKENDS = ("auto", "torch", "onnxruntime", "openvino", "tensorrt")
+HEALTH_MODES = ("open", "keyed")
+REFLECTION_MODES = ("keyed", "open", "off")
 ENV_PREFIX = "AVATARFORGE_"
 
 
@@ -57,6 +60,20 @@ class ServerConfig:
     web_address: str = ""
     # Origins a browser page may call the web door from, comma-separated; "*" = any.
     web_cors_origins: str = ""
+    # API keys (server/api_keys.py): a keys file made by `avatarforge keys add`; "" = no keys,
+    # every caller may call every RPC (the loopback default of `make demo`).
+    keys_file: str = ""
+    health: str = "open"  # open = health checks need no key (load balancers); keyed = they do
+    reflection: str = "keyed"  # keyed = served to any valid key; open = to anyone; off = not served
+    # TLS for both doors (server/transport_security.py): PEM files; a client CA makes it mutual TLS.
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_client_ca: str = ""
+    # Calls in flight server-wide before new ones are refused at once (RESOURCE_EXHAUSTED with a
+    # retry hint) instead of queueing into timeouts; 0 = no limit.
+    max_inflight: int = 256
+    max_stream_s: float = 0.0  # longest a stream may run, seconds; 0 = no limit
+    edit_idle_timeout_s: float = 300.0  # an EditSession with no message for this long ends; 0 = never
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -80,6 +97,21 @@ class ServerConfig:
             raise ValueError(f"metrics_port must be in [0, 65535], got {self.metrics_port}")
         if self.default_psi is not None and not 0.0 <= self.default_psi <= 2.0:
             raise ValueError(f"default_psi must be in [0, 2], got {self.default_psi}")
+        if self.health not in HEALTH_MODES:
+            raise ValueError(f"health must be one of {', '.join(HEALTH_MODES)}, got {self.health!r}")
+        if self.reflection not in REFLECTION_MODES:
+            raise ValueError(f"reflection must be one of {', '.join(REFLECTION_MODES)}, got {self.reflection!r}")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_cert and tls_key go together: give both (the certificate and its private key)")
+        if self.tls_client_ca and not self.tls_cert:
+            raise ValueError("tls_client_ca (mutual TLS) needs tls_cert and tls_key too")
+        for name in ("max_inflight", "max_stream_s", "edit_idle_timeout_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0 (0 = no limit), got {getattr(self, name)}")
+
+    @property
+    def tls(self) -> TlsFiles | None:
+        return TlsFiles(self.tls_cert, self.tls_key, self.tls_client_ca) if self.tls_cert else None
 
     @property
     def backend_threads(self) -> int | str | None:
@@ -151,4 +183,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       "and Mono clients; every RPC but EditSession (use RenderPreview there) (default off)")
     a("--web-cors-origins", dest="web_cors_origins", help="origins allowed to call the web door from a browser page, "
       "comma-separated, e.g. https://creator.example.com; * for any (default none: same-origin and non-browser only)")
+    a("--keys-file", dest="keys_file", help="API keys file made by `avatarforge keys add`: every call then needs "
+      "'authorization: Bearer <key>' with the RPC's scope, and the keys' quotas apply (default: no keys)")
+    a("--health", choices=HEALTH_MODES, help="open: health checks need no key; keyed: they need one (default open)")
+    a("--reflection", choices=REFLECTION_MODES, help="server reflection: keyed = for any valid key, open = for anyone, "
+      "off = not served (default keyed)")
+    a("--tls-cert", dest="tls_cert", help="PEM certificate chain: serve both doors over TLS (with --tls-key)")
+    a("--tls-key", dest="tls_key", help="PEM private key of --tls-cert")
+    a("--tls-client-ca", dest="tls_client_ca", help="PEM CA bundle: require client certificates signed by it "
+      "(mutual TLS) on both doors")
+    a("--max-inflight", dest="max_inflight", type=int, help="calls in flight server-wide before new ones are "
+      f"refused with RESOURCE_EXHAUSTED and a retry hint; 0 = no limit (default {d.max_inflight})")
+    a("--max-stream-s", dest="max_stream_s", type=float, help="longest a stream may run, seconds; 0 = no limit "
+      "(default 0)")
+    a("--edit-idle-timeout-s", dest="edit_idle_timeout_s", type=float, help="end an EditSession whose client sent "
+      f"nothing for this long, seconds; 0 = never (default {d.edit_idle_timeout_s:g})")
     a("--log-level", dest="log_level", help="DEBUG | INFO | WARNING (default INFO)")

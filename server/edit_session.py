@@ -23,7 +23,8 @@ is still rendered, everything in the outbox is sent, then the stream ends.
 
 Start (EditStart) renders the start face into EditStarted; a state before a valid start is an
 error event. Commit answers with the DNA of the latest accepted state (W+ after the edits; the
-edit list records how, see edit_planning.py).
+edit list records how, see edit_planning.py). A client that sends nothing for idle_timeout_s
+(--edit-idle-timeout-s) has its session ended with DEADLINE_EXCEEDED.
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ from avatarforge.v1 import avatarforge_pb2 as pb
 from . import validation
 from .dna import read_dna
 from .edit_planning import EditPlan, derived_dna, edited_ws, plan_edit
-from .errors import InvalidRequest, item_error_code
+from .errors import InvalidRequest, StreamExpired, item_error_code
 from .model_runtime import ModelRegistry, ModelRuntime
 from .render_pipeline import RenderPipeline
 
@@ -121,9 +122,10 @@ class _Outbox:
 
 
 class EditSession:
-    def __init__(self, registry: ModelRegistry, pipeline: RenderPipeline):
+    def __init__(self, registry: ModelRegistry, pipeline: RenderPipeline, idle_timeout_s: float = 0.0):
         self.registry = registry
         self.pipeline = pipeline
+        self.idle_timeout_s = idle_timeout_s  # 0 = a session may wait for its next message for ever
         self.session_id = uuid.uuid4().hex[:16]
         self.start: _Start | None = None
         self.latest: _State | None = None  # the newest accepted state: what Commit commits
@@ -147,9 +149,21 @@ class EditSession:
 
     # ------------------------------------------------------------------ reader
 
-    async def _read(self, requests: AsyncIterator[pb.EditRequest]) -> None:
+    async def _next_request(self, requests: AsyncIterator[pb.EditRequest]) -> pb.EditRequest | None:
+        """The client's next message, None when it half-closed; a client silent for longer than
+        idle_timeout_s ends the session, so an abandoned editor does not hold a call slot for ever."""
+        if not self.idle_timeout_s:
+            return await anext(requests, None)
         try:
-            async for req in requests:
+            return await asyncio.wait_for(anext(requests, None), self.idle_timeout_s)
+        except asyncio.TimeoutError:
+            raise StreamExpired(f"EditSession {self.session_id} had no message for {self.idle_timeout_s:g} s "
+                                "(--edit-idle-timeout-s): open a new session with the face's DNA") from None
+
+    async def _read(self, requests: AsyncIterator[pb.EditRequest]) -> None:
+        requests = aiter(requests)
+        try:
+            while (req := await self._next_request(requests)) is not None:
                 seq = 0  # the state seq an error rejects, when it is about one
                 await self.outbox.room()  # a client that does not read stops being read
                 kind = req.WhichOneof("msg")

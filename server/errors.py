@@ -1,7 +1,8 @@
 """Domain errors and their gRPC status codes, in one place.
 
-The domain layer (validation, DNA, generation) raises these; only `api.py` turns them into gRPC
-statuses, through `grpc_code`. Adding an error kind means adding one row to `_CODES`.
+The domain layer (validation, DNA, generation) and the call guard (keys, quotas) raise these;
+the two doors (api.py and guard_native.py for grpc.aio, grpc_web.py) turn them into statuses
+through `status_of` and `status_details`. Adding an error kind means adding one row to `_CODES`.
 """
 from __future__ import annotations
 
@@ -45,6 +46,27 @@ class ItemOutOfRange(AvatarForgeError):
     """One item of a stream cannot be produced (e.g. a seed past 2^32-1); the stream goes on."""
 
 
+class Unauthenticated(AvatarForgeError):
+    """No API key, or one the server does not know."""
+
+
+class PermissionDenied(AvatarForgeError):
+    """A known API key without the scope the RPC needs."""
+
+
+class Throttled(AvatarForgeError):
+    """A quota or the server's admission limit refuses the call. `retry_after_s` is when a retry
+    can succeed (sent as google.rpc.RetryInfo), or None when retrying the same call never will."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class StreamExpired(AvatarForgeError):
+    """A stream ran past the server's duration cap, or an EditSession sat idle too long."""
+
+
 _CODES: dict[type[AvatarForgeError], grpc.StatusCode] = {
     InvalidDna: grpc.StatusCode.INVALID_ARGUMENT,
     TooLarge: grpc.StatusCode.INVALID_ARGUMENT,
@@ -52,6 +74,10 @@ _CODES: dict[type[AvatarForgeError], grpc.StatusCode] = {
     ModelNotFound: grpc.StatusCode.NOT_FOUND,
     NotImplementedYet: grpc.StatusCode.UNIMPLEMENTED,
     ItemOutOfRange: grpc.StatusCode.OUT_OF_RANGE,
+    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    Throttled: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    StreamExpired: grpc.StatusCode.DEADLINE_EXCEEDED,
 }
 
 
@@ -73,17 +99,26 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     return code, str(exc)
 
 
-def bad_request(exc: BaseException):
-    """google.rpc.BadRequest naming the field at fault, or None: the standard error detail that
-    gRPC clients in every language decode (grpc-status-details-bin), so a creator UI can mark
-    the rejected slider without parsing English."""
-    field = getattr(exc, "field", "")
-    if not field:
-        return None
+def status_details(exc: BaseException) -> list:
+    """The google.rpc error details of a failed call, for either door: the standard details that
+    gRPC clients in every language decode (grpc-status-details-bin). BadRequest names the field
+    at fault, so a creator UI can mark the rejected slider without parsing English; RetryInfo
+    says when a throttled call may be retried, so client retry policies back off by the server's
+    own measure instead of guessing."""
+    from google.protobuf import duration_pb2
     from google.rpc import error_details_pb2
 
-    return error_details_pb2.BadRequest(field_violations=[
-        error_details_pb2.BadRequest.FieldViolation(field=field, description=str(exc))])
+    details = []
+    field = getattr(exc, "field", "")
+    if field:
+        details.append(error_details_pb2.BadRequest(field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=field, description=str(exc))]))
+    retry = getattr(exc, "retry_after_s", None)
+    if retry is not None:
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(max(1, round(retry * 1e9)))
+        details.append(error_details_pb2.RetryInfo(retry_delay=delay))
+    return details
 
 
 def item_error_code(exc: BaseException) -> int:

@@ -5,8 +5,10 @@ and clients without an HTTP/2 transport (Mono's HttpClient).
       application/grpc-web+proto (binary framing; also Connect and plain gRPC)
       -> Starlette CORSMiddleware (the game's or page's origins; grpc-status/-message exposed)
       -> connectrpc's ASGI application, served by hypercorn on --web-address
-      -> _unary / _server_stream: the AvatarForgeService call, errors mapped by errors.grpc_code
-         (the one table api.py uses too), as a trailer with the status and its message
+      -> _unary / _server_stream: call_guard's check (API key, scope, quotas; the same one the
+         native door's interceptor runs), then the AvatarForgeService call; errors mapped by
+         errors.status_of and status_details (as for the native door), as a trailer with the
+         status, its message and its google.rpc details (BadRequest, RetryInfo)
 
 Why connectrpc: research/csharp-grpc-web.md measured it against sonora (unmaintained, malformed
 unary trailers, crashes on an error after the first streamed message): connectrpc passed every
@@ -28,14 +30,17 @@ from contextlib import aclosing
 
 from connectrpc.code import Code
 from connectrpc.compat import google_protobuf_codecs
-from connectrpc.errors import ConnectError
+from connectrpc.errors import ConnectError, ErrorDetail
 from connectrpc.method import IdempotencyLevel, MethodInfo, StreamType
 from connectrpc.server import ConnectASGIApplication, Endpoint
+from protobuf.wkt import Any
 
 from avatarforge.v1 import avatarforge_pb2 as pb
 
-from .errors import NotImplementedYet, status_of
+from .call_guard import CallGuard, images_requested
+from .errors import NotImplementedYet, status_details, status_of
 from .service import AvatarForgeService
+from .transport_security import TlsFiles
 
 log = logging.getLogger(__name__)
 
@@ -46,61 +51,85 @@ EXPOSED_HEADERS = ["grpc-status", "grpc-message", "grpc-status-details-bin"]
 
 def connect_error(exc: BaseException) -> ConnectError:
     code, message = status_of(exc)
-    # Status and message only: connectrpc packs error details with its own protobuf runtime,
-    # not Google's, so the BadRequest detail the native door sends is not offered here yet.
-    return ConnectError(Code[code.name], message)
+    # connectrpc's ErrorDetail takes an Any of its own protobuf runtime: the Google-protobuf
+    # details go in as their type URL and bytes, which is all grpc-status-details-bin carries.
+    details = [ErrorDetail(Any(type_url="type.googleapis.com/" + d.DESCRIPTOR.full_name, value=d.SerializeToString()))
+               for d in status_details(exc)]
+    return ConnectError(Code[code.name], message, details)
 
 
-def _unary(call):
+def _admit(guard: CallGuard, method: str, request, ctx):
+    """call_guard's check for one call of this door; the caller releases the ticket."""
+    try:
+        caller = guard.authenticate(method, ctx.request_headers.get("authorization"))
+        return guard.admit(caller, images_requested(method, request) if request is not None else 0)
+    except Exception as e:
+        raise connect_error(e) from e
+
+
+def _unary(call, guard: CallGuard, method: str):
     async def handler(request, ctx):
+        ticket = _admit(guard, method, request, ctx)
         try:
             return await call(request)
         except Exception as e:  # CancelledError (client gone, deadline) passes through
             raise connect_error(e) from e
+        finally:
+            ticket.release()
 
     return handler
 
 
-def _server_stream(events):
-    """aclosing(): a client that disconnects mid-stream closes the service's generator at
-    once, so its queued and lookahead work is dropped (as in api.py)."""
+def _server_stream(events, guard: CallGuard, method: str):
+    """aclosing(): a client that disconnects mid-stream closes the guard's relay and through it
+    the service's generator at once, so its queued and lookahead work is dropped (as in api.py)."""
     async def handler(request, ctx):
+        ticket = _admit(guard, method, request, ctx)
         try:
-            async with aclosing(events(request)) as it:
+            async with aclosing(guard.relay(ticket, events(request))) as it:
                 async for event in it:
                     yield event
         except Exception as e:
             raise connect_error(e) from e
+        finally:
+            ticket.release()
 
     return handler
 
 
-async def _edit_session_refused(requests, ctx):
-    raise ConnectError(Code.UNIMPLEMENTED, "EditSession is a bidirectional stream, which gRPC-Web cannot carry: "
-                                           "call RenderPreview with the editor's state on each slider move instead")
-    yield  # an async generator, as connectrpc expects for a bidi endpoint
+def _edit_session_refused(guard: CallGuard, method: str):
+    async def handler(requests, ctx):
+        _admit(guard, method, None, ctx).release()  # a caller without a key learns nothing more
+        raise ConnectError(Code.UNIMPLEMENTED, "EditSession is a bidirectional stream, which gRPC-Web cannot "
+                                               "carry: call RenderPreview with the editor's state on each slider "
+                                               "move instead")
+        yield  # an async generator, as connectrpc expects for a bidi endpoint
+
+    return handler
 
 
 def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
 
 
-def endpoints(service: AvatarForgeService) -> dict[str, Endpoint]:
+def endpoints(service: AvatarForgeService, guard: CallGuard) -> dict[str, Endpoint]:
     """One connectrpc Endpoint per RPC of the contract, each calling the service method of the
-    same name (GenerateBatch -> generate_batch); Encode answers UNIMPLEMENTED until it lands."""
+    same name (GenerateBatch -> generate_batch) behind `guard`; Encode answers UNIMPLEMENTED
+    until it lands."""
     out = {}
     for m in SERVICE.methods:
+        path = f"/{SERVICE.full_name}/{m.name}"
         info = MethodInfo(name=m.name, service_name=SERVICE.full_name, input=getattr(pb, m.input_type.name),
                           output=getattr(pb, m.output_type.name), idempotency_level=IdempotencyLevel.UNKNOWN,
                           stream_type=(StreamType.BIDI_STREAM if m.client_streaming else
                                        StreamType.SERVER_STREAM if m.server_streaming else StreamType.UNARY))
         call = getattr(service, _snake(m.name), None)
         if m.client_streaming:
-            out[f"/{SERVICE.full_name}/{m.name}"] = Endpoint.bidi_stream(method=info, function=_edit_session_refused)
+            out[path] = Endpoint.bidi_stream(method=info, function=_edit_session_refused(guard, path))
         elif m.server_streaming:
-            out[f"/{SERVICE.full_name}/{m.name}"] = Endpoint.server_stream(method=info, function=_server_stream(call))
+            out[path] = Endpoint.server_stream(method=info, function=_server_stream(call, guard, path))
         else:
-            out[f"/{SERVICE.full_name}/{m.name}"] = Endpoint.unary(method=info, function=_unary(call or _not_yet(m.name)))
+            out[path] = Endpoint.unary(method=info, function=_unary(call or _not_yet(m.name), guard, path))
     return out
 
 
@@ -117,11 +146,12 @@ class _AvatarForgeApp(ConnectASGIApplication):
         return f"/{SERVICE.full_name}"
 
 
-def create_app(service: AvatarForgeService, cors_origins: list[str], max_message_bytes: int):
-    """The ASGI application: CORS in front of connectrpc's gRPC-Web / Connect / gRPC handler."""
+def create_app(service: AvatarForgeService, guard: CallGuard, cors_origins: list[str], max_message_bytes: int):
+    """The ASGI application: CORS in front of connectrpc's gRPC-Web / Connect / gRPC handler.
+    CORS lets a page send `authorization` (allow_headers mirrors what the preflight asks for)."""
     from starlette.middleware.cors import CORSMiddleware
 
-    app = _AvatarForgeApp(service=service, endpoints=lambda _: endpoints(service), read_max_bytes=max_message_bytes,
+    app = _AvatarForgeApp(service=service, endpoints=lambda _: endpoints(service, guard), read_max_bytes=max_message_bytes,
                           codecs=google_protobuf_codecs())  # our messages are Google protobuf's
     return CORSMiddleware(app, allow_origins=cors_origins, allow_methods=["POST", "OPTIONS"], allow_headers=["*"],
                           expose_headers=EXPOSED_HEADERS, max_age=3600)
@@ -131,9 +161,10 @@ class WebDoor:
     """hypercorn serving the gRPC-Web app on the server's event loop until stop(). The socket
     is bound here, so a taken address fails start() at once and port 0 reports its port."""
 
-    def __init__(self, app, address: str):
+    def __init__(self, app, address: str, tls: TlsFiles | None = None):
         self.app = app
         self.address = address
+        self.tls = tls
         self.port = 0
         self._stop = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -142,6 +173,9 @@ class WebDoor:
         from hypercorn.asyncio import serve
         from hypercorn.config import Config
 
+        config = Config()
+        if self.tls is not None:  # before binding: an unreadable file fails start() with nothing open
+            self.tls.configure_hypercorn(config)
         host, _, port = self.address.rpartition(":")
         host = host.strip("[]") or "0.0.0.0"
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
@@ -153,7 +187,6 @@ class WebDoor:
             raise OSError(f"cannot listen for gRPC-Web on {self.address}: {e.strerror}") from e
         sock.listen(128)
         self.port = sock.getsockname()[1]
-        config = Config()
         config.bind = [f"fd://{sock.detach()}"]  # hypercorn owns and closes it from here
         config.accesslog = None
         config.errorlog = log  # through our logging setup, not its own stderr handler

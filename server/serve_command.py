@@ -25,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from avatarforge.models.bundle import BundleError
+    from avatarforge.server.api_keys import KeysFileError
     from avatarforge.server.app import serve
     from avatarforge.server.backends import BackendUnavailable
     from avatarforge.server.config import ServerConfig
@@ -43,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
     except BackendUnavailable as e:
         logging.getLogger("avatarforge.server").error("cannot start backend: %s", e)
         return 3
+    except KeysFileError as e:
+        logging.getLogger("avatarforge.server").error("%s", e)
+        return 2
     except OSError as e:
         logging.getLogger("avatarforge.server").error("%s", e)
         return 4

@@ -189,7 +189,7 @@ class AvatarForgeService:
     # ------------------------------------------------------------------ editing
 
     def edit_session(self, requests: AsyncIterator[pb.EditRequest]) -> AsyncIterator[pb.EditEvent]:
-        return EditSession(self.registry, self.pipeline).run(requests)
+        return EditSession(self.registry, self.pipeline, self.config.edit_idle_timeout_s).run(requests)
 
     async def render_preview(self, request: pb.RenderPreviewRequest) -> pb.RenderPreviewResponse:
         return await self.edits.render_preview(request)

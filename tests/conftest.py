@@ -79,3 +79,23 @@ def server(tiny_bundle, other_bundle) -> ServerHandle:
 def client(server) -> AvatarForgeClient:
     with AvatarForgeClient(server.address, timeout=60) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def start_own_server(tiny_bundle):
+    """Start servers of the tiny model with this module's own settings (keys, TLS, limits):
+    start_own_server(keys_file=..., web_address="127.0.0.1:0") -> ServerHandle; all stop at the
+    module's end."""
+    lt, started = _LoopThread(), []
+
+    def start(**settings) -> ServerHandle:
+        config = ServerConfig(**{"address": "127.0.0.1:0", "model": str(tiny_bundle), "threads": "1",
+                                 **TEST_CONFIG, **settings})
+        running = lt.run(start_server(config))
+        started.append(running)
+        return ServerHandle(f"127.0.0.1:{running.port}", running, lt.loop)
+
+    yield start
+    for running in started:
+        lt.run(running.stop(0.5))
+    lt.close()

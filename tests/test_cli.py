@@ -21,7 +21,8 @@ def test_parse_seeds():
             parse_seeds(bad)
 
 
-@pytest.mark.parametrize("command, flag", [("serve", "--max-batch"), ("generate", "--seeds"), ("demo", "--model")])
+@pytest.mark.parametrize("command, flag", [("serve", "--keys-file"), ("generate", "--ca-file"), ("demo", "--model"),
+                                           ("keys", "ACTION")])
 def test_every_subcommand_has_help(capsys, command, flag):
     with pytest.raises(SystemExit) as exit:
         cli.main([command, "--help"])
@@ -34,7 +35,7 @@ def test_help_lists_the_subcommands_of_both_installed_distributions(capsys):
         cli.main(["--help"])
     assert exit.value.code == 0
     listed = set(re.findall(r"^ {4}(\S+)", capsys.readouterr().out, re.MULTILINE))
-    assert listed == {"generate", "edit", "serve", "demo", "bench", "train", "directions", "eval"}
+    assert listed == {"generate", "edit", "serve", "keys", "demo", "bench", "train", "directions", "eval"}
 
 
 def test_client_commands_never_import_torch():

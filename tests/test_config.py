@@ -26,6 +26,10 @@ def test_environment_then_flags():
     ({"AVATARFORGE_DEFAULT_PSI": "3"}, "default_psi must be in [0, 2]"),
     ({"AVATARFORGE_THREADS": "lots"}, "threads must be auto or a number of threads >= 0, got 'lots'"),
     ({"AVATARFORGE_PRECISION": "bf16"}, "precision must be one of exact, fast, got 'bf16'"),
+    ({"AVATARFORGE_TLS_CERT": "s.pem"}, "tls_cert and tls_key go together"),
+    ({"AVATARFORGE_TLS_CLIENT_CA": "ca.pem"}, "tls_client_ca (mutual TLS) needs tls_cert and tls_key too"),
+    ({"AVATARFORGE_REFLECTION": "yes"}, "reflection must be one of keyed, open, off"),
+    ({"AVATARFORGE_MAX_INFLIGHT": "-1"}, "max_inflight must be >= 0 (0 = no limit)"),
 ])
 def test_bad_values_say_what_is_wrong(env, message):
     with pytest.raises(ValueError) as err:
@@ -65,3 +69,15 @@ def test_threads_default_to_auto_and_take_a_count_from_the_environment_or_a_flag
     add_arguments(parser)
     flag = parser.parse_args(["--threads", "AUTO"]).threads
     assert ServerConfig.from_env({"AVATARFORGE_THREADS": "1"}, threads=flag).backend_threads == "auto"
+
+
+def test_security_settings_come_from_the_environment_too():
+    env = {"AVATARFORGE_KEYS_FILE": "/etc/af/keys.json", "AVATARFORGE_TLS_CERT": "s.pem", "AVATARFORGE_TLS_KEY": "s.key",
+           "AVATARFORGE_TLS_CLIENT_CA": "ca.pem", "AVATARFORGE_MAX_INFLIGHT": "64", "AVATARFORGE_MAX_STREAM_S": "3600",
+           "AVATARFORGE_EDIT_IDLE_TIMEOUT_S": "120", "AVATARFORGE_HEALTH": "keyed", "AVATARFORGE_REFLECTION": "off"}
+    cfg = ServerConfig.from_env(env)
+    assert (cfg.keys_file, cfg.max_inflight, cfg.max_stream_s, cfg.edit_idle_timeout_s, cfg.health, cfg.reflection) == \
+        ("/etc/af/keys.json", 64, 3600.0, 120.0, "keyed", "off")
+    assert (cfg.tls.cert, cfg.tls.key, cfg.tls.client_ca) == ("s.pem", "s.key", "ca.pem")
+    default = ServerConfig.from_env({})
+    assert (default.keys_file, default.tls, default.max_inflight) == ("", None, 256)  # make demo: keys and TLS off

@@ -28,11 +28,14 @@ class WebReply:
         return urllib.parse.unquote(self.trailers.get("grpc-message", self.headers.get("grpc-message", "")))
 
 
-def web_call(address: str, method: str, request, headers: dict | None = None, timeout: float = 60) -> WebReply:
+def web_call(address: str, method: str, request, headers: dict | None = None, timeout: float = 60,
+             tls=None) -> WebReply:
     """One gRPC-Web call: a 5-byte frame header (flag 0, big-endian length) + the message; the
-    reply is data frames (flag 0) then one trailer frame (flag 0x80, `key: value` lines)."""
+    reply is data frames (flag 0) then one trailer frame (flag 0x80, `key: value` lines).
+    tls: an ssl.SSLContext to call over HTTPS."""
     host, port = address.rsplit(":", 1)
-    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    conn = (http.client.HTTPSConnection(host, int(port), timeout=timeout, context=tls) if tls else
+            http.client.HTTPConnection(host, int(port), timeout=timeout))
     body = request.SerializeToString()
     conn.request("POST", SERVICE + method, struct.pack(">BI", 0, len(body)) + body,
                  {"Content-Type": "application/grpc-web+proto", "X-Grpc-Web": "1", **(headers or {})})

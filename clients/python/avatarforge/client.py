@@ -11,13 +11,20 @@
             preview = session.wait_preview(seq)
             new_dna = session.commit()
 
+With API keys and TLS (the server's "Running it safely" setup):
+
+    AvatarForgeClient("avatars.studio.lan:50051", token=os.environ["AVATARFORGE_TOKEN"],
+                      ca_file="ca.pem")            # + client_cert=, client_key= for mutual TLS
+
 Replies are the `avatarforge.v1` protobuf messages (documented in avatarforge.proto); failed
 calls raise `grpc.RpcError` with the server's status code and message.
 """
 from __future__ import annotations
 
+import collections
 import queue
 import threading
+from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
 
 import grpc
@@ -46,16 +53,66 @@ def output_spec(format: str | int = "png", size: int = 0, quality: int = 0, bott
     return pb.OutputSpec(format=fmt, size=size, quality=quality, bottom_up=bottom_up)
 
 
+class _CallDetails(collections.namedtuple("_CallDetails", ("method", "timeout", "metadata", "credentials",
+                                                             "wait_for_ready", "compression")),
+                   grpc.ClientCallDetails):
+    pass
+
+
+class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
+                   grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+    """Adds `authorization: Bearer <key>` to every call. An interceptor rather than gRPC call
+    credentials, which gRPC sends only over TLS: a loopback server with keys and no TLS works too."""
+
+    def __init__(self, token: str):
+        self.header = ("authorization", f"Bearer {token}")
+
+    def _details(self, d: grpc.ClientCallDetails) -> _CallDetails:
+        return _CallDetails(d.method, d.timeout, [*(d.metadata or ()), self.header], d.credentials,
+                            d.wait_for_ready, d.compression)
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):
+        return continuation(self._details(details), request)
+
+    def intercept_stream_unary(self, continuation, details, requests):
+        return continuation(self._details(details), requests)
+
+    def intercept_stream_stream(self, continuation, details, requests):
+        return continuation(self._details(details), requests)
+
+
+def tls_credentials(ca_file: str | None = None, client_cert: str | None = None,
+                    client_key: str | None = None) -> grpc.ChannelCredentials:
+    """TLS trusting `ca_file` (PEM; None = the system's roots), presenting `client_cert` and
+    `client_key` (PEM) when the server requires mutual TLS."""
+    if bool(client_cert) != bool(client_key):
+        raise ValueError("client_cert and client_key go together: give both or neither")
+    read = lambda p: Path(p).read_bytes() if p else None
+    return grpc.ssl_channel_credentials(read(ca_file), read(client_key), read(client_cert))
+
+
 class AvatarForgeClient:
     def __init__(self, address: str = "localhost:50051", timeout: float = 30.0,
-                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, channel: grpc.Channel | None = None):
-        """`timeout` is the deadline of unary calls in seconds; streams have none by default."""
+                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, channel: grpc.Channel | None = None, *,
+                 token: str | None = None, tls: bool = False, ca_file: str | None = None,
+                 client_cert: str | None = None, client_key: str | None = None):
+        """`timeout` is the deadline of unary calls in seconds; streams have none by default.
+        token: the API key, sent as `authorization: Bearer <token>` on every call. TLS is used
+        when `tls` is set or any of ca_file (the CA that signed the server's certificate; None =
+        the system's roots), client_cert and client_key (mutual TLS) is given."""
         self.address = address
         self.timeout = timeout
-        self.channel = channel or grpc.insecure_channel(address, options=[
+        options = [
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
-        ])
+        ]
+        if channel is None and (tls or ca_file or client_cert or client_key):
+            channel = grpc.secure_channel(address, tls_credentials(ca_file, client_cert, client_key), options)
+        channel = channel or grpc.insecure_channel(address, options=options)
+        self.channel = grpc.intercept_channel(channel, _BearerToken(token)) if token else channel
         self.stub = pb_grpc.AvatarForgeStub(self.channel)
         self._health = health_pb2_grpc.HealthStub(self.channel)
 

@@ -13,6 +13,8 @@ import re
 import sys
 from pathlib import Path
 
+from .connection import add_connection_arguments, connect
+
 DESCRIPTION = """Open an edit session on a seed's face, move one direction's slider through the given
 strengths (one preview each), and write the previews, a strip and the committed DNA.
 
@@ -44,8 +46,7 @@ _NEGATIVE_NUMBERS = re.compile(r"^-\d[\d.eE,+-]*$|^-\.\d[\d.eE,+-]*$")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser._negative_number_matcher = _NEGATIVE_NUMBERS
     a = parser.add_argument
-    a("--server", default=os.environ.get("AVATARFORGE_SERVER", "localhost:50051"),
-      help="server address HOST:PORT (default $AVATARFORGE_SERVER or localhost:50051)")
+    add_connection_arguments(parser)
     a("--seed", type=int, required=True, help="the face to edit (generated from this seed)")
     a("--direction", required=True, help="direction name (GetModel / `avatarforge directions` list them)")
     a("--strengths", type=parse_strengths, default=[-2.0, -1.0, 0.0, 1.0, 2.0],
@@ -64,12 +65,12 @@ def run(args: argparse.Namespace) -> int:
     import grpc
     from PIL import Image
 
-    from avatarforge.client import AvatarForgeClient, EditRejected
+    from avatarforge.client import EditRejected
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     frames = []
-    with AvatarForgeClient(args.server) as client:
+    with connect(args) as client:
         try:
             start = client.generate(seeds=[args.seed], model=args.model, psi=args.psi, size=args.size).results[0].dna
             with client.edit_session(start, model=args.model, size=args.size, request_id=f"cli-edit-{os.getpid()}") as session:

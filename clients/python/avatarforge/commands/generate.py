@@ -11,6 +11,8 @@ import os
 import sys
 from pathlib import Path
 
+from .connection import add_connection_arguments, connect
+
 DESCRIPTION = """Generate faces for seeds from a running server into a folder, with a DNA file
 beside each image and a contact_sheet.png. Seeds already on disk are skipped (resume).
 
@@ -42,8 +44,7 @@ def parse_seeds(text: str) -> list[int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
-    a("--server", default=os.environ.get("AVATARFORGE_SERVER", "localhost:50051"),
-      help="server address HOST:PORT (default $AVATARFORGE_SERVER or localhost:50051)")
+    add_connection_arguments(parser)
     a("--seeds", required=True, type=parse_seeds, help="seeds: ranges and comma lists, e.g. 0-999 or 1,5,10-20")
     a("--out", required=True, type=Path, help="output folder (created if missing)")
     a("--size", type=int, default=0, help="image edge in pixels (default: the model's native resolution)")
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     import grpc
     from tqdm import tqdm
 
-    from avatarforge.client import FILE_EXTENSIONS, FORMATS, AvatarForgeClient
+    from avatarforge.client import FILE_EXTENSIONS, FORMATS
     from avatarforge.contact_sheet import contact_sheet, load_face
 
     ext = FILE_EXTENSIONS[FORMATS[args.format]]
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     paths = {s: (out / f"seed{s:06d}.{ext}", out / f"seed{s:06d}.dna") for s in args.seeds}
     todo = [s for s, (img, dna) in paths.items() if not (img.exists() and dna.exists())]
     failed = 0
-    with AvatarForgeClient(args.server) as client:
+    with connect(args) as client:
         try:
             limit = client.get_model(args.model).limits.max_stream_items or len(todo) or 1
             bar = tqdm(total=len(paths), initial=len(paths) - len(todo), unit="face", disable=args.no_progress,

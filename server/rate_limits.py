@@ -1,0 +1,121 @@
+"""Quotas and admission, as plain objects with the time passed in (tests use a fake clock).
+
+Per API key (its row in the keys file, api_keys.py):
+- requests/s: a token bucket holding up to one second of calls (at least 1). A call takes one
+  token or is refused with the time until the next token: that time is the RetryInfo delay.
+- images/s: a second bucket, one token per image. A unary call (Generate, Mix, Mutate,
+  RenderPreview) takes all its images up front or is refused, with the time until that many
+  tokens exist; a call asking for more than the bucket can ever hold is refused for good (split
+  it, or use GenerateBatch). Streams are paced instead of refused: each image event takes its
+  token even into debt, and the stream waits out the debt before sending it. A content build
+  therefore runs at its key's rate, and the debt makes the key's unary calls wait their turn.
+- max_concurrent: calls of the key in flight at once; over it, a call is refused at once.
+Server-wide (--max-inflight): calls in flight across all keys. Past the limit a call is refused
+at once instead of queueing, so overload turns into fast RESOURCE_EXHAUSTED answers that a
+client can back off from, while the calls already admitted keep their latency.
+
+Concurrency refusals have no bucket to read a delay from: a slot frees whenever any call ends,
+and interactive calls take milliseconds, so they suggest CONCURRENCY_RETRY_S and leave the
+spreading to the client's jittered backoff.
+"""
+from __future__ import annotations
+
+import math
+
+from .api_keys import ApiKey
+from .errors import Throttled
+
+CONCURRENCY_RETRY_S = 0.1
+
+
+class TokenBucket:
+    """`rate` tokens a second, holding at most `capacity`; full at the start."""
+
+    def __init__(self, rate: float, capacity: float, now: float):
+        self.rate = rate
+        self.capacity = capacity
+        self.tokens = capacity
+        self.stamp = now
+
+    def _refill(self, now: float) -> None:
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    def try_take(self, n: float, now: float) -> float:
+        """Take `n` tokens and return 0, or take none and return the seconds until `n` exist
+        (math.inf if `n` is more than the bucket holds)."""
+        self._refill(now)
+        if self.tokens >= n:
+            self.tokens -= n
+            return 0.0
+        if n > self.capacity:
+            return math.inf
+        return (n - self.tokens) / self.rate
+
+    def take_paced(self, n: float, now: float) -> float:
+        """Take `n` tokens even into debt; return the seconds until the debt is repaid (0 if none)."""
+        self._refill(now)
+        self.tokens -= n
+        return max(0.0, -self.tokens / self.rate)
+
+
+def _bucket(rate: float, now: float) -> TokenBucket | None:
+    return TokenBucket(rate, max(1.0, rate), now) if rate > 0 else None  # one second of burst
+
+
+class KeyQuota:
+    """The live quota state of one API key."""
+
+    def __init__(self, key: ApiKey, now: float):
+        self.key = key
+        self.requests = _bucket(key.requests_per_s, now)
+        self.images = _bucket(key.images_per_s, now)
+        self.in_flight = 0
+
+    def admit(self, images: int, now: float) -> None:
+        """Count a new call of `images` images in, or raise Throttled (nothing is taken then)."""
+        k = self.key
+        if k.max_concurrent and self.in_flight >= k.max_concurrent:
+            raise Throttled(f"key {k.name!r} already has {self.in_flight} calls in flight, its max_concurrent: "
+                            f"retry when one ends (in about {CONCURRENCY_RETRY_S:g} s)", CONCURRENCY_RETRY_S)
+        if self.requests is not None:
+            wait = self.requests.try_take(1, now)
+            if wait:
+                raise Throttled(f"key {k.name!r} is over its {k.requests_per_s:g} requests/s: retry in {wait:.3f} s",
+                                wait)
+        if images and self.images is not None:
+            wait = self.images.try_take(images, now)
+            if wait:
+                if self.requests is not None:
+                    self.requests.tokens += 1  # the call was refused: give its request token back
+                if math.isinf(wait):
+                    raise Throttled(f"{images} images in one call is more than key {k.name!r} may make at once "
+                                    f"({self.images.capacity:g}, its images/s): split the call, or use GenerateBatch, "
+                                    "which is paced to the key's rate")
+                raise Throttled(f"key {k.name!r} is over its {k.images_per_s:g} images/s: these {images} images "
+                                f"can start in {wait:.3f} s", wait)
+        self.in_flight += 1
+
+    def release(self) -> None:
+        self.in_flight -= 1
+
+    def pace(self, images: int, now: float) -> float:
+        """Seconds a stream waits before sending `images` more images (0 = send now)."""
+        return self.images.take_paced(images, now) if self.images is not None and images else 0.0
+
+
+class Admission:
+    """At most `limit` calls in flight server-wide (0 = no limit)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.in_flight = 0
+
+    def enter(self) -> None:
+        if self.limit and self.in_flight >= self.limit:
+            raise Throttled(f"the server is at its limit of {self.limit} calls in flight (--max-inflight): "
+                            f"retry in about {CONCURRENCY_RETRY_S:g} s, with backoff", CONCURRENCY_RETRY_S)
+        self.in_flight += 1
+
+    def leave(self) -> None:
+        self.in_flight -= 1
