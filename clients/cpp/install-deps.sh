@@ -6,6 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
   g++ cmake make pkg-config
+  openssl                                # the throwaway PKI of the TLS test (tests/with_secure_server.sh)
   protobuf-compiler libprotobuf-dev      # protoc + the C++ runtime its generated code needs
   protobuf-compiler-grpc libgrpc++-dev   # grpc_cpp_plugin + libgrpc++
 )

@@ -19,7 +19,16 @@ Client::Impl::Impl(ClientOptions opts) : options(std::move(opts)) {
     args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 2);
     args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
   }
-  channel = grpc::CreateCustomChannel(options.address, grpc::InsecureChannelCredentials(), args);
+  const bool tls = options.tls || !options.tls_root_certs_pem.empty() || !options.tls_client_cert_pem.empty();
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (tls) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options.tls_root_certs_pem;
+    ssl.pem_cert_chain = options.tls_client_cert_pem;
+    ssl.pem_private_key = options.tls_client_key_pem;
+    credentials = grpc::SslCredentials(ssl);
+  }
+  channel = grpc::CreateCustomChannel(options.address, credentials, args);
   stub = pb::AvatarForge::NewStub(channel);
 }
 

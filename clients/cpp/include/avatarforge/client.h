@@ -24,8 +24,15 @@ namespace avatarforge {
 
 struct ClientOptions {
   std::string address = "127.0.0.1:50051";
-  // Sent as "authorization: Bearer <token>" on every call when not empty.
+  // Sent as "authorization: Bearer <token>" on every call when not empty (an API key made with
+  // `avatarforge keys add`; send it over TLS beyond loopback).
   std::string auth_token;
+  // TLS, on when `tls` is set or any PEM below is given. PEM text rather than paths: a game
+  // reads its own files (or pak entries) and hands the contents over.
+  bool tls = false;
+  std::string tls_root_certs_pem;   // the CA that signed the server's certificate; empty = system roots
+  std::string tls_client_cert_pem;  // mutual TLS (server started with --tls-client-ca): this
+  std::string tls_client_key_pem;   // client's certificate chain and private key
   std::string model;  // the model calls use; empty = the server's default
   std::chrono::milliseconds unary_deadline{30000};  // default per unary call; 0 = none
   std::chrono::milliseconds stream_deadline{0};     // default for GenerateBatch/Interpolate/EditSession
