@@ -8,7 +8,21 @@
 #include "Engine/GameInstance.h"
 #include "Engine/World.h"
 #include "Misc/CommandLine.h"
+#include "Misc/FileHelper.h"
+#include "Misc/Paths.h"
 #include "Misc/Parse.h"
+
+// A PEM file's text ("" when the path is empty); a path that does not read is logged, and the
+// TLS handshake then fails with UNAVAILABLE on the first call, where OnFailed reports it.
+static std::string ReadPem(const FString& Path)
+{
+	FString Text;
+	if (!Path.IsEmpty() && !FFileHelper::LoadFileToString(Text, *FPaths::Combine(FPaths::ProjectDir(), Path)))
+	{
+		UE_LOG(LogAvatarForge, Error, TEXT("AvatarForge: cannot read TLS file %s"), *Path);
+	}
+	return AvatarForge::ToStd(Text);
+}
 
 void UAvatarForgeSubsystem::Initialize(FSubsystemCollectionBase& Collection)
 {
@@ -19,6 +33,13 @@ void UAvatarForgeSubsystem::Initialize(FSubsystemCollectionBase& Collection)
 	FString Token = Settings->AuthToken;
 	FParse::Value(FCommandLine::Get(), TEXT("AvatarForgeToken="), Token);
 	Options.auth_token = AvatarForge::ToStd(Token);
+	if (Settings->bUseTls)
+	{
+		Options.tls = true;
+		Options.tls_root_certs_pem = ReadPem(Settings->TlsRootCertsPath);
+		Options.tls_client_cert_pem = ReadPem(Settings->TlsClientCertPath);
+		Options.tls_client_key_pem = ReadPem(Settings->TlsClientKeyPath);
+	}
 	Options.model = AvatarForge::ToStd(Settings->Model);
 	Options.unary_deadline = std::chrono::milliseconds(Settings->UnaryDeadlineMs);
 	Options.stream_deadline = std::chrono::milliseconds(Settings->StreamDeadlineMs);

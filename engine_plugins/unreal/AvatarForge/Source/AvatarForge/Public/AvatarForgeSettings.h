@@ -24,6 +24,21 @@ public:
 	UPROPERTY(Config, EditAnywhere, Category = "Server")
 	FString AuthToken;
 
+	// TLS to the server (started with --tls-cert/--tls-key). Certificate files are PEM, read at
+	// start from these paths (relative to the project directory); an empty CA path trusts the
+	// system's roots. The client pair is for a server started with --tls-client-ca (mutual TLS).
+	UPROPERTY(Config, EditAnywhere, Category = "Server")
+	bool bUseTls = false;
+
+	UPROPERTY(Config, EditAnywhere, Category = "Server", meta = (EditCondition = "bUseTls"))
+	FString TlsRootCertsPath;
+
+	UPROPERTY(Config, EditAnywhere, Category = "Server", meta = (EditCondition = "bUseTls"))
+	FString TlsClientCertPath;
+
+	UPROPERTY(Config, EditAnywhere, Category = "Server", meta = (EditCondition = "bUseTls"))
+	FString TlsClientKeyPath;
+
 	// The model calls use; empty = the server's default.
 	UPROPERTY(Config, EditAnywhere, Category = "Server")
 	FString Model;
