@@ -87,7 +87,7 @@ def _snake(name: str) -> str:
 
 def endpoints(service: AvatarForgeService) -> dict[str, Endpoint]:
     """One connectrpc Endpoint per RPC of the contract, each calling the service method of the
-    same name (GenerateBatch -> generate_batch); Encode answers UNIMPLEMENTED until it lands."""
+    same name (GenerateBatch -> generate_batch); an RPC the service lacks answers UNIMPLEMENTED."""
     out = {}
     for m in SERVICE.methods:
         info = MethodInfo(name=m.name, service_name=SERVICE.full_name, input=getattr(pb, m.input_type.name),
