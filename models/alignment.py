@@ -14,7 +14,7 @@ outside that, and encodes badly (issue 14's table). So, before encoding:
          training renders have them (Framing, measured on the training renders)
       -> crop + antialiased resize to the model's resolution, out-of-picture area filled with the
          border colour
-      -> background pixels (flooded from the edges again, now at model resolution) set to the
+      -> background pixels (flooded from the edges again, now at model resolution) moved to the
          training background colour
 
 Why the shoulders: they are the one part every Avataaars face has at the same place and size.
@@ -152,7 +152,7 @@ def _crop(img: Image.Image, box: tuple[float, float, float, float], colour: tupl
 def candidates(rgb: np.ndarray, resolution: int, framing: Framing | None) -> list[Aligned]:
     """uint8 [H, W, 3] (any size and aspect) -> the picture in the training framing, uint8
     [resolution, resolution, 3], once per distinct plausible alignment, then the picture as
-    framed (padded to a square) unless an alignment already gave that. Deterministic; cost
+    framed (padded to a square). Deterministic; cost
     bounded by the picture's pixels (one resize each) plus floods at WORK_SCALE x resolution."""
     assert rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3, f"expected uint8 [H, W, 3], got {rgb.dtype} {rgb.shape}"
     img = Image.fromarray(rgb, "RGB")
@@ -175,12 +175,11 @@ def candidates(rgb: np.ndarray, resolution: int, framing: Framing | None) -> lis
             box = (x0, y0, x0 + side, y0 + side)
             if all(_distinct(box, a.box, resolution) for a in out):
                 out.append(Aligned(_with_background(np.array(_crop(img, box, colour, resolution)), colour, fill), True, box))
+    # The picture as framed; an alignment that found it already framed is replaced by it (the
+    # same box, without a sub-pixel resampling).
     fit_box = _fit_box(img)
-    if all(_distinct(fit_box, a.box, resolution) for a in out):
-        out.append(Aligned(_with_background(np.array(_crop(img, fit_box, colour, resolution)), colour, fill), False, fit_box))
-    else:  # an alignment found the picture already framed: that candidate is the picture as framed
-        out = [Aligned(a.image, False, a.box) if not _distinct(fit_box, a.box, resolution) else a for a in out]
-    return out
+    fitted = Aligned(_with_background(np.array(_crop(img, fit_box, colour, resolution)), colour, fill), False, fit_box)
+    return [a for a in out if _distinct(fit_box, a.box, resolution)] + [fitted]
 
 
 def choose(options: list[Aligned], quality_db) -> int:
@@ -204,7 +203,12 @@ def _distinct(a: tuple, b: tuple, resolution: int) -> bool:
 
 
 def _with_background(aligned: np.ndarray, colour: tuple, fill: tuple) -> np.ndarray:
-    aligned[background_mask(aligned, np.array(colour))] = fill
+    """Background pixels moved by (fill - colour): the background becomes the training one while
+    its noise and the avatar's antialiased rim keep their shading (and nothing changes when the
+    picture is already on the training background)."""
+    mask = background_mask(aligned, np.array(colour))
+    shift = np.array(fill, np.int32) - np.array(colour, np.int32)
+    aligned[mask] = np.clip(aligned[mask].astype(np.int32) + shift, 0, 255).astype(np.uint8)
     return aligned
 
 
