@@ -47,6 +47,7 @@ BACKGROUND_TOL = TOLERANCES[0]
 # outside this, what was measured is not the shoulders (a shirt flooded with the background).
 PLAUSIBLE_RATIO = (0.62, 1.3)
 FIT_PREFERENCE_DB = 1.0  # see choose()
+FOREGROUND_TOL = 12  # choose(): a pixel this far from the training background is part of the avatar
 WORK_SCALE = 2  # geometry is measured at this many times the model's resolution (sub-pixel at the model's)
 SHOULDER_ROWS = (0.03, 0.06)  # rows measured for the shoulders' width: this far above the lowest row, in avatar heights
 
@@ -182,11 +183,20 @@ def candidates(rgb: np.ndarray, resolution: int, framing: Framing | None) -> lis
     return [a for a in out if _distinct(fit_box, a.box, resolution)] + [fitted]
 
 
-def choose(options: list[Aligned], quality_db) -> int:
-    """Which candidate to keep, given how well the model reconstructs each (PSNR against it, dB):
-    the best, where the picture as framed gets FIT_PREFERENCE_DB in hand. A realignment must
-    clearly win: one a little off can reconstruct itself a little better and still be worse."""
-    scores = [q + (FIT_PREFERENCE_DB if not a.realigned else 0.0) for a, q in zip(options, quality_db)]
+def choose(options: list[Aligned], recon: np.ndarray, background: tuple[int, int, int]) -> int:
+    """Which candidate to keep, given the model's reconstruction of each (uint8 [K, R, R, 3]):
+    the one reconstructed best on the avatar (PSNR over the pixels that are not background in
+    the candidate or in its reconstruction: over the whole image a small avatar on a large
+    background would win on background alone), with FIT_PREFERENCE_DB in hand for the picture
+    as framed (a realignment a little off can reconstruct itself a little better and still be
+    worse)."""
+    scores = []
+    for a, r in zip(options, recon):
+        fg = (np.abs(a.image.astype(np.int32) - background).max(-1) > FOREGROUND_TOL) | \
+             (np.abs(r.astype(np.int32) - background).max(-1) > FOREGROUND_TOL)
+        err = ((a.image.astype(np.float64) - r) ** 2)[fg].mean() if fg.any() else 0.0
+        q = 10 * np.log10(255.0**2 / max(err, 1e-6))
+        scores.append(q + (FIT_PREFERENCE_DB if not a.realigned else 0.0))
     return int(np.argmax(scores))
 
 

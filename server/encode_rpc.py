@@ -121,10 +121,11 @@ class EncodeRpc:
             part = latents.broadcast(torch.from_numpy(ws[i : i + self.config.max_batch]), rt.bundle.config.num_ws).numpy()
             images, _ = await rt.render(part, Priority.INTERACTIVE)
             recon.append(images)
-        quality = psnr(np.concatenate(recon), np.stack([a.image for a in flat]))
+        recon = np.concatenate(recon)
+        background = rt.framing.background if rt.framing else (0, 0, 0)
         chosen, ws_each, at = [], [], 0
         for opts in options:
-            best = at + choose(opts, quality[at : at + len(opts)])
+            best = at + choose(opts, recon[at : at + len(opts)], background)
             chosen.append(flat[best])
             ws_each.append(ws[best])
             at += len(opts)

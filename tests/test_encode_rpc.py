@@ -189,7 +189,7 @@ def test_refinement_respects_its_time_budget(af, faces):
 def test_refinement_improves_the_reconstruction(af, faces):
     plain = af.encode([png(faces[2])])
     refined = af.encode([png(faces[2])], refine_steps=8, refine_budget_ms=5000)
-    assert refined.scores.refine_steps == 8
+    assert 1 <= refined.scores.refine_steps <= 8  # how many fit in 5 s depends on the machine's load
     assert refined.scores.psnr_db > plain.scores.psnr_db
     assert psnr(pixels(refined.image), faces[2]) > psnr(pixels(plain.image), faces[2])
 

@@ -84,7 +84,7 @@ def best_alignment(g, enc, picture: np.ndarray, framing: Framing) -> np.ndarray:
     found = candidates(picture, g.cfg.resolution, framing)
     options = np.stack([a.image for a in found])
     recon = render(g, broadcast(encode_images(enc, options), g.num_ws))
-    return options[choose(found, psnr(recon, options))]
+    return options[choose(found, recon, framing.background)]
 
 
 def main(argv=None) -> None:
