@@ -57,11 +57,25 @@ def decode(image: pb.FaceImage, where: str, max_pixels: int, background: tuple[i
         raise TooLarge(f"{field} declares more pixels than this server decodes ({max_pixels:,}): "
                        "scale the picture down", field) from None
     except Image.UnidentifiedImageError:
+        kind = _signature(image.data)
+        if kind:  # Pillow refuses e.g. a header of zero width or height without saying so
+            raise InvalidRequest(f"{field} starts like a {kind} file but its header is unreadable: zero width or "
+                                 "height, or a corrupt header; send a picture of at least one pixel", field) from None
         raise InvalidRequest(f"{field} ({len(image.data):,} bytes) is not a PNG, JPEG or WebP picture: send the file's "
                              "bytes, or raw pixels with format RAW_RGBA8 and width and height", field) from None
     except (OSError, SyntaxError, ValueError) as e:  # truncated or corrupt after a valid header
         raise InvalidRequest(f"{field} is truncated or corrupt ({e}): send the whole file", field) from None
     return _to_rgb(img, background)
+
+
+def _signature(data: bytes) -> str:
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    return ""
 
 
 def _check_size(width: int, height: int, where: str, max_pixels: int) -> None:

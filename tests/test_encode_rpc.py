@@ -179,9 +179,9 @@ def test_refinement_respects_its_time_budget(af, faces):
     reply = af.encode([png(faces[1])], refine_steps=10_000, refine_budget_ms=300)
     wall = time.perf_counter() - t
     s = reply.scores
-    # 10,000 steps would take far over a thousand seconds here; the budget stops it within one
-    # step (a step is 0.1-0.5 s on this shared 2-core machine, hence the generous margin).
-    assert 0 <= s.refine_steps < 100 and s.refine_us < 300_000 + 2_000_000 and wall < 30
+    # 10,000 steps would take over a thousand seconds here (a step is 0.1-1 s on a shared 2-core
+    # machine); the budget stops it within about one step, hence the generous margin.
+    assert 0 <= s.refine_steps < 100 and s.refine_us < 300_000 + 5_000_000 and wall < 60
     if s.refine_steps:
         assert reply.dna.edits[-1].direction == "refine" and reply.dna.edits[-1].strength == s.refine_steps
 
@@ -223,6 +223,7 @@ BAD = [  # (case, the second picture, the field at fault, words of the message)
     ("empty", pb.FaceImage(), "images[1].data", ["empty"]),
     ("not an image", pb.FaceImage(data=b"hello, this is text"), "images[1].data", ["not a PNG, JPEG or WebP"]),
     ("truncated", None, "images[1].data", ["truncated"]),
+    ("zero-size", pb.FaceImage(data=_png_header_only(0, 64)), "images[1].data", ["zero width or height"]),
     ("decompression bomb", pb.FaceImage(data=_png_header_only(100_000, 100_000)), "images[1].data", ["more pixels", "scale"]),
     ("too large", pb.FaceImage(data=_big_png()), "images[1].data", ["20,000,000 pixels", "scale the picture down"]),
     ("animated", pb.FaceImage(data=_animated_png()), "images[1].data", ["animated", "2 frames"]),
