@@ -118,6 +118,12 @@ def transparent(rgb):
     return png(rgba)
 
 
+def webp(rgb):
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "WEBP", quality=80)
+    return buf.getvalue()
+
+
 def exif_sideways(rgb):
     exif = Image.Exif()
     exif[0x0112] = 6  # orientation: the stored pixels must be turned 90 degrees clockwise to view
@@ -126,7 +132,7 @@ def exif_sideways(rgb):
 
 PERTURBED = {"shifted 4 right 3 up": shifted, "scaled 85 %": scaled, "white background": white,
              "JPEG q50": lambda rgb: jpeg(rgb), "700x420, off-centre on white": large_off_centre,
-             "transparent background": transparent, "EXIF orientation 6": exif_sideways}
+             "transparent background": transparent, "EXIF orientation 6": exif_sideways, "WebP q80": webp}
 
 
 def test_round_trip_on_generated_faces_is_above_the_floor(af, faces):
@@ -261,11 +267,13 @@ def test_too_many_pictures_and_bad_refinement_are_refused(af, faces):
 
 
 def test_encode_over_grpc_web(af, faces):
-    req = pb.EncodeRequest(images=[pb.FaceImage(data=png(faces[3]))])
+    req = pb.EncodeRequest(images=[pb.FaceImage(data=png(faces[3]))],
+                           output=pb.OutputSpec(format=pb.IMAGE_FORMAT_JPEG, size=128))
     reply = web_call(af.web_address, "Encode", req, timeout=120)
     assert reply.grpc_status == 0, reply.grpc_message
     web = pb.EncodeResponse.FromString(reply.messages[0])
     assert web.dna.w_plus == af.encode([png(faces[3])]).dna.w_plus
+    assert web.image.data[:3] == b"\xff\xd8\xff" and (web.image.width, web.image.height) == (128, 128)
     bad = web_call(af.web_address, "Encode", pb.EncodeRequest(images=[pb.FaceImage(data=b"GIF89a")]))
     assert bad.grpc_status == 3 and "images[0].data" in bad.grpc_message  # INVALID_ARGUMENT
 
