@@ -11,6 +11,8 @@
    encoded without and with alignment, rendered, and compared with the clean original: PSNR, and
    the attribute agreement of the classifier's reliable heads (models/encoding_scores.py).
 3. Refinement (models/refinement.py) on the first --refine-faces clean faces, within 1 s each.
+4. Several pictures (--spread-only measures just this): the spread (models/encoding_scores.py)
+   of three pictures of one face (clean, shifted, JPEG q50) against three different faces.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from ..attribute_classifier import load_bundle_classifier
 from ..bundle import MANIFEST, load_bundle
 from ..directions import w_statistics
 from ..encoder import encode_images, load_bundle_encoder, to_float
-from ..encoding_scores import attribute_agreement, psnr, reliable_heads
+from ..encoding_scores import attribute_agreement, psnr, reliable_heads, spread
 from ..latents import broadcast, zs_from_seeds
 from ..refinement import refine
 
@@ -87,6 +89,17 @@ def best_alignment(g, enc, picture: np.ndarray, framing: Framing) -> np.ndarray:
     return options[choose(found, recon, framing.background)]
 
 
+def spread_margin(g, enc, clean: np.ndarray, framing: Framing, w_std: torch.Tensor) -> dict:
+    """Spread of {clean, shifted, JPEG} of each face vs of {face i, i+1, i+2}, over the faces."""
+    bg = framing.background
+    codes = lambda pics: broadcast(encode_images(enc, np.stack([best_alignment(g, enc, p, framing) for p in pics])), g.num_ws)  # noqa: E731
+    same = [spread(codes([im, shifted(im, bg), jpeg(im)]), w_std) for im in clean]
+    different = [spread(codes(clean[i : i + 3]), w_std) for i in range(0, len(clean) - 2, 3)]
+    return {"same_face": round(float(np.mean(same)), 3), "same_face_max": round(float(np.max(same)), 3),
+            "different_faces": round(float(np.mean(different)), 3), "different_faces_min": round(float(np.min(different)), 3),
+            "faces": len(clean)}
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default="avatars64")
@@ -96,6 +109,7 @@ def main(argv=None) -> None:
     p.add_argument("--refine-steps", type=int, default=200)
     p.add_argument("--refine-seconds", type=float, default=1.0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--spread-only", action="store_true", help="measure only the spread of several pictures")
     p.add_argument("--write-framing", action="store_true", help="store the measured framing in the bundle's manifest")
     p.add_argument("--out", type=Path, default=Path("runs/encoding_quality.json"))
     a = p.parse_args(argv)
@@ -106,18 +120,26 @@ def main(argv=None) -> None:
     res = bundle.config.resolution
 
     renders = np.stack([dataset.render_labels(dataset.sample_labels(1, i), res) for i in range(a.framing_renders)])
-    framing = measure_framing(renders, dataset.BACKGROUND)
-    print("framing", framing)
+    measured = measure_framing(renders, dataset.BACKGROUND)
+    print("framing measured", measured, "shipped", Framing.from_manifest(bundle.manifest))
     if a.write_framing:
         manifest = json.loads((bundle.path / MANIFEST).read_text())
-        manifest["encoder"]["framing"] = framing.to_manifest() | {"measured_on": f"{a.framing_renders} training renders (seed 1)"}
+        manifest["encoder"]["framing"] = measured.to_manifest() | {"measured_on": f"{a.framing_renders} training renders (seed 1)"}
         (bundle.path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        framing = Framing.from_manifest(manifest)
+        bundle.manifest = manifest
+    framing = Framing.from_manifest(bundle.manifest)  # what the server uses
 
     seeds = list(range(FIRST_SEED, FIRST_SEED + a.faces))
     with torch.no_grad():
         ws_true = broadcast(g.mapping(torch.from_numpy(zs_from_seeds(seeds, bundle.config.z_dim))), g.num_ws)
     clean = render(g, ws_true)
+    _, w_std = w_statistics(g)
+    if a.spread_only:
+        result = spread_margin(g, enc, clean, framing, w_std)
+        print(json.dumps(result))
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.write_text(json.dumps(result, indent=1) + "\n")
+        return
     bg = framing.background
     rows = {}
     for name, perturb in PERTURBATIONS.items():
@@ -140,7 +162,6 @@ def main(argv=None) -> None:
         with torch.no_grad():
             render(g, broadcast(enc(to_float(torch.from_numpy(x[None]))), g.num_ws))
     ms_per_image = (time.perf_counter() - t) / n_timed * 1e3
-    _, w_std = w_statistics(g)
     refined = []
     for im in clean[: a.refine_faces]:
         x = best_alignment(g, enc, im, framing)
