@@ -3,9 +3,10 @@ model, pictures made from faces the model renders (the clean render is the truth
 native door, the gRPC-Web door and the `avatarforge encode` command.
 
 Floors (PSNR of the reconstruction against the clean face) sit below what was measured on 200
-faces (README, "Encode quality": clean 33.2 dB mean, perturbed 24.5-31.8 dB mean after
-alignment), with room for the spread of a handful of faces; the perturbed floor is lower because
-a shifted or rescaled picture loses pixels at the edge or detail to resampling.
+faces (README, "Personalisation": clean 35.0 dB mean, 31.8 dB 10th percentile; perturbed
+28.5-33.8 dB mean after alignment, 22.9-29.9 dB 10th percentile), with room for a handful of
+faces; the perturbed floor is lower because a shifted or rescaled picture loses pixels at the
+edge, or detail to resampling.
 """
 from __future__ import annotations
 
