@@ -1,5 +1,5 @@
 """grpc.aio adapter: each RPC calls the service and maps its errors to status codes
-(errors.status_of, over the one table errors.grpc_code). RPCs of later issues (Encode) answer UNIMPLEMENTED by name."""
+(errors.status_of, over the one table errors.grpc_code)."""
 from __future__ import annotations
 
 from contextlib import aclosing
@@ -12,7 +12,7 @@ from grpc_status import rpc_status
 from avatarforge.v1 import avatarforge_pb2 as pb
 from avatarforge.v1 import avatarforge_pb2_grpc as pb_grpc
 
-from .errors import NotImplementedYet, status_details, status_of
+from .errors import status_details, status_of
 from .service import AvatarForgeService
 
 
@@ -30,10 +30,6 @@ async def abort(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
         await context.abort_with_status(rpc_status.to_status(
             status_pb2.Status(code=code.value[0], message=message, details=packed)))
     await context.abort(code, message)
-
-
-def _later(feature: str, issue: str) -> NotImplementedYet:
-    return NotImplementedYet(f"{feature} is part of the v1 API but not implemented by this server yet ({issue})")
 
 
 def _unary(call):
@@ -84,6 +80,4 @@ class AvatarForgeServicer(pb_grpc.AvatarForgeServicer):
     Mix = _unary(AvatarForgeService.mix)
     Mutate = _unary(AvatarForgeService.mutate)
     RenderPreview = _unary(AvatarForgeService.render_preview)
-
-    async def Encode(self, request, context):
-        await abort(context, _later("Encode (personalisation: images to DNA)", "encoder issue"))
+    Encode = _unary(AvatarForgeService.encode)

@@ -53,6 +53,13 @@ class ServerConfig:
     # (its manifest's default_truncation_psi, reported by GetModel).
     default_psi: float | None = None
     encode_workers: int = 2  # threads for image resize/encode
+    # Encode (personalisation): pictures per call; pixels one picture may decode to (checked in
+    # its header before decoding: the decompression-bomb guard; 16.7 M = 4096 x 4096); the
+    # longest refinement a call may ask for, and the budget of one that asks for steps only.
+    max_encode_images: int = 3
+    max_encode_pixels: int = 4096 * 4096
+    max_refine_ms: int = 5000
+    default_refine_ms: int = 1000
     grace_s: float = 10.0  # SIGTERM: how long in-flight calls may finish
     log_level: str = "INFO"
     metrics_port: int = 0  # Prometheus /metrics on this HTTP port; 0 = off
@@ -78,7 +85,8 @@ class ServerConfig:
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
-        for name in ("max_batch", "max_queued_rows", "max_unary_items", "max_stream_items", "max_message_bytes", "encode_workers"):
+        for name in ("max_batch", "max_queued_rows", "max_unary_items", "max_stream_items", "max_message_bytes", "encode_workers",
+                     "max_encode_images", "max_encode_pixels", "max_refine_ms", "default_refine_ms"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.bulk_share < 1:
@@ -177,6 +185,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--max-message-bytes", dest="max_message_bytes", type=int, help=f"gRPC message size limit (default {d.max_message_bytes})")
     a("--default-psi", dest="default_psi", type=float, help="truncation psi for seeds when a request sets none (default: each model's own, from its manifest; 1.0 for avatars64)")
     a("--encode-workers", dest="encode_workers", type=int, help=f"image encoding threads (default {d.encode_workers})")
+    a("--max-encode-images", dest="max_encode_images", type=int, help=f"pictures per Encode call (default {d.max_encode_images})")
+    a("--max-encode-pixels", dest="max_encode_pixels", type=int,
+      help=f"largest width*height of an Encode picture, checked before decoding (default {d.max_encode_pixels})")
+    a("--max-refine-ms", dest="max_refine_ms", type=int, help=f"longest Encode refinement budget, ms (default {d.max_refine_ms})")
+    a("--default-refine-ms", dest="default_refine_ms", type=int,
+      help=f"refinement budget of an Encode call that asks for steps but no time, ms (default {d.default_refine_ms})")
     a("--grace", dest="grace_s", type=float, help=f"seconds in-flight calls may finish after SIGTERM (default {d.grace_s})")
     a("--metrics-port", dest="metrics_port", type=int, help="serve Prometheus /metrics on this port (default off)")
     a("--web-address", dest="web_address", help="host:port of the gRPC-Web (HTTP/1.1) door for browsers, Unity WebGL "

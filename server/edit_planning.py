@@ -17,6 +17,8 @@ so `edits` reads as the recipe. Besides direction names, these records are used:
     truncate                                strength = psi
     mutate/<mutation seed>                  strength = mutation strength
     interpolate/<linear|spherical>          strength = t along the path
+    encode/<picture sha256, 12 hex>         strength = the picture's weight in the mean (Encode)
+    refine                                  strength = refinement steps done (Encode)
 """
 from __future__ import annotations
 

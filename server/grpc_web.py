@@ -114,8 +114,8 @@ def _snake(name: str) -> str:
 
 def endpoints(service: AvatarForgeService, guard: CallGuard) -> dict[str, Endpoint]:
     """One connectrpc Endpoint per RPC of the contract, each calling the service method of the
-    same name (GenerateBatch -> generate_batch) behind `guard`; Encode answers UNIMPLEMENTED
-    until it lands."""
+    same name (GenerateBatch -> generate_batch) behind `guard`; an RPC the service lacks answers
+    UNIMPLEMENTED."""
     out = {}
     for m in SERVICE.methods:
         path = f"/{SERVICE.full_name}/{m.name}"

@@ -16,8 +16,11 @@ import numpy as np
 import torch
 
 from avatarforge.models import latents
+from avatarforge.models.alignment import Framing
+from avatarforge.models.attribute_classifier import load_bundle_classifier
 from avatarforge.models.bundle import DEFAULT_MODEL, Bundle, BundleError, load_bundle, resolve_bundle_path
 from avatarforge.models.directions import Direction, load_directions, w_statistics
+from avatarforge.models.encoder import load_bundle_encoder
 from avatarforge.server.backends.precision_gate import create_serving_backend
 
 from .dna import ModelIdentity
@@ -56,6 +59,12 @@ class ModelRuntime:
     directions: dict[str, Direction] = field(default_factory=dict)
     w_std: torch.Tensor | None = None
     default_psi: float = 1.0  # truncation for seeds when a request sets none (GetModel reports it)
+    # Encode: the bundle's encoder (None: the model cannot encode), its attribute classifier
+    # (None: no attribute agreement), and where its training renders put the avatar (None: no
+    # alignment). Loaded once at start, like the directions.
+    encoder: object | None = None  # models.encoder.Encoder
+    classifier: object | None = None  # models.attribute_classifier.AttributeClassifier
+    framing: Framing | None = None
 
     @property
     def identity(self) -> ModelIdentity:
@@ -141,7 +150,8 @@ def load_models(config) -> ModelRegistry:
         directions = load_directions(bundle, sefa_k=SEFA_COMPONENTS)
         _, w_std = w_statistics(bundle.generator)
         psi = bundle.default_truncation_psi if config.default_psi is None else config.default_psi
-        runtimes.append(ModelRuntime(bundle, backend, batcher, directions, w_std, psi))
+        runtimes.append(ModelRuntime(bundle, backend, batcher, directions, w_std, psi, encoder=load_bundle_encoder(bundle),
+                                     classifier=load_bundle_classifier(bundle), framing=Framing.from_manifest(bundle.manifest)))
     return ModelRegistry(runtimes, metrics)
 
 

@@ -92,10 +92,17 @@ class RenderPipeline:
                          compute_extra_us: int = 0) -> tuple[pb.FaceImage, pb.RenderTiming]:
         """One W+ float32 [num_ws, w_dim] -> (Image, Timing) at interactive priority (editor
         latency). Failures raise: an editor reports them, there is no stream to continue."""
+        _, image, timing = await self.render_one_with_pixels(rt, ws, output, compute_extra_us)
+        return image, timing
+
+    async def render_one_with_pixels(self, rt: ModelRuntime, ws: np.ndarray, output: OutputPlan, compute_extra_us: int = 0
+                                     ) -> tuple[np.ndarray, pb.FaceImage, pb.RenderTiming]:
+        """render_one, plus the rendered pixels uint8 [H, W, 3] at the native resolution (what
+        Encode scores against the picture)."""
         images, bt = await rt.render(ws[None], Priority.INTERACTIVE)
         (image, encode_us), = await self._encode_all(images, output)
-        return image, pb.RenderTiming(queue_us=bt.queue_us, compute_us=bt.compute_us + compute_extra_us,
-                                encode_us=encode_us, batch_size=bt.batch_size)
+        return images[0], image, pb.RenderTiming(queue_us=bt.queue_us, compute_us=bt.compute_us + compute_extra_us,
+                                                 encode_us=encode_us, batch_size=bt.batch_size)
 
     def item_error(self, it: RenderItem, rid: str, exc: BaseException) -> pb.FaceResult:
         if self.metrics is not None:

@@ -1,7 +1,7 @@
 """The AvatarForge service: requests in, replies out, as protobuf messages but with no gRPC.
 
 Model information and generation are answered here; editing is edit_rpcs.py and
-edit_session.py. Every face is rendered through one RenderPipeline (render_pipeline.py).
+edit_session.py, personalisation (Encode) encode_rpc.py. Every face is rendered through one RenderPipeline (render_pipeline.py).
 `api.py` only adapts this to grpc.aio (status codes, cancellation). Errors are raised as
 `errors.*`.
 """
@@ -20,6 +20,7 @@ from .config import ServerConfig
 from .dna import read_dna
 from .edit_rpcs import EditRpcs
 from .edit_session import EditSession
+from .encode_rpc import EncodeRpc
 from .errors import InvalidRequest
 from .model_runtime import ModelRegistry, ModelRuntime
 from .render_pipeline import RenderItem, RenderPipeline
@@ -53,8 +54,10 @@ class AvatarForgeService:
         self.config = config
         self.pipeline = RenderPipeline(config.encode_workers, registry.metrics)
         self.edits = EditRpcs(registry, config, self.pipeline)
+        self.encoding = EncodeRpc(registry, config, self.pipeline)
 
     def close(self) -> None:
+        self.encoding.close()
         self.pipeline.close()
 
     # ------------------------------------------------------------------ models
@@ -75,7 +78,9 @@ class AvatarForgeService:
             directions=[self._direction_info(d) for d in rt.directions.values()],
             default_truncation_psi=rt.default_psi,
             limits=pb.ServerLimits(max_batch=c.max_batch, max_unary_items=c.max_unary_items,
-                                   max_stream_items=c.max_stream_items, max_message_bytes=c.max_message_bytes),
+                                   max_stream_items=c.max_stream_items, max_message_bytes=c.max_message_bytes,
+                                   max_encode_images=c.max_encode_images, max_encode_pixels=c.max_encode_pixels,
+                                   max_refine_ms=c.max_refine_ms),
             data_licence=str(manifest.get("data", {}).get("licence", "")),
         )
 
@@ -202,3 +207,8 @@ class AvatarForgeService:
 
     async def mutate(self, request: pb.MutateRequest) -> pb.GenerateResponse:
         return await self.edits.mutate(request)
+
+    # ------------------------------------------------------------------ personalisation
+
+    async def encode(self, request: pb.EncodeRequest) -> pb.EncodeResponse:
+        return await self.encoding.encode(request)

@@ -65,12 +65,12 @@ def test_rule(client, name, rpc, req, code, words):
         assert w in err.value.details(), f"{w!r} not in {err.value.details()!r}"
 
 
-def test_later_rpcs_are_unimplemented_by_name(client):
-    # Encode is the one RPC of the v1 contract whose issue has not landed (it is unary).
+def test_encode_on_a_model_without_an_encoder_names_the_model(client):
+    # The tiny test bundle ships no encoder.safetensors: Encode says so, and which field to change.
     with pytest.raises(grpc.RpcError) as err:
-        client.stub.Encode(pb.EncodeRequest(), timeout=30)
-    assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "Encode" in err.value.details() and "not implemented" in err.value.details()
+        client.stub.Encode(pb.EncodeRequest(images=[pb.FaceImage(data=b"x")]), timeout=30)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "ships no encoder" in err.value.details() and "tiny" in err.value.details()
 
 
 def test_every_rpc_of_the_contract_has_its_own_handler():

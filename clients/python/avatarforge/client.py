@@ -6,6 +6,7 @@
         reply = af.generate(seeds=[1, 2, 3], size=64)
         for event in af.generate_batch(seeds=range(1000), start_index=0):
             if event.WhichOneof("event") == "item": ...
+        me = af.encode([open("me.png", "rb").read()], refine_steps=100, refine_budget_ms=1000)
         with af.edit_session(reply.results[0].dna) as session:   # interactive sliders
             seq = session.update({"sefa/0": 1.5})
             preview = session.wait_preview(seq)
@@ -219,6 +220,19 @@ class AvatarForgeClient:
         req = pb.MutateRequest(request_id=request_id, model=model, dna=dna, count=count, strength=strength, seed=seed,
                                output=output_spec(format, size, quality))
         return self.stub.Mutate(req, timeout=self.timeout)
+
+    # ------------------------------------------------------------------ personalisation
+
+    def encode(self, pictures: Sequence[bytes | pb.FaceImage], *, refine_steps: int = 0, refine_budget_ms: int = 0,
+               return_aligned: bool = False, model: str = "", format: str | int = "png", size: int = 0,
+               quality: int = 0, request_id: str = "") -> pb.EncodeResponse:
+        """Pictures of one character (PNG/JPEG/WebP file bytes, or FaceImages such as raw RGBA8)
+        -> its DNA, a reconstruction and scores. refine_steps > 0 refines the code for at most
+        that many steps and refine_budget_ms (0 = the server's default budget)."""
+        images = [p if isinstance(p, pb.FaceImage) else pb.FaceImage(data=bytes(p)) for p in pictures]
+        req = pb.EncodeRequest(request_id=request_id, model=model, images=images, output=output_spec(format, size, quality),
+                               refine_steps=refine_steps, refine_budget_ms=refine_budget_ms, return_aligned=return_aligned)
+        return self.stub.Encode(req, timeout=self.timeout)
 
 
 def _edits(edits: Mapping[str, float] | None) -> list[pb.DirectionEdit]:

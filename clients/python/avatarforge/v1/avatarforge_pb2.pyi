@@ -239,16 +239,22 @@ class DirectionInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., layer_start: _Optional[int] = ..., layer_end: _Optional[int] = ..., kind: _Optional[str] = ..., strength_min: _Optional[float] = ..., strength_max: _Optional[float] = ..., default_strength: _Optional[float] = ..., success: _Optional[float] = ..., unchanged: _Optional[float] = ...) -> None: ...
 
 class ServerLimits(_message.Message):
-    __slots__ = ("max_batch", "max_unary_items", "max_stream_items", "max_message_bytes")
+    __slots__ = ("max_batch", "max_unary_items", "max_stream_items", "max_message_bytes", "max_encode_images", "max_encode_pixels", "max_refine_ms")
     MAX_BATCH_FIELD_NUMBER: _ClassVar[int]
     MAX_UNARY_ITEMS_FIELD_NUMBER: _ClassVar[int]
     MAX_STREAM_ITEMS_FIELD_NUMBER: _ClassVar[int]
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_ENCODE_IMAGES_FIELD_NUMBER: _ClassVar[int]
+    MAX_ENCODE_PIXELS_FIELD_NUMBER: _ClassVar[int]
+    MAX_REFINE_MS_FIELD_NUMBER: _ClassVar[int]
     max_batch: int
     max_unary_items: int
     max_stream_items: int
     max_message_bytes: int
-    def __init__(self, max_batch: _Optional[int] = ..., max_unary_items: _Optional[int] = ..., max_stream_items: _Optional[int] = ..., max_message_bytes: _Optional[int] = ...) -> None: ...
+    max_encode_images: int
+    max_encode_pixels: int
+    max_refine_ms: int
+    def __init__(self, max_batch: _Optional[int] = ..., max_unary_items: _Optional[int] = ..., max_stream_items: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_encode_images: _Optional[int] = ..., max_encode_pixels: _Optional[int] = ..., max_refine_ms: _Optional[int] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
     __slots__ = ("name", "version", "generator_sha256", "description", "resolution", "z_dim", "w_dim", "num_ws", "supported_sizes", "backend", "directions", "default_truncation_psi", "limits", "data_licence")
@@ -583,25 +589,65 @@ class RenderPreviewResponse(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., image: _Optional[_Union[FaceImage, _Mapping]] = ..., dna: _Optional[_Union[CharacterDna, _Mapping]] = ..., timing: _Optional[_Union[RenderTiming, _Mapping]] = ...) -> None: ...
 
 class EncodeRequest(_message.Message):
-    __slots__ = ("request_id", "model", "images", "output")
+    __slots__ = ("request_id", "model", "images", "output", "refine_steps", "refine_budget_ms", "return_aligned")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     IMAGES_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    REFINE_STEPS_FIELD_NUMBER: _ClassVar[int]
+    REFINE_BUDGET_MS_FIELD_NUMBER: _ClassVar[int]
+    RETURN_ALIGNED_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     model: str
     images: _containers.RepeatedCompositeFieldContainer[FaceImage]
     output: OutputSpec
-    def __init__(self, request_id: _Optional[str] = ..., model: _Optional[str] = ..., images: _Optional[_Iterable[_Union[FaceImage, _Mapping]]] = ..., output: _Optional[_Union[OutputSpec, _Mapping]] = ...) -> None: ...
+    refine_steps: int
+    refine_budget_ms: int
+    return_aligned: bool
+    def __init__(self, request_id: _Optional[str] = ..., model: _Optional[str] = ..., images: _Optional[_Iterable[_Union[FaceImage, _Mapping]]] = ..., output: _Optional[_Union[OutputSpec, _Mapping]] = ..., refine_steps: _Optional[int] = ..., refine_budget_ms: _Optional[int] = ..., return_aligned: _Optional[bool] = ...) -> None: ...
+
+class EncodedPicture(_message.Message):
+    __slots__ = ("index", "aligned", "psnr_db", "attribute_agreement", "distance", "realigned")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    ALIGNED_FIELD_NUMBER: _ClassVar[int]
+    PSNR_DB_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTE_AGREEMENT_FIELD_NUMBER: _ClassVar[int]
+    DISTANCE_FIELD_NUMBER: _ClassVar[int]
+    REALIGNED_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    aligned: FaceImage
+    psnr_db: float
+    attribute_agreement: float
+    distance: float
+    realigned: bool
+    def __init__(self, index: _Optional[int] = ..., aligned: _Optional[_Union[FaceImage, _Mapping]] = ..., psnr_db: _Optional[float] = ..., attribute_agreement: _Optional[float] = ..., distance: _Optional[float] = ..., realigned: _Optional[bool] = ...) -> None: ...
+
+class EncodeScores(_message.Message):
+    __slots__ = ("psnr_db", "attribute_agreement", "spread", "refine_steps", "refine_us")
+    PSNR_DB_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTE_AGREEMENT_FIELD_NUMBER: _ClassVar[int]
+    SPREAD_FIELD_NUMBER: _ClassVar[int]
+    REFINE_STEPS_FIELD_NUMBER: _ClassVar[int]
+    REFINE_US_FIELD_NUMBER: _ClassVar[int]
+    psnr_db: float
+    attribute_agreement: float
+    spread: float
+    refine_steps: int
+    refine_us: int
+    def __init__(self, psnr_db: _Optional[float] = ..., attribute_agreement: _Optional[float] = ..., spread: _Optional[float] = ..., refine_steps: _Optional[int] = ..., refine_us: _Optional[int] = ...) -> None: ...
 
 class EncodeResponse(_message.Message):
-    __slots__ = ("request_id", "dna", "image", "timing")
+    __slots__ = ("request_id", "dna", "image", "timing", "scores", "pictures")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     DNA_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     TIMING_FIELD_NUMBER: _ClassVar[int]
+    SCORES_FIELD_NUMBER: _ClassVar[int]
+    PICTURES_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     dna: CharacterDna
     image: FaceImage
     timing: RenderTiming
-    def __init__(self, request_id: _Optional[str] = ..., dna: _Optional[_Union[CharacterDna, _Mapping]] = ..., image: _Optional[_Union[FaceImage, _Mapping]] = ..., timing: _Optional[_Union[RenderTiming, _Mapping]] = ...) -> None: ...
+    scores: EncodeScores
+    pictures: _containers.RepeatedCompositeFieldContainer[EncodedPicture]
+    def __init__(self, request_id: _Optional[str] = ..., dna: _Optional[_Union[CharacterDna, _Mapping]] = ..., image: _Optional[_Union[FaceImage, _Mapping]] = ..., timing: _Optional[_Union[RenderTiming, _Mapping]] = ..., scores: _Optional[_Union[EncodeScores, _Mapping]] = ..., pictures: _Optional[_Iterable[_Union[EncodedPicture, _Mapping]]] = ...) -> None: ...

@@ -153,7 +153,8 @@ class AvatarForgeServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Encode(self, request, context):
-        """Personalisation: one to three photos or drawings -> DNA (averaged over the images).
+        """Personalisation: one to a few pictures of a character -> DNA (the mean of their codes in W),
+        a reconstruction and scores; optionally refined within a time budget.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
