@@ -226,10 +226,21 @@ AsyncCall<EncodeResponse> Client::EncodeAsync(const EncodeRequest& request, Call
   req.set_model(impl_->options.model);
   for (const Image& image : request.images) ToProto(image, req.add_images());
   ToProto(request.output, req.mutable_output());
+  req.set_refine_steps(request.refine_steps);
+  req.set_refine_budget_ms(request.refine_budget_ms);
   return StartUnary<EncodeResponse, pb::EncodeRequest, pb::EncodeResponse>(
       impl_, std::move(req), call, [](auto* a, auto... args) { a->Encode(args...); },
       [](const pb::EncodeResponse& r) {
-        return EncodeResponse{SerializeDna(r.dna()), FromProto(r.image()), FromProto(r.timing())};
+        EncodeResponse out;
+        out.dna = SerializeDna(r.dna());
+        out.image = FromProto(r.image());
+        out.timing = FromProto(r.timing());
+        const pb::EncodeScores& s = r.scores();
+        out.psnr_db = s.psnr_db();
+        if (s.has_attribute_agreement()) out.attribute_agreement = s.attribute_agreement();
+        out.spread = s.spread();
+        out.refine_steps_done = s.refine_steps();
+        return out;
       },
       std::move(done));
 }

@@ -13,7 +13,10 @@ fi
 
 log="$workdir/server.log"
 : >"$log"  # exists before the poll below reads it: the background redirect may not have run yet
-"$python" -m avatarforge.server --model "$bundle" --address 127.0.0.1:0 --backend torch >"$log" 2>&1 &
+# AVATARFORGE_EXTRA_MODELS (comma list) is served beside the tiny default model, e.g. avatars64
+# for the test that encodes pictures (tiny has no encoder).
+models="$bundle${AVATARFORGE_EXTRA_MODELS:+,$AVATARFORGE_EXTRA_MODELS}"
+"$python" -m avatarforge.server --model "$models" --address 127.0.0.1:0 --backend torch >"$log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true' EXIT
 

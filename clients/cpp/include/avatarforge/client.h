@@ -155,14 +155,22 @@ struct MutateRequest {
 };
 
 struct EncodeRequest {
-  std::vector<Image> images;  // 1..3; encoded files need only `format` and `data`
+  // Pictures of one character (ModelInfo limits say how many and how large): encoded files need
+  // only `format` and `data`; raw ones also width and height. Any framing: the server aligns it.
+  std::vector<Image> images;
   Output output;              // for the rendered reconstruction
+  int refine_steps = 0;       // optimise the code against the pictures afterwards; 0 = feed-forward only
+  int refine_budget_ms = 0;   // ... for at most this long; 0 = the server's default
 };
 
 struct EncodeResponse {
-  Dna dna;
+  Dna dna;      // its edits record where it came from ("encode/<picture hash>", "refine")
   Image image;  // the DNA rendered, to show the player what was understood
   Timing timing;
+  float psnr_db = 0;               // reconstruction vs the aligned pictures (mean)
+  std::optional<float> attribute_agreement;  // share of the classifier's parts read alike; unset without one
+  float spread = 0;                // how far apart several pictures' codes were (W std units)
+  int refine_steps_done = 0;
 };
 
 // ---------------------------------------------------------------- edit sessions
