@@ -136,30 +136,30 @@ def upsample2x(x: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
 
 
-def fir_kernel(channels: int, like: torch.Tensor) -> torch.Tensor:
+def fir_kernel(channels: int) -> torch.Tensor:
     """The 2-D [1,3,3,1] filter as a depthwise conv weight [channels, 1, 4, 4], gain 4.
 
     Normalised to sum 1, times 4 because zero-stuffing a 2x upsample leaves one sample in four:
     the gain restores the signal's level. Symmetric, so convolution and correlation agree.
+    Modules keep it as a non-persistent buffer: a constant of the exported graph, never stored.
     """
-    taps = torch.tensor(FIR_TAPS, dtype=like.dtype, device=like.device)
+    taps = torch.tensor(FIR_TAPS)
     f = torch.outer(taps, taps)
-    f = f * (4.0 / f.sum())
-    return f.expand(channels, 1, 4, 4)
+    return (f * (4.0 / f.sum())).expand(channels, 1, 4, 4).contiguous()
 
 
-def fir_upsample2x(x: torch.Tensor) -> torch.Tensor:
-    """[N, C, H, W] -> [N, C, 2H, 2W]: zero-stuff, pad (2, 1), convolve with `fir_kernel`.
+def fir_upsample2x(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """[N, C, H, W] -> [N, C, 2H, 2W]: zero-stuff, pad (2, 1), convolve with `kernel` (fir_kernel(C)).
 
     A stride-2 transposed conv with the 4x4 filter is exactly zero-stuffing followed by a full
     convolution (2H + 2 samples); padding=1 crops one sample each side, which leaves NVlabs'
     (2, 1) padding of the zero-stuffed image.
     """
-    return F.conv_transpose2d(x, fir_kernel(x.shape[1], x), stride=2, padding=1, groups=x.shape[1])
+    return F.conv_transpose2d(x, kernel, stride=2, padding=1, groups=kernel.shape[0])
 
 
-def fir_upsample_conv3x3(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """NVlabs' upsampling 3x3 conv: [N, in, H, W] -> [N, out, 2H, 2W].
+def fir_upsample_conv3x3(x: torch.Tensor, weight: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """NVlabs' upsampling 3x3 conv: [N, in, H, W] -> [N, out, 2H, 2W]; kernel = fir_kernel(out).
 
     Mathematically: zero-stuff, pad (3, 2), FIR filter, then a true convolution (not correlation)
     with `weight` [out, in, 3, 3]. Computed the cheap way: a stride-2 transposed conv with the
@@ -169,7 +169,7 @@ def fir_upsample_conv3x3(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """
     assert weight.shape[-2:] == (3, 3), "only 3x3 upsampling convs exist in StyleGAN2"
     x = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
-    return F.conv2d(x, fir_kernel(x.shape[1], x), padding=1, groups=x.shape[1])
+    return F.conv2d(x, kernel, padding=1, groups=kernel.shape[0])
 
 
 def modulated_conv2d(
@@ -178,12 +178,12 @@ def modulated_conv2d(
     styles: torch.Tensor,  # Per-sample input-channel scales [N, in_channels].
     demodulate: bool = True,  # Divide each output channel by its expected std.
     up: bool = False,  # Upsample 2x (2H x 2W output).
-    resampling: str = "bilinear",  # How to upsample: see GeneratorConfig.resampling.
+    fir: torch.Tensor | None = None,  # fir_kernel(out_channels): upsample NVlabs' way, not bilinearly.
 ) -> torch.Tensor:  # [N, out_channels, H', W']
     """StyleGAN2 modulated convolution, computed on activations (no per-sample weights)."""
     x = x * styles[:, :, None, None]
-    if up and resampling == "fir":
-        x = fir_upsample_conv3x3(x, weight)
+    if up and fir is not None:
+        x = fir_upsample_conv3x3(x, weight, fir)
     else:
         if up:
             x = upsample2x(x)
@@ -306,6 +306,7 @@ class SynthesisLayer(nn.Module):
         self.resolution = resolution
         self.resampling = resampling
         self.conv_clamp = conv_clamp
+        self.register_buffer("fir", fir_kernel(out_channels) if up and resampling == "fir" else None, persistent=False)
         self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 3, 3))
         self.bias = nn.Parameter(torch.zeros(out_channels))
@@ -317,7 +318,7 @@ class SynthesisLayer(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
         styles = self.affine(w)
         x = modulated_conv2d(x, self.weight * self.weight_gain, styles, demodulate=True, up=self.up,
-                             resampling=self.resampling)
+                             fir=self.fir)
         if noise_mode == "random":
             noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution, device=x.device)
             x = x + noise * self.noise_strength
@@ -362,7 +363,8 @@ class SynthesisBlock(nn.Module):
         super().__init__()
         self.resolution = resolution
         self.is_first = resolution == 4
-        self.upsample_rgb = fir_upsample2x if resampling == "fir" else upsample2x
+        fir = resampling == "fir" and not self.is_first
+        self.register_buffer("fir", fir_kernel(img_channels) if fir else None, persistent=False)
         if self.is_first:
             self.const = nn.Parameter(torch.randn(out_channels, 4, 4))
         else:
@@ -384,7 +386,9 @@ class SynthesisBlock(nn.Module):
         rgb = self.torgb(x, ws[:, self.num_conv])
         if rgb_alpha != 1.0:  # only while growing: served and exported graphs never scale
             rgb = rgb * rgb_alpha
-        img = rgb if img is None else self.upsample_rgb(img) + rgb
+        if img is not None:
+            img = upsample2x(img) if self.fir is None else fir_upsample2x(img, self.fir)
+        img = rgb if img is None else img + rgb
         return x, img
 
 

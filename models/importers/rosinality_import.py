@@ -43,7 +43,9 @@ def load_checkpoint(path: Path) -> dict:
         try:
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # torch raises UnpicklingError naming the refused global
-            raise UnsupportedCheckpoint(f"{path.name} cannot be loaded with weights_only=True: {e}") from e
+            lines = str(e).splitlines()
+            reason = next((ln.strip() for ln in lines if "Unsupported global" in ln), lines[0] if lines else repr(e))
+            raise UnsupportedCheckpoint(f"{path.name} cannot be loaded with weights_only=True: {reason}") from e
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("g_ema"), dict):
         raise UnsupportedCheckpoint(f"{path.name} is not a rosinality checkpoint: no 'g_ema' state dict")
     return ckpt
