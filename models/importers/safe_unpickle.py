@@ -11,7 +11,9 @@ of ours that only builds data:
     torch._utils._rebuild_tensor_v2       -> a tensor over a storage (backward hooks refused)
     torch._utils._rebuild_parameter       -> the parameter's data as a plain tensor
     torch.storage._load_from_bytes        -> torch.load(weights_only=True) of the storage bytes
-    collections.OrderedDict, builtins.set -> themselves (module state containers)
+    collections.OrderedDict, builtins.set -> themselves (module state containers; protocol 2
+                                             spells set as __builtin__.set)
+    _codecs.encode                        -> str.encode("latin1") only (protocol 2's bytes)
     dnnlib.util.EasyDict                  -> a dict (config bags in `_init_kwargs`)
     torch_utils.persistence._reconstruct_persistent_obj
                                           -> PersistentRecord(class_name, state); the source
@@ -85,12 +87,23 @@ def _load_storage(data) -> torch.UntypedStorage:
     return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
 
 
+def _latin1_bytes(text, encoding="latin1") -> bytes:
+    """Protocol 2 has no bytes opcode and writes bytes as _codecs.encode(str, 'latin1')."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise UnsafePickleError(f"_codecs.encode is only allowed as protocol 2's latin1 bytes, got {encoding!r}")
+    return text.encode("latin1")
+
+
 ALLOWED_GLOBALS = {
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch.storage", "_load_from_bytes"): _load_storage,
     ("collections", "OrderedDict"): collections.OrderedDict,
-    ("builtins", "set"): set,  # protocol-2 pickles spell an empty set this way
+    # Protocols 2 and 3 (Python 3.7's default, when NVlabs trained) spell sets as a call;
+    # protocol 2 writes Python 2's module name.
+    ("builtins", "set"): set,
+    ("__builtin__", "set"): set,
+    ("_codecs", "encode"): _latin1_bytes,
     ("dnnlib.util", "EasyDict"): ConfigDict,
     ("torch_utils.persistence", "_reconstruct_persistent_obj"): _persistent_record,
 }
