@@ -93,6 +93,13 @@ def test_torch_save_zip_files_and_garbage_are_refused(tmp_path):
             load_network_pickle(tmp_path / name)
 
 
+def test_protocol_2_bytes_decoding_is_the_only_codec_call_allowed(tmp_path):
+    """_codecs.encode is allowed for protocol 2's latin1 bytes; any other codec is refused."""
+    (tmp_path / "codec.pkl").write_bytes(b"\x80\x02c_codecs\nencode\nX\x03\x00\x00\x00abcX\x05\x00\x00\x00rot13\x86R.")
+    with pytest.raises(UnsafePickleError, match="rot13"):
+        load_network_pickle(tmp_path / "codec.pkl")
+
+
 def test_a_pickle_with_persistent_ids_is_refused(tmp_path):
     class WithPid(pickle.Pickler):
         def persistent_id(self, obj):
