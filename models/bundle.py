@@ -6,6 +6,11 @@
 
 Loading verifies every listed file's sha256 before any tensor is read and never unpickles
 anything. Every failure raises `BundleError` with the offending file in the message.
+
+Paths: a manifest lists plain file names inside its folder (no separators, no "..", no links
+out), and a model *name* (from --model or a request) resolves only to a folder directly inside
+the model directory or the zoo, so neither can make the server read files elsewhere. A *path*
+(anything with a separator) on the command line is the operator's explicit choice.
 """
 from __future__ import annotations
 
@@ -80,15 +85,35 @@ class Bundle:
         return load_file(str(self.file_path(name)))
 
 
+def is_plain_name(name: str) -> bool:
+    """One path component that names something inside a folder: no separators, not "." or "..",
+    not hidden, no NUL."""
+    return bool(name) and name not in (".", "..") and not name.startswith(".") and \
+        not any(c in name for c in ("/", "\\", "\x00"))
+
+
+def _inside(root: Path, name: str) -> Path:
+    """root/name, refused when it resolves (links included) outside root."""
+    candidate = root / name
+    if not candidate.resolve().is_relative_to(root.resolve()):
+        raise BundleError(f"{name!r} resolves outside {root}: a model name cannot leave the model directory")
+    return candidate
+
+
 def resolve_bundle_path(name_or_path: str | Path, model_dir: str | Path | None = None) -> Path:
     """A path to a bundle folder, or a bundle name looked up in `model_dir` then the zoo."""
-    p = Path(name_or_path)
-    if p.is_dir() or p.parent != Path("."):
-        return p
+    text = str(name_or_path)
+    p = Path(text)
+    if p.parent != Path(".") or p.is_absolute():
+        return p  # an explicit path
+    if not is_plain_name(text):
+        raise BundleError(f"{text!r} is not a model name (a name is one plain folder name) nor a path to a bundle")
+    if p.is_dir():
+        return p  # a bundle folder in the working directory, named without ./
     for root in [Path(model_dir)] if model_dir else []:
-        if (root / str(name_or_path)).is_dir():
-            return root / str(name_or_path)
-    return ZOO_DIR / str(name_or_path)
+        if (root / text).is_dir():
+            return _inside(root, text)
+    return _inside(ZOO_DIR, text)
 
 
 def read_manifest(path: Path) -> dict:
@@ -109,7 +134,16 @@ def read_manifest(path: Path) -> dict:
     for key in ("name", "version", "generator", "files"):
         if key not in manifest:
             raise BundleError(f"{mpath} has no {key!r} entry")
+    for name in manifest["files"]:
+        if not isinstance(name, str) or not is_plain_name(name):
+            raise BundleError(f"{mpath} lists {name!r}: bundle files must be plain names inside the bundle folder")
+        _check_inside_bundle(path, name, mpath)
     return manifest
+
+
+def _check_inside_bundle(path: Path, name: str, mpath: Path) -> None:
+    if (path / name).exists() and not (path / name).resolve().is_relative_to(path.resolve()):
+        raise BundleError(f"{mpath} lists {name!r}, which links outside the bundle folder")
 
 
 def verify_files(path: Path, manifest: dict) -> None:

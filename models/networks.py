@@ -8,8 +8,11 @@ checkpoints map onto ours by name.
 Differences from NVlabs, on purpose:
 - Modulation is always applied to activations (x * s -> conv with the shared weight -> * demod),
   NVlabs' non-fused path. It batches on CPU and exports to ONNX/TensorRT with a dynamic batch.
-- 2x upsampling is bilinear (`align_corners=False`), which is the [1,3,3,1] FIR filter of
-  StyleGAN2 with replicated instead of zero borders; one standard op, no custom kernels.
+- 2x upsampling is bilinear (`align_corners=False`) by default, which is the [1,3,3,1] FIR
+  filter of StyleGAN2 with replicated instead of zero borders; one standard op, no custom
+  kernels. Imported NVlabs/rosinality checkpoints were trained with the zero-border FIR
+  resampling and render differently without it, so `resampling="fir"` reproduces that exactly
+  (a transposed conv plus a depthwise FIR conv: still standard ONNX ops).
 - The mapping network returns one w per sample; broadcasting to `num_ws` and truncation are
   separate latent operations (`avatarforge.models.latents`), never hidden switches in forward().
 
@@ -29,6 +32,8 @@ from torch import nn
 
 LRELU_SLOPE = 0.2
 LRELU_GAIN = math.sqrt(2.0)  # keeps activations' second moment constant through lrelu
+RESAMPLING_MODES = ("bilinear", "fir")
+FIR_TAPS = (1.0, 3.0, 3.0, 1.0)  # StyleGAN2's resampling filter, separable and symmetric
 
 
 @dataclass(frozen=True)
@@ -48,9 +53,15 @@ class GeneratorConfig:
     # {part: number of values} makes the mapping a PartsMapping (z -> parts -> w) instead of the MLP.
     mapping_parts: dict[str, int] | None = None
     mapping_hidden: int = 512  # Width of the PartsMapping's hidden layers.
+    # 2x upsampling: "bilinear" (our own bundles) or "fir" (NVlabs' zero-padded [1,3,3,1] FIR
+    # with a transposed conv, which imported checkpoints need to render what they were trained to).
+    resampling: str = "bilinear"
+    conv_clamp: float | None = None  # Clamp of every conv/ToRGB output (NVlabs uses 256 with fp16 layers).
 
     def __post_init__(self) -> None:
         r = self.resolution
+        if self.resampling not in RESAMPLING_MODES:
+            raise ValueError(f"resampling must be one of {RESAMPLING_MODES}, got {self.resampling!r}")
         if self.mapping_parts is not None and len(self.mapping_parts) > self.z_dim:
             raise ValueError(f"mapping_parts has {len(self.mapping_parts)} parts; z_dim {self.z_dim} must be at least that")
         if r < 4 or r & (r - 1) or r > 1024:
@@ -125,18 +136,58 @@ def upsample2x(x: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
 
 
+def fir_kernel(channels: int) -> torch.Tensor:
+    """The 2-D [1,3,3,1] filter as a depthwise conv weight [channels, 1, 4, 4], gain 4.
+
+    Normalised to sum 1, times 4 because zero-stuffing a 2x upsample leaves one sample in four:
+    the gain restores the signal's level. Symmetric, so convolution and correlation agree.
+    Modules keep it as a non-persistent buffer: a constant of the exported graph, never stored.
+    """
+    taps = torch.tensor(FIR_TAPS)
+    f = torch.outer(taps, taps)
+    return (f * (4.0 / f.sum())).expand(channels, 1, 4, 4).contiguous()
+
+
+def fir_upsample2x(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """[N, C, H, W] -> [N, C, 2H, 2W]: zero-stuff, pad (2, 1), convolve with `kernel` (fir_kernel(C)).
+
+    A stride-2 transposed conv with the 4x4 filter is exactly zero-stuffing followed by a full
+    convolution (2H + 2 samples); padding=1 crops one sample each side, which leaves NVlabs'
+    (2, 1) padding of the zero-stuffed image.
+    """
+    return F.conv_transpose2d(x, kernel, stride=2, padding=1, groups=kernel.shape[0])
+
+
+def fir_upsample_conv3x3(x: torch.Tensor, weight: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """NVlabs' upsampling 3x3 conv: [N, in, H, W] -> [N, out, 2H, 2W]; kernel = fir_kernel(out).
+
+    Mathematically: zero-stuff, pad (3, 2), FIR filter, then a true convolution (not correlation)
+    with `weight` [out, in, 3, 3]. Computed the cheap way: a stride-2 transposed conv with the
+    weight ([in, out, 3, 3] for conv_transpose2d; 2H + 1 samples), then the FIR filter padded by
+    1 each side (2H samples). The transposed conv needs no per-sample weights, so the batch stays
+    dynamic in exported graphs.
+    """
+    assert weight.shape[-2:] == (3, 3), "only 3x3 upsampling convs exist in StyleGAN2"
+    x = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
+    return F.conv2d(x, kernel, padding=1, groups=kernel.shape[0])
+
+
 def modulated_conv2d(
     x: torch.Tensor,  # Input activations [N, in_channels, H, W].
     weight: torch.Tensor,  # Shared weight [out_channels, in_channels, k, k], already gain-scaled.
     styles: torch.Tensor,  # Per-sample input-channel scales [N, in_channels].
     demodulate: bool = True,  # Divide each output channel by its expected std.
-    up: bool = False,  # Upsample 2x before the convolution.
+    up: bool = False,  # Upsample 2x (2H x 2W output).
+    fir: torch.Tensor | None = None,  # fir_kernel(out_channels): upsample NVlabs' way, not bilinearly.
 ) -> torch.Tensor:  # [N, out_channels, H', W']
     """StyleGAN2 modulated convolution, computed on activations (no per-sample weights)."""
     x = x * styles[:, :, None, None]
-    if up:
-        x = upsample2x(x)
-    x = F.conv2d(x, weight, padding=weight.shape[-1] // 2)
+    if up and fir is not None:
+        x = fir_upsample_conv3x3(x, weight, fir)
+    else:
+        if up:
+            x = upsample2x(x)
+        x = F.conv2d(x, weight, padding=weight.shape[-1] // 2)
     if demodulate:
         # Expected output std per (sample, out channel): sqrt(sum_{in,k} (w * s)^2).
         w_sq = weight.square().sum(dim=[2, 3])  # [out, in]
@@ -248,10 +299,14 @@ class PartsMapping(nn.Module):
 class SynthesisLayer(nn.Module):
     """Modulated 3x3 conv + per-pixel noise + bias + lrelu."""
 
-    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, up: bool):
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, up: bool,
+                 resampling: str = "bilinear", conv_clamp: float | None = None):
         super().__init__()
         self.up = up
         self.resolution = resolution
+        self.resampling = resampling
+        self.conv_clamp = conv_clamp
+        self.register_buffer("fir", fir_kernel(out_channels) if up and resampling == "fir" else None, persistent=False)
         self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 3, 3))
         self.bias = nn.Parameter(torch.zeros(out_channels))
@@ -262,25 +317,30 @@ class SynthesisLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
         styles = self.affine(w)
-        x = modulated_conv2d(x, self.weight * self.weight_gain, styles, demodulate=True, up=self.up)
+        x = modulated_conv2d(x, self.weight * self.weight_gain, styles, demodulate=True, up=self.up,
+                             fir=self.fir)
         if noise_mode == "random":
             noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution, device=x.device)
             x = x + noise * self.noise_strength
         elif noise_mode == "const":
             x = x + self.noise_const * self.noise_strength
         x = x + self.bias[None, :, None, None]
-        return F.leaky_relu(x, LRELU_SLOPE) * LRELU_GAIN
+        x = F.leaky_relu(x, LRELU_SLOPE) * LRELU_GAIN
+        if self.conv_clamp is not None:
+            x = x.clamp(-self.conv_clamp, self.conv_clamp)
+        return x
 
     def extra_repr(self) -> str:
         o, i = self.weight.shape[:2]
-        return f"{i}->{o}, res={self.resolution}, up={self.up}"
+        return f"{i}->{o}, res={self.resolution}, up={self.up}, resampling={self.resampling}"
 
 
 class ToRGBLayer(nn.Module):
     """Modulated 1x1 conv to RGB, without demodulation (the skip path's per-block output)."""
 
-    def __init__(self, in_channels: int, img_channels: int, w_dim: int):
+    def __init__(self, in_channels: int, img_channels: int, w_dim: int, conv_clamp: float | None = None):
         super().__init__()
+        self.conv_clamp = conv_clamp
         self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(img_channels, in_channels, 1, 1))
         self.bias = nn.Parameter(torch.zeros(img_channels))
@@ -289,22 +349,29 @@ class ToRGBLayer(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         styles = self.affine(w) * self.weight_gain
         x = modulated_conv2d(x, self.weight, styles, demodulate=False)
-        return x + self.bias[None, :, None, None]
+        x = x + self.bias[None, :, None, None]
+        if self.conv_clamp is not None:
+            x = x.clamp(-self.conv_clamp, self.conv_clamp)
+        return x
 
 
 class SynthesisBlock(nn.Module):
     """One resolution: (const | conv0 up) -> conv1 -> torgb, with the RGB skip path."""
 
-    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, img_channels: int):
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, img_channels: int,
+                 resampling: str = "bilinear", conv_clamp: float | None = None):
         super().__init__()
         self.resolution = resolution
         self.is_first = resolution == 4
+        fir = resampling == "fir" and not self.is_first
+        self.register_buffer("fir", fir_kernel(img_channels) if fir else None, persistent=False)
         if self.is_first:
             self.const = nn.Parameter(torch.randn(out_channels, 4, 4))
         else:
-            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=True)
-        self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution, up=False)
-        self.torgb = ToRGBLayer(out_channels, img_channels, w_dim)
+            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=True,
+                                        resampling=resampling, conv_clamp=conv_clamp)
+        self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution, up=False, conv_clamp=conv_clamp)
+        self.torgb = ToRGBLayer(out_channels, img_channels, w_dim, conv_clamp=conv_clamp)
         self.num_conv = 1 if self.is_first else 2
 
     def forward(self, x, img, ws: torch.Tensor, noise_mode: str, rgb_alpha: float = 1.0):
@@ -319,7 +386,9 @@ class SynthesisBlock(nn.Module):
         rgb = self.torgb(x, ws[:, self.num_conv])
         if rgb_alpha != 1.0:  # only while growing: served and exported graphs never scale
             rgb = rgb * rgb_alpha
-        img = rgb if img is None else upsample2x(img) + rgb
+        if img is not None:
+            img = upsample2x(img) if self.fir is None else fir_upsample2x(img, self.fir)
+        img = rgb if img is None else img + rgb
         return x, img
 
 
@@ -332,7 +401,8 @@ class SynthesisNetwork(nn.Module):
         self.block_resolutions = cfg.block_resolutions
         for res in self.block_resolutions:
             in_ch = cfg.channels_at(res // 2) if res > 4 else 0
-            block = SynthesisBlock(in_ch, cfg.channels_at(res), cfg.w_dim, res, cfg.img_channels)
+            block = SynthesisBlock(in_ch, cfg.channels_at(res), cfg.w_dim, res, cfg.img_channels,
+                                   cfg.resampling, cfg.conv_clamp)
             setattr(self, f"b{res}", block)
 
     def forward(

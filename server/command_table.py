@@ -12,4 +12,6 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("train", "avatarforge.models.training.recipe", "train the default model from scratch (dataset .. bundle), resumable"),
     ("directions", "avatarforge.models.training.directions_command", "list a model's edit directions, or derive the supervised ones"),
     ("eval", "avatarforge.models.training.evaluate", "measure a model: Fréchet distance, attribute coverage, diversity"),
+    ("import-nvlabs", "avatarforge.models.importers.nvlabs_import", "convert an NVlabs StyleGAN2-ADA .pkl to a bundle without running its code"),
+    ("import-rosinality", "avatarforge.models.importers.rosinality_import", "convert a rosinality stylegan2-pytorch .pt (weights_only) to a bundle"),
 ]

@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # Folder -> dotted package, as pyproject.toml maps them.
 PACKAGES = {ROOT / "server": "avatarforge.server", ROOT / "server" / "backends": "avatarforge.server.backends",
-            ROOT / "models": "avatarforge.models"}
+            ROOT / "models": "avatarforge.models", ROOT / "models" / "importers": "avatarforge.models.importers"}
 
 SERVE_WITHOUT_TRAINING = textwrap.dedent("""
     import asyncio, sys
