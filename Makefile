@@ -66,7 +66,7 @@ csharp-test: install
 	$(PY) clients/csharp/tests/golden_bytes.py write $(CSHARP_BUILD)/golden
 	mono $(CSHARP_BUILD)/AvatarForgeClientTests.exe golden $(CSHARP_BUILD)/golden
 	$(PY) clients/csharp/tests/golden_bytes.py check $(CSHARP_BUILD)/golden
-	clients/csharp/tests/with_web_server.sh $(PY) $(CSHARP_BUILD)/server \
+	AVATARFORGE_EXTRA_MODELS=avatars64 clients/csharp/tests/with_web_server.sh $(PY) $(CSHARP_BUILD)/server \
 		clients/csharp/tests/live_suites.sh $(CSHARP_BUILD)
 
 # Python, C++ and C# clients must agree to the byte: the same seeds of the trained default

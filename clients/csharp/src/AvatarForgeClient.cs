@@ -133,6 +133,27 @@ namespace AvatarForge.Client
             return new Result<PreviewResult>(new PreviewResult { Picture = ToPicture(r.Value.Image), Dna = DnaBytes(r.Value.Dna), Timing = ToTiming(r.Value.Timing) });
         }
 
+        /// <summary>Pictures of one character -> its DNA, the reconstruction and how well it matched.</summary>
+        public async Task<Result<EncodeResult>> EncodeAsync(EncodeSpec spec, CallSettings call = null,
+                                                            CancellationToken ct = default(CancellationToken))
+        {
+            var request = new V1.EncodeRequest
+            {
+                RequestId = RequestId(call), Model = ModelName, Output = ToSpec(spec.Output),
+                RefineSteps = spec.RefineSteps, RefineBudgetMs = spec.RefineBudgetMs,
+            };
+            request.Images.AddRange(spec.Pictures.Select(ToFaceImage));
+            var r = await Unary("Encode", request, V1.EncodeResponse.Parser, call, ct).ConfigureAwait(false);
+            if (!r.IsOk) return new Result<EncodeResult>(r.Status);
+            var s = r.Value.Scores ?? new V1.EncodeScores();
+            return new Result<EncodeResult>(new EncodeResult
+            {
+                Dna = DnaBytes(r.Value.Dna), Picture = ToPicture(r.Value.Image), Timing = ToTiming(r.Value.Timing),
+                PsnrDb = s.PsnrDb, AttributeAgreement = s.HasAttributeAgreement ? s.AttributeAgreement : (float?)null,
+                Spread = s.Spread, RefineStepsDone = s.RefineSteps,
+            });
+        }
+
         /// <summary>Frames along Source -> Via... -> Target, in order.</summary>
         public async Task<Result<IList<Frame>>> InterpolateAsync(MorphSpec spec, CallSettings call = null,
                                                                  CancellationToken ct = default(CancellationToken))

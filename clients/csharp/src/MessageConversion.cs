@@ -33,6 +33,15 @@ namespace AvatarForge.Client
             };
         }
 
+        public static V1.FaceImage ToFaceImage(Picture p)
+        {
+            return new V1.FaceImage
+            {
+                Format = (V1.ImageFormat)p.Format, Width = p.Width, Height = p.Height, RowStride = p.RowStride,
+                BottomUp = p.BottomUp, Data = ByteString.CopyFrom(p.Data ?? new byte[0]),
+            };
+        }
+
         public static CallTiming ToTiming(V1.RenderTiming t)
         {
             if (t == null) return default(CallTiming);

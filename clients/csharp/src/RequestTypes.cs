@@ -64,6 +64,27 @@ namespace AvatarForge.Client
         public CallTiming Timing;
     }
 
+    /// <summary>"Make an avatar from my picture": pictures of one character, any framing (the
+    /// server finds the avatar and aligns it). Encoded files need only Format and Data.</summary>
+    public sealed class EncodeSpec
+    {
+        public IList<Picture> Pictures = new List<Picture>();
+        public OutputOptions Output = new OutputOptions();  // for the reconstruction
+        public int RefineSteps;      // optimise the code against the pictures afterwards; 0 = none
+        public int RefineBudgetMs;   // ... for at most this long; 0 = the server's default
+    }
+
+    public sealed class EncodeResult
+    {
+        public byte[] Dna;         // its edits record the provenance ("encode/<picture hash>", "refine")
+        public Picture Picture;    // the DNA rendered: what was understood
+        public CallTiming Timing;
+        public float PsnrDb;       // reconstruction vs the aligned pictures (mean)
+        public float? AttributeAgreement;  // share of the classifier's parts read alike; null without one
+        public float Spread;       // how far apart several pictures' codes were (W std units)
+        public int RefineStepsDone;
+    }
+
     /// <summary>Frames along a path Source -> Via... -> Target (a morph animation).</summary>
     public sealed class MorphSpec
     {

@@ -42,8 +42,8 @@ namespace AvatarForge.Client
 
         public readonly RpcCode Code;
         public readonly string Message;
-        /// <summary>Field violations from grpc-status-details-bin; empty when the server sent none
-        /// (the gRPC-Web door sends status and message only today, the native door sends these).</summary>
+        /// <summary>Field violations from grpc-status-details-bin (google.rpc.BadRequest, which both
+        /// of the server's doors send for INVALID_ARGUMENT); empty when there were none.</summary>
         public readonly IReadOnlyList<FieldViolation> Violations;
 
         public RpcStatus(RpcCode code, string message, IReadOnlyList<FieldViolation> violations = null)

@@ -13,8 +13,9 @@ namespace AvatarForge.Client.Tests
         public static async Task Run(AvatarForgeClient af, string address)
         {
             var bad = await af.GenerateAsync(new long[] { 1 }, new OutputOptions { Size = 33 });
-            Check.That(bad.Status.Code == RpcCode.InvalidArgument && bad.Status.Message.Contains("size"),
-                       "size 33 -> InvalidArgument naming the size " + bad.Status);
+            Check.That(bad.Status.Code == RpcCode.InvalidArgument && bad.Status.Message.Contains("size") &&
+                       bad.Status.Field == "output.size",
+                       "size 33 -> InvalidArgument naming the size, field output.size from the server's details " + bad.Status);
             using (var nope = new AvatarForgeClient(new ClientOptions { Address = address, Model = "nope" }))
             {
                 var r = await nope.GenerateAsync(new long[] { 1 });
@@ -55,7 +56,7 @@ namespace AvatarForge.Client.Tests
                 Check.That(r.Status.Code == RpcCode.Unavailable, "no server at the address -> Unavailable " + r.Status);
             }
             var models = await af.ListModelsAsync();
-            Check.That(models.IsOk && models.Value.Count == 2, "calls carry 'authorization: Bearer test-token'; the server still answers");
+            Check.That(models.IsOk && models.Value.Count == 3, "calls carry 'authorization: Bearer test-token'; the server still answers");
         }
     }
 }

@@ -13,8 +13,8 @@ namespace AvatarForge.Client.Tests
         public static async Task<IList<Face>> Run(AvatarForgeClient af, string address)
         {
             var models = await af.ListModelsAsync();
-            Check.That(models.IsOk && models.Value.Select(m => m.Name).SequenceEqual(new[] { "tiny", "wide" }),
-                       "ListModels: tiny and wide " + models.Status);
+            Check.That(models.IsOk && models.Value.Select(m => m.Name).SequenceEqual(new[] { "tiny", "wide", "avatars64" }),
+                       "ListModels: tiny, wide and avatars64 " + models.Status);
             var tiny = await af.GetModelAsync();
             Check.That(tiny.IsOk && tiny.Value.Name == "tiny" && tiny.Value.Resolution == 32 && tiny.Value.Directions.Count > 0 &&
                        tiny.Value.MaxUnaryItems > 0 && tiny.Value.SupportedSizes.Contains(128),
@@ -36,11 +36,38 @@ namespace AvatarForge.Client.Tests
             var redo = await af.RenderAsync(new[] { faces[0].Dna });
             Check.That(redo.IsOk && redo.Value[0].Picture.Data.SequenceEqual(p.Data), "DNA renders the seed's face again " + redo.Status);
 
+            await Encode(af, address);
             await Layouts(af, p);
             await Edits(af, faces);
             await Large(af, address);
             await Concurrent(af, faces);
             return faces;
+        }
+
+        // "Make an avatar from my picture" on the trained model (tiny ships no encoder): a PNG of a
+        // face comes back as DNA that re-renders to the reconstruction, with its scores.
+        static async Task Encode(AvatarForgeClient tiny, string address)
+        {
+            using (var af = new AvatarForgeClient(new ClientOptions { Address = address, Model = "avatars64" }))
+            {
+                var photo = await af.GenerateAsync(new long[] { 3 }, new OutputOptions { Format = PictureFormat.Png });
+                if (!photo.IsOk) { Check.That(false, "Generate a PNG to encode " + photo.Status); return; }
+                var spec = new EncodeSpec { Output = new OutputOptions { Format = PictureFormat.RawRgba8, BottomUp = true } };
+                spec.Pictures.Add(new Picture { Format = PictureFormat.Png, Data = photo.Value[0].Picture.Data });
+                var r = await af.EncodeAsync(spec);
+                var e = r.IsOk ? r.Value : null;
+                Check.That(e != null && e.Dna.Length > 0 && e.Picture.Format == PictureFormat.RawRgba8 && e.Picture.BottomUp &&
+                           e.Picture.Data.Length == e.Picture.RowStride * e.Picture.Height && e.PsnrDb > 25 &&
+                           e.AttributeAgreement.HasValue && e.RefineStepsDone == 0,
+                           "Encode a PNG: DNA, a bottom-up RGBA reconstruction above 25 dB, attribute agreement " + r.Status);
+                if (e == null) return;
+                var again = await af.RenderAsync(new[] { e.Dna }, new OutputOptions { BottomUp = true });
+                Check.That(again.IsOk && again.Value[0].Picture.Data.SequenceEqual(e.Picture.Data),
+                           "Encode: the DNA re-renders to the reconstruction " + again.Status);
+                var none = await tiny.EncodeAsync(spec);
+                Check.That(none.Status.Code == RpcCode.InvalidArgument && none.Status.Message.Contains("encoder"),
+                           "Encode on a model without an encoder: InvalidArgument saying so " + none.Status);
+            }
         }
 
         // BGRA is RGBA with R and B swapped; bottom-up is the rows reversed; PNG is a PNG file.

@@ -22,7 +22,8 @@ fi
 
 # AVATARFORGE_TEST_MODELS serves other bundles instead (the cross-client check uses the trained
 # default model, avatars64).
-models=${AVATARFORGE_TEST_MODELS:-$workdir/tiny,$workdir/wide}
+# AVATARFORGE_EXTRA_MODELS are served after those (avatars64 for the Encode checks: tiny has no encoder).
+models=${AVATARFORGE_TEST_MODELS:-$workdir/tiny,$workdir/wide}${AVATARFORGE_EXTRA_MODELS:+,$AVATARFORGE_EXTRA_MODELS}
 log="$workdir/server.log"
 "$python" -m avatarforge.server --model "$models" --address 127.0.0.1:0 \
   --web-address 127.0.0.1:0 --backend torch --threads 1 >"$log" 2>&1 &
