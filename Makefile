@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 MODEL ?= avatars64
 SEEDS ?= 0-63
 
-.PHONY: demo test proto install clean-out cpp-test csharp-test cross-client-check gpu-wheels gpu-check
+.PHONY: demo test proto install clean-out cpp-test csharp-build csharp-test unity-test cross-client-check gpu-wheels gpu-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -59,15 +59,26 @@ cpp-test: install
 # tests compiled with mcs, then the suites, each ending in "N passed, M failed": message bytes
 # both ways with Python; then the client's checks against a live server.
 CSHARP_BUILD ?= build/csharp
-csharp-test: install
+csharp-build: install
 	clients/csharp/install-csharp-deps.sh $(CSHARP_BUILD)/deps
 	clients/csharp/build-csharp.sh $(CSHARP_BUILD)
+
+csharp-test: csharp-build
 	rm -rf $(CSHARP_BUILD)/golden
 	$(PY) clients/csharp/tests/golden_bytes.py write $(CSHARP_BUILD)/golden
 	mono $(CSHARP_BUILD)/AvatarForgeClientTests.exe golden $(CSHARP_BUILD)/golden
 	$(PY) clients/csharp/tests/golden_bytes.py check $(CSHARP_BUILD)/golden
 	AVATARFORGE_EXTRA_MODELS=avatars64 clients/csharp/tests/with_web_server.sh $(PY) $(CSHARP_BUILD)/server \
 		clients/csharp/tests/live_suites.sh $(CSHARP_BUILD)
+
+# The Unity package (engine_plugins/unity): assembled with the C# client copied in, its
+# engine-free Runtime/Core compiled by mcs as Unity's AvatarForge.Core assembly, then tested
+# against a live server ("N passed, M failed"). Scripts that reference UnityEngine are only parsed.
+UNITY_BUILD ?= build/unity
+unity-test: csharp-build
+	engine_plugins/unity/build-unity-core.sh $(CSHARP_BUILD) $(UNITY_BUILD)
+	clients/csharp/tests/with_web_server.sh $(PY) $(CSHARP_BUILD)/server \
+		mono $(UNITY_BUILD)/AvatarForgeUnityCoreTests.exe
 
 # Python, C++ and C# clients must agree to the byte: the same seeds of the trained default
 # model through each (the C++ and C# dump tools that cpp-test and csharp-test built) give

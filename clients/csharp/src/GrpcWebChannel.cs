@@ -16,7 +16,6 @@ using System.Linq;
 using System.Net;
 using System.Net.Http;
 using System.Net.Http.Headers;
-using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 using Google.Protobuf;
@@ -82,7 +81,7 @@ namespace AvatarForge.Client
             {
                 RpcStatus headerStatus = StatusFrom(response.Headers);
                 if (response.StatusCode != HttpStatusCode.OK)
-                    return headerStatus ?? new RpcStatus(FromHttp(response.StatusCode), "HTTP " + (int)response.StatusCode + " from the gRPC-Web door");
+                    return headerStatus ?? new RpcStatus(GrpcWebProtocol.FromHttp((int)response.StatusCode), "HTTP " + (int)response.StatusCode + " from the gRPC-Web door");
                 if (headerStatus != null) return headerStatus;  // trailers-only
                 var type = response.Content.Headers.ContentType;
                 if (type == null || !type.MediaType.StartsWith("application/grpc-web", StringComparison.OrdinalIgnoreCase))
@@ -92,16 +91,14 @@ namespace AvatarForge.Client
                 var head = new byte[5];
                 while (await ReadExactly(body, head, 5, token).ConfigureAwait(false))
                 {
-                    uint length = (uint)(head[1] << 24 | head[2] << 16 | head[3] << 8 | head[4]);
-                    if (length > context.MaxReceiveBytes)
-                        return new RpcStatus(RpcCode.ResourceExhausted, string.Format(
-                            "reply message of {0} bytes is over this client's receive limit of {1} (ClientOptions.MaxReceiveBytes)",
-                            length, context.MaxReceiveBytes));
+                    uint length = GrpcWebProtocol.FrameLength(head, 0);
+                    if (length > context.MaxReceiveBytes) return GrpcWebProtocol.OverLimit(length, context.MaxReceiveBytes);
                     var payload = new byte[length];
                     if (!await ReadExactly(body, payload, (int)length, token).ConfigureAwait(false))
                         return new RpcStatus(RpcCode.Unavailable, "the reply ended inside a frame");
-                    if ((head[0] & 0x80) != 0) return StatusFrom(ParseTrailers(payload)) ?? new RpcStatus(RpcCode.Internal, "trailers without grpc-status");
-                    if ((head[0] & 0x01) != 0) return new RpcStatus(RpcCode.Internal, "compressed frame, but no compression was offered");
+                    if (GrpcWebProtocol.IsTrailerFrame(head[0]))
+                        return GrpcWebProtocol.StatusFrom(GrpcWebProtocol.ParseTrailers(payload)) ?? new RpcStatus(RpcCode.Internal, "trailers without grpc-status");
+                    if (GrpcWebProtocol.IsCompressedFrame(head[0])) return new RpcStatus(RpcCode.Internal, "compressed frame, but no compression was offered");
                     if (!onMessage(parser.ParseFrom(payload)))
                         return new RpcStatus(RpcCode.Cancelled, "cancelled by the caller");
                 }
@@ -111,29 +108,14 @@ namespace AvatarForge.Client
 
         HttpRequestMessage NewRequest(string method, IMessage request, CallContext context)
         {
-            byte[] body = request.ToByteArray();
-            var frame = new byte[5 + body.Length];
-            frame[1] = (byte)(body.Length >> 24); frame[2] = (byte)(body.Length >> 16);
-            frame[3] = (byte)(body.Length >> 8); frame[4] = (byte)body.Length;
-            Buffer.BlockCopy(body, 0, frame, 5, body.Length);
-
             var message = new HttpRequestMessage(HttpMethod.Post, new Uri(baseUri, method.TrimStart('/')))
             {
                 Version = HttpVersion.Version11,
-                Content = new ByteArrayContent(frame),
+                Content = new ByteArrayContent(GrpcWebProtocol.FrameRequest(request)),
             };
-            message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/grpc-web+proto");
-            message.Headers.TryAddWithoutValidation("x-grpc-web", "1");
-            if (context.Timeout.HasValue) message.Headers.TryAddWithoutValidation("grpc-timeout", GrpcTimeout(context.Timeout.Value));
-            foreach (var h in context.Headers) message.Headers.TryAddWithoutValidation(h.Key, h.Value);
+            message.Content.Headers.ContentType = new MediaTypeHeaderValue(GrpcWebProtocol.ContentType);
+            foreach (var h in GrpcWebProtocol.RequestHeaders(context)) message.Headers.TryAddWithoutValidation(h.Key, h.Value);
             return message;
-        }
-
-        /// <summary>grpc-timeout: at most 8 digits and a unit; milliseconds while they fit.</summary>
-        static string GrpcTimeout(TimeSpan t)
-        {
-            long ms = Math.Max(1, (long)Math.Ceiling(t.TotalMilliseconds));
-            return ms < 100000000 ? ms + "m" : Math.Min((ms + 999) / 1000, 99999999) + "S";
         }
 
         static async Task<bool> ReadExactly(Stream s, byte[] buffer, int count, CancellationToken token)
@@ -152,48 +134,9 @@ namespace AvatarForge.Client
             return true;
         }
 
-        static Dictionary<string, string> ParseTrailers(byte[] payload)
-        {
-            var trailers = new Dictionary<string, string>();
-            foreach (var line in Encoding.ASCII.GetString(payload).Split(new[] { "\r\n" }, StringSplitOptions.RemoveEmptyEntries))
-            {
-                int colon = line.IndexOf(':');
-                if (colon > 0) trailers[line.Substring(0, colon).Trim().ToLowerInvariant()] = line.Substring(colon + 1).Trim();
-            }
-            return trailers;
-        }
-
         static RpcStatus StatusFrom(HttpResponseHeaders headers)
         {
-            return StatusFrom(headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => string.Join(",", h.Value)));
-        }
-
-        /// <summary>grpc-status, grpc-message (percent-encoded UTF-8) and grpc-status-details-bin
-        /// -> a status; null when there is no grpc-status.</summary>
-        static RpcStatus StatusFrom(IDictionary<string, string> fields)
-        {
-            string code, message, details;
-            int value;
-            if (!fields.TryGetValue("grpc-status", out code)) return null;
-            if (!int.TryParse(code, out value) || value < 0 || value > 16)
-                return new RpcStatus(RpcCode.Unknown, "malformed grpc-status: " + code);
-            message = fields.TryGetValue("grpc-message", out message) ? Uri.UnescapeDataString(message) : "";
-            var violations = fields.TryGetValue("grpc-status-details-bin", out details) ? StatusDetails.ParseHeader(details) : null;
-            return new RpcStatus((RpcCode)value, message, violations);
-        }
-
-        /// <summary>The gRPC-Web spec's mapping for a reply that is not HTTP 200 and has no grpc-status.</summary>
-        static RpcCode FromHttp(HttpStatusCode status)
-        {
-            switch ((int)status)
-            {
-                case 400: return RpcCode.Internal;
-                case 401: return RpcCode.Unauthenticated;
-                case 403: return RpcCode.PermissionDenied;
-                case 404: return RpcCode.Unimplemented;
-                case 429: case 502: case 503: case 504: return RpcCode.Unavailable;
-                default: return RpcCode.Unknown;
-            }
+            return GrpcWebProtocol.StatusFrom(headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => string.Join(",", h.Value)));
         }
 
         static Exception Innermost(Exception e)
