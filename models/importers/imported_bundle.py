@@ -2,13 +2,12 @@
 source has none, and write a bundle whose manifest says where it came from."""
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..bundle import load_bundle, save_bundle
+from ..bundle import load_bundle, save_bundle, sha256_file
 from ..networks import FIR_TAPS, Generator, GeneratorConfig
 
 W_AVG_SAMPLES = 10_000  # z draws averaged when a checkpoint carries no w_avg
@@ -58,18 +57,10 @@ def estimate_w_avg(g: Generator) -> torch.Tensor:
         return g.mapping(z).mean(0)
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def write_imported_bundle(out: str | Path, g: Generator, source_path: Path, source: dict, name: str | None) -> Path:
     """Write `g` as a bundle; the manifest's `source` records the file, its format and its hash."""
     source_path = Path(source_path)
-    entry = {"file": source_path.name, "sha256": sha256_of(source_path), **source}
+    entry = {"file": source_path.name, "sha256": sha256_file(source_path), **source}
     return save_bundle(
         out, g, name=name or Path(out).name, version="imported",
         description=f"imported from {source_path.name} ({source['format']})",
