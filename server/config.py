@@ -14,6 +14,9 @@ from avatarforge.server.backends.precision_gate import PRECISION_MODES
 
 BACKENDS = ("auto", "torch", "onnxruntime", "openvino", "tensorrt")
 ENV_PREFIX = "AVATARFORGE_"
+# Where --web opens the web door when --web-address is not given: this machine only; exposing
+# the page to a network is a deliberate --web-address.
+WEB_PAGE_ADDRESS = "127.0.0.1:8080"
 
 
 @dataclass
@@ -57,8 +60,13 @@ class ServerConfig:
     web_address: str = ""
     # Origins a browser page may call the web door from, comma-separated; "*" = any.
     web_cors_origins: str = ""
+    # Serve the browser character creator (server/web_static) on the web door, same origin as
+    # its RPCs; opens the door on WEB_PAGE_ADDRESS when web_address is "".
+    web: bool = False
 
     def __post_init__(self) -> None:
+        if self.web and not self.web_address:
+            self.web_address = WEB_PAGE_ADDRESS
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         for name in ("max_batch", "max_queued_rows", "max_unary_items", "max_stream_items", "max_message_bytes", "encode_workers"):
@@ -110,6 +118,11 @@ class ServerConfig:
 def _parse(type_name, raw: str, where: str):
     kind = type_name if isinstance(type_name, str) else type_name.__name__
     kind = kind.removesuffix(" | None")  # an optional field parses as its type
+    if kind == "bool":
+        flag = raw.strip().lower()
+        if flag not in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
+            raise ValueError(f"{where}={raw!r} is not a valid bool: use 1/true/yes/on or 0/false/no/off")
+        return flag in ("1", "true", "yes", "on")
     try:
         return {"int": int, "float": float}.get(kind, str)(raw)
     except ValueError as e:
@@ -151,4 +164,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       "and Mono clients; every RPC but EditSession (use RenderPreview there) (default off)")
     a("--web-cors-origins", dest="web_cors_origins", help="origins allowed to call the web door from a browser page, "
       "comma-separated, e.g. https://creator.example.com; * for any (default none: same-origin and non-browser only)")
+    a("--web", action="store_true", default=None, help="serve the browser character creator on the web door and "
+      f"print its URL (opens the door on {WEB_PAGE_ADDRESS} unless --web-address is given)")
     a("--log-level", dest="log_level", help="DEBUG | INFO | WARNING (default INFO)")

@@ -117,14 +117,20 @@ class _AvatarForgeApp(ConnectASGIApplication):
         return f"/{SERVICE.full_name}"
 
 
-def create_app(service: AvatarForgeService, cors_origins: list[str], max_message_bytes: int):
-    """The ASGI application: CORS in front of connectrpc's gRPC-Web / Connect / gRPC handler."""
+def create_app(service: AvatarForgeService, cors_origins: list[str], max_message_bytes: int, page: bool = False):
+    """The ASGI application: CORS in front of connectrpc's gRPC-Web / Connect / gRPC handler;
+    with `page`, the browser creator's files beside it (web_page.py)."""
     from starlette.middleware.cors import CORSMiddleware
 
     app = _AvatarForgeApp(service=service, endpoints=lambda _: endpoints(service), read_max_bytes=max_message_bytes,
                           codecs=google_protobuf_codecs())  # our messages are Google protobuf's
-    return CORSMiddleware(app, allow_origins=cors_origins, allow_methods=["POST", "OPTIONS"], allow_headers=["*"],
-                          expose_headers=EXPOSED_HEADERS, max_age=3600)
+    app = CORSMiddleware(app, allow_origins=cors_origins, allow_methods=["POST", "OPTIONS"], allow_headers=["*"],
+                         expose_headers=EXPOSED_HEADERS, max_age=3600)
+    if page:
+        from .web_page import with_page
+
+        app = with_page(app, f"/{SERVICE.full_name}/")
+    return app
 
 
 class WebDoor:
