@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 MODEL ?= avatars64
 SEEDS ?= 0-63
 
-.PHONY: demo test proto install clean-out cpp-test csharp-test cross-client-check
+.PHONY: demo test proto install clean-out cpp-test csharp-test cross-client-check web web-test
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,9 @@ install: $(VENV)/.installed
 demo: install
 	$(VENV)/bin/avatarforge demo --model $(MODEL) --seeds $(SEEDS) --out out/npcs
 
+# Everything but the browser tests, which `make web-test` runs with the browser they need.
 test: install
-	$(PY) -m pytest tests/
+	$(PY) -m pytest tests/ -m "not browser"
 
 # Regenerate the checked-in gRPC code from the contract in proto/ into the client package
 # (clients/python/avatarforge/v1; tests/test_proto.py fails when it is stale).
@@ -76,3 +77,14 @@ cross-client-check: install
 	AVATARFORGE_TEST_MODELS=avatars64 clients/csharp/tests/with_web_server.sh $(PY) build/cross-client \
 		clients/cross_client_check.sh $(VENV)/bin/avatarforge $(CPP_BUILD)/avatarforge_dump \
 		$(CSHARP_BUILD)/AvatarForgeDump.exe build/cross-client/out
+
+# The browser creator's bundle (server/web_static/app.js) rebuilt from proto/ and web/src with
+# Node and npm (web/build-web.sh); commit it: tests/test_web_bundle.py fails while it is stale.
+web: install
+	web/build-web.sh $(PY)
+
+# The browser creator in Debian's headless Chromium (web/install-chromium.sh, only when missing),
+# driven by Playwright against `avatarforge serve --web` on avatars64.
+web-test: install
+	web/install-chromium.sh
+	$(PY) -m pytest -m browser tests/test_web_creator.py
