@@ -84,7 +84,9 @@ web: install
 	web/build-web.sh $(PY)
 
 # The browser creator in Debian's headless Chromium (web/install-chromium.sh, only when missing),
-# driven by Playwright against `avatarforge serve --web` on avatars64.
+# driven by Playwright against `avatarforge serve --web` on avatars64. WEB_SHOTS=docs/web writes
+# the README's screenshots and latency figures there.
+WEB_SHOTS ?=
 web-test: install
 	web/install-chromium.sh
-	$(PY) -m pytest -m browser tests/test_web_creator.py
+	AVATARFORGE_WEB_SCREENSHOTS=$(WEB_SHOTS) $(PY) -m pytest -m browser tests/test_web_creator.py -rA --durations=5

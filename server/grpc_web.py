@@ -12,7 +12,8 @@ Why connectrpc: research/csharp-grpc-web.md measured it against sonora (unmainta
 unary trailers, crashes on an error after the first streamed message): connectrpc passed every
 binary-mode check (trailers, mid-stream errors, empty streams, deadlines, disconnects) and
 streams incrementally. It does not speak grpc-web-text; browsers and Unity use binary.
-hypercorn, not uvicorn, because it runs inside our event loop with a shutdown trigger and
+With --web the same port also serves the browser creator's files (web_page.py), so the page
+calls its RPCs same-origin. hypercorn, not uvicorn, because it runs inside our event loop with a shutdown trigger and
 installs no signal handlers of its own (the server's SIGTERM drain stays ours).
 
 The endpoints are built from the proto's service descriptor, so there is no second generated

@@ -82,7 +82,10 @@ export function wireFiles(editor: Editor): void {
     dnaText.select();
     await navigator.clipboard?.writeText(dnaText.value).catch(() => undefined); // the text box has it either way
   });
-  action("dna-load", async () => editor.setBase(dnaFromBase64(dnaText.value)));
+  action("dna-load", async () => {
+    editor.setBase(dnaFromBase64(dnaText.value));
+    status("loaded the pasted DNA");
+  });
   const dnaFile = byId<HTMLInputElement>("dna-file");
   dnaFile.addEventListener("change", async () => {
     const file = dnaFile.files?.[0];
