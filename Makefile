@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 MODEL ?= avatars64
 SEEDS ?= 0-63
 
-.PHONY: demo test proto install clean-out cpp-test csharp-build csharp-test unity-test cross-client-check gpu-wheels gpu-check
+.PHONY: demo test proto install clean-out cpp-test csharp-build csharp-test unity-test cross-client-check web web-test gpu-wheels gpu-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,9 @@ install: $(VENV)/.installed
 demo: install
 	$(VENV)/bin/avatarforge demo --model $(MODEL) --seeds $(SEEDS) --out out/npcs
 
+# Everything but the browser tests, which `make web-test` runs with the browser they need.
 test: install
-	$(PY) -m pytest tests/
+	$(PY) -m pytest tests/ -m "not browser"
 
 # Regenerate the checked-in gRPC code from the contract in proto/ into the client package
 # (clients/python/avatarforge/v1; tests/test_proto.py fails when it is stale).
@@ -99,3 +100,16 @@ gpu-check:
 	$(GPU_PY) -m pip install -q --no-index --no-deps build/gpu-wheels/*.whl
 	$(GPU_PY) -m pytest -q -p no:cacheprovider tests/test_backends.py tests/test_precision_gate.py
 	$(GPU_PY) -m avatarforge.benchmarks.gpu_check --out out/gpu
+
+# The browser creator's bundle (server/web_static/app.js) rebuilt from proto/ and web/src with
+# Node and npm (web/build-web.sh); commit it: tests/test_web_bundle.py fails while it is stale.
+web: install
+	web/build-web.sh $(PY)
+
+# The browser creator in Debian's headless Chromium (web/install-chromium.sh, only when missing),
+# driven by Playwright against `avatarforge serve --web` on avatars64. WEB_SHOTS=docs/web writes
+# the README's screenshots and latency figures there.
+WEB_SHOTS ?=
+web-test: install
+	web/install-chromium.sh
+	AVATARFORGE_WEB_SCREENSHOTS=$(WEB_SHOTS) $(PY) -m pytest -m browser tests/test_web_creator.py -rA --durations=5

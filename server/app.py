@@ -37,6 +37,7 @@ class RunningServer:
     metrics_port: int = 0
     web: object = None  # grpc_web.WebDoor when --web-address is set
     web_port: int = 0
+    page_url: str = ""  # the browser creator's address when --web is set
 
     async def stop(self, grace: float | None) -> None:
         """Refuse new calls, let in-flight ones finish for `grace` seconds, then release models."""
@@ -92,11 +93,16 @@ async def start_server(config: ServerConfig, registry: ModelRegistry | None = No
         from .grpc_web import WebDoor, create_app
 
         origins = [o.strip() for o in config.web_cors_origins.split(",") if o.strip()]
-        running.web = WebDoor(create_app(service, guard, origins, config.max_message_bytes), config.web_address, tls)
+        running.web = WebDoor(create_app(service, guard, origins, config.max_message_bytes, page=config.web),
+                              config.web_address, tls)
         await running.web.start()
         running.web_port = running.web.port
         log.info("gRPC-Web on %s (port %d), CORS origins: %s", config.web_address, running.web_port,
                  ", ".join(origins) or "none")
+        if config.web:
+            from .web_page import page_url
+
+            running.page_url = page_url(config.web_address, running.web_port)
     if config.metrics_port and registry.metrics is not None:
         # prometheus-client's own HTTP server, on a daemon thread: scrapes never touch the event loop.
         running.metrics_http, _ = registry.metrics.serve_http(config.metrics_port)
@@ -110,6 +116,8 @@ async def serve(config: ServerConfig) -> None:
     guard = call_guard(config)  # a bad keys file fails before minutes of model loading
     registry = load_models(config)  # before binding, so a bad bundle fails fast
     running = await start_server(config, registry, guard)
+    if running.page_url:  # on stdout, for the person who typed `avatarforge serve --web`
+        print(f"Character creator: {running.page_url}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -17,6 +17,9 @@ BACKENDS = ("auto", "torch", "onnxruntime", "openvino", "tensorrt")
 HEALTH_MODES = ("open", "keyed")
 REFLECTION_MODES = ("keyed", "open", "off")
 ENV_PREFIX = "AVATARFORGE_"
+# Where --web opens the web door when --web-address is not given: this machine only; exposing
+# the page to a network is a deliberate --web-address.
+WEB_PAGE_ADDRESS = "127.0.0.1:8080"
 
 
 @dataclass
@@ -81,8 +84,13 @@ class ServerConfig:
     max_inflight: int = 256
     max_stream_s: float = 0.0  # longest a stream may run, seconds; 0 = no limit
     edit_idle_timeout_s: float = 300.0  # an EditSession with no message for this long ends; 0 = never
+    # Serve the browser character creator (server/web_static) on the web door, same origin as
+    # its RPCs; opens the door on WEB_PAGE_ADDRESS when web_address is "".
+    web: bool = False
 
     def __post_init__(self) -> None:
+        if self.web and not self.web_address:
+            self.web_address = WEB_PAGE_ADDRESS
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         for name in ("max_batch", "max_queued_rows", "max_unary_items", "max_stream_items", "max_message_bytes", "encode_workers",
@@ -150,6 +158,11 @@ class ServerConfig:
 def _parse(type_name, raw: str, where: str):
     kind = type_name if isinstance(type_name, str) else type_name.__name__
     kind = kind.removesuffix(" | None")  # an optional field parses as its type
+    if kind == "bool":
+        flag = raw.strip().lower()
+        if flag not in ("1", "true", "yes", "on", "0", "false", "no", "off", ""):
+            raise ValueError(f"{where}={raw!r} is not a valid bool: use 1/true/yes/on or 0/false/no/off")
+        return flag in ("1", "true", "yes", "on")
     try:
         return {"int": int, "float": float}.get(kind, str)(raw)
     except ValueError as e:
@@ -212,4 +225,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       "(default 0)")
     a("--edit-idle-timeout-s", dest="edit_idle_timeout_s", type=float, help="end an EditSession whose client sent "
       f"nothing for this long, seconds; 0 = never (default {d.edit_idle_timeout_s:g})")
+    a("--web", action="store_true", default=None, help="serve the browser character creator on the web door and "
+      f"print its URL (opens the door on {WEB_PAGE_ADDRESS} unless --web-address is given)")
     a("--log-level", dest="log_level", help="DEBUG | INFO | WARNING (default INFO)")

@@ -14,7 +14,8 @@ Why connectrpc: research/csharp-grpc-web.md measured it against sonora (unmainta
 unary trailers, crashes on an error after the first streamed message): connectrpc passed every
 binary-mode check (trailers, mid-stream errors, empty streams, deadlines, disconnects) and
 streams incrementally. It does not speak grpc-web-text; browsers and Unity use binary.
-hypercorn, not uvicorn, because it runs inside our event loop with a shutdown trigger and
+With --web the same port also serves the browser creator's files (web_page.py), so the page
+calls its RPCs same-origin. hypercorn, not uvicorn, because it runs inside our event loop with a shutdown trigger and
 installs no signal handlers of its own (the server's SIGTERM drain stays ours).
 
 The endpoints are built from the proto's service descriptor, so there is no second generated
@@ -146,15 +147,22 @@ class _AvatarForgeApp(ConnectASGIApplication):
         return f"/{SERVICE.full_name}"
 
 
-def create_app(service: AvatarForgeService, guard: CallGuard, cors_origins: list[str], max_message_bytes: int):
-    """The ASGI application: CORS in front of connectrpc's gRPC-Web / Connect / gRPC handler.
-    CORS lets a page send `authorization` (allow_headers mirrors what the preflight asks for)."""
+def create_app(service: AvatarForgeService, guard: CallGuard, cors_origins: list[str], max_message_bytes: int,
+               page: bool = False):
+    """The ASGI application: CORS in front of connectrpc's gRPC-Web / Connect / gRPC handler;
+    with `page`, the browser creator's files beside it (web_page.py). CORS lets a page send
+    `authorization` (allow_headers mirrors what the preflight asks for)."""
     from starlette.middleware.cors import CORSMiddleware
 
     app = _AvatarForgeApp(service=service, endpoints=lambda _: endpoints(service, guard), read_max_bytes=max_message_bytes,
                           codecs=google_protobuf_codecs())  # our messages are Google protobuf's
-    return CORSMiddleware(app, allow_origins=cors_origins, allow_methods=["POST", "OPTIONS"], allow_headers=["*"],
-                          expose_headers=EXPOSED_HEADERS, max_age=3600)
+    app = CORSMiddleware(app, allow_origins=cors_origins, allow_methods=["POST", "OPTIONS"], allow_headers=["*"],
+                         expose_headers=EXPOSED_HEADERS, max_age=3600)
+    if page:
+        from .web_page import with_page
+
+        app = with_page(app, f"/{SERVICE.full_name}/")
+    return app
 
 
 class WebDoor:

@@ -132,6 +132,8 @@ def test_wheels_split_the_namespace_and_ship_the_default_model(wheels):
     zoo = f"avatarforge/models/zoo/{DEFAULT_MODEL}/"
     assert {zoo + MANIFEST, *(zoo + name for name in manifest["files"])} <= server_code
     assert not [n for n in server_code if "checkpoints" in n]
+    # The browser creator that `avatarforge serve --web` serves from inside the package.
+    assert {f"avatarforge/server/web_static/{n}" for n in ("index.html", "app.js", "creator.css")} <= server_code
 
 
 @pytest.fixture(scope="module")
