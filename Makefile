@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 MODEL ?= avatars64
 SEEDS ?= 0-63
 
-.PHONY: demo test proto install clean-out cpp-test csharp-build csharp-test unity-test cross-client-check web web-test gpu-wheels gpu-check
+.PHONY: demo test python-test proto install clean-out cpp-test csharp-build csharp-test unity-test cross-client-check web web-test gpu-wheels gpu-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,14 @@ install: $(VENV)/.installed
 demo: install
 	$(VENV)/bin/avatarforge demo --model $(MODEL) --seeds $(SEEDS) --out out/npcs
 
-# Everything but the browser tests, which `make web-test` runs with the browser they need.
-test: install
+# Every test (what .ci/run runs): the C++ and C# clients and the Unity package's core against a
+# live server (installing Debian's gRPC, Mono and protobuf source on a clean machine), the three
+# clients' byte-for-byte agreement, the browser creator in Debian's headless Chromium, then the
+# Python suite. Each step installs what it needs and stops the run when it fails.
+test: cpp-test csharp-test unity-test cross-client-check web-test python-test
+
+# The Python suite alone (the browser tests are web-test's: they need Chromium).
+python-test: install
 	$(PY) -m pytest tests/ -m "not browser"
 
 # Regenerate the checked-in gRPC code from the contract in proto/ into the client package
