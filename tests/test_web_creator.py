@@ -3,7 +3,7 @@ in its own process, the printed URL opened in Debian's headless Chromium (driven
 through executable_path), real mouse drags and clicks, and the faces checked against what the
 native gRPC API renders for the same DNA and edits.
 
-Run by `make web-test` (marker `browser`, which `make test` leaves out). The page's tests share
+Run by `make web-test` (marker `browser`, which `make python-test` leaves out). The page's tests share
 one server and one page and run in file order, as one person's session would.
 """
 from __future__ import annotations
