@@ -38,7 +38,7 @@ test: cpp-test csharp-test unity-test cross-client-check web-test python-test
 
 # The Python suite alone (the browser tests are web-test's: they need Chromium).
 python-test: install
-	$(PY) -m pytest tests/ -m "not browser"
+	$(PY) -m pytest tests/ -m "not browser" --durations=15
 
 # Regenerate the checked-in gRPC code from the contract in proto/ into the client package
 # (clients/python/avatarforge/v1; tests/test_proto.py fails when it is stale).
