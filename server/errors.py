@@ -63,6 +63,11 @@ class Throttled(AvatarForgeError):
         self.retry_after_s = retry_after_s
 
 
+class ShuttingDown(AvatarForgeError):
+    """The server got SIGTERM: calls in flight finish, new ones go elsewhere (a retry can succeed
+    on another instance, or on this one once restarted)."""
+
+
 class StreamExpired(AvatarForgeError):
     """A stream ran past the server's duration cap, or an EditSession sat idle too long."""
 
@@ -78,6 +83,7 @@ _CODES: dict[type[AvatarForgeError], grpc.StatusCode] = {
     PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     Throttled: grpc.StatusCode.RESOURCE_EXHAUSTED,
     StreamExpired: grpc.StatusCode.DEADLINE_EXCEEDED,
+    ShuttingDown: grpc.StatusCode.UNAVAILABLE,
 }
 
 
