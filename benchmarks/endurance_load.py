@@ -40,13 +40,13 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
     return 0.0
 
 
-async def _players(address: str, count: int, seconds: float, errors: list[str], model: str = "") -> dict:
+async def _players(address: str, count: int, stop: asyncio.Event, errors: list[str], model: str = "") -> dict:
     async with grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS) as channel:
         stub = pb_grpc.AvatarForgeStub(channel)
         info = await stub.GetModel(pb.GetModelRequest(model=model))
         direction = info.directions[0] if info.directions else None
         latencies: list[float] = []
-        end = time.perf_counter() + seconds
+        started = time.perf_counter()
 
         async def call(rpc, request):
             t0 = time.perf_counter()
@@ -60,7 +60,7 @@ async def _players(address: str, count: int, seconds: float, errors: list[str], 
 
         async def player(k: int) -> None:
             dna, tick, next_at = None, 0, time.perf_counter()
-            while time.perf_counter() < end:
+            while not stop.is_set():
                 await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
                 next_at = max(next_at + 1 / PLAYER_HZ, time.perf_counter())
                 if dna is None or tick % NEW_FACE_EVERY == 0:
@@ -75,22 +75,26 @@ async def _players(address: str, count: int, seconds: float, errors: list[str], 
                 tick += 1
 
         await asyncio.gather(*[player(k) for k in range(count)])
-    return {"players": count, "calls": len(latencies), "calls_per_s": len(latencies) / seconds,
+    return {"players": count, "calls": len(latencies), "seconds": time.perf_counter() - started,
             "latency_ms": percentiles_ms(latencies or [float("nan")])}
 
 
-async def _sample_rss(pid: int, seconds: float) -> list[tuple[float, float]]:
-    """(seconds since start, RSS MB) every RSS_SAMPLE_S until `seconds` have passed."""
+async def _sample_rss(pid: int, stop: asyncio.Event) -> list[tuple[float, float]]:
+    """(seconds since start, RSS MB) every RSS_SAMPLE_S until `stop`."""
     t0, samples = time.perf_counter(), []
-    while (t := time.perf_counter() - t0) < seconds:
-        samples.append((t, rss_mb(pid)))
+    while not stop.is_set():
+        samples.append((time.perf_counter() - t0, rss_mb(pid)))
         await asyncio.sleep(RSS_SAMPLE_S)
     return samples
 
 
 async def run_endurance(address: str, server_pid: int, streams: int, players: int, seconds: float,
                         model: str = "") -> dict:
+    """The streams' timed window is `seconds` (load.bulk_level: it opens once every stream has
+    its first image); the players play from the start until the streams are done, so the whole
+    window has both, and the RSS is sampled as long."""
     errors: list[str] = []
+    done = asyncio.Event()
 
     async def bulk() -> dict:
         try:
@@ -98,13 +102,16 @@ async def run_endurance(address: str, server_pid: int, streams: int, players: in
         except grpc.aio.AioRpcError as e:
             errors.append(f"bulk stream: {e.code().name}: {e.details()}")
             return {}
+        finally:
+            done.set()
 
     rss, bulk_report, player_report = await asyncio.gather(
-        _sample_rss(server_pid, seconds), bulk(), _players(address, players, seconds, errors, model))
-    tail = [mb for t, mb in rss if t >= 0.9 * seconds] or [rss[-1][1]]
-    early = [mb for t, mb in rss if 0.1 * seconds <= t < 0.2 * seconds] or [rss[0][1]]
+        _sample_rss(server_pid, done), bulk(), _players(address, players, done, errors, model))
+    total = rss[-1][0] if rss else 0.0
+    tail = [mb for t, mb in rss if t >= 0.9 * total] or [0.0]
+    early = [mb for t, mb in rss if 0.1 * total <= t < 0.2 * total] or [0.0]
     return {
-        "window_s": seconds, "streams": streams, "players": players, "errors": errors,
+        "window_s": seconds, "run_s": total, "streams": streams, "players": players, "errors": errors,
         "bulk_images": bulk_report.get("images", 0), "bulk_images_per_s": bulk_report.get("images_per_s", 0.0),
         "player_calls": player_report["calls"], "player_p99_ms": player_report["latency_ms"]["p99"],
         "server_peak_rss_mb": rss_mb(server_pid, "VmHWM"),
@@ -115,7 +122,8 @@ async def run_endurance(address: str, server_pid: int, streams: int, players: in
 
 def format_endurance(r: dict) -> str:
     return "\n".join([
-        f"{r['streams']} GenerateBatch streams + {r['players']} players for {r['window_s']:.0f} s: "
+        f"{r['streams']} GenerateBatch streams + {r['players']} players, {r['window_s']:.0f} s window "
+        f"({r['run_s']:.0f} s in all): "
         f"bulk {r['bulk_images']} images ({r['bulk_images_per_s']:.1f}/s), players {r['player_calls']} calls "
         f"(p99 {r['player_p99_ms']:.0f} ms)",
         f"server RSS: peak {r['server_peak_rss_mb']:.0f} MB; {r['rss_early_mb']:.0f} MB early, "

@@ -40,6 +40,7 @@ DELIBERATE = {Code.OK, Code.INVALID_ARGUMENT, Code.NOT_FOUND, Code.OUT_OF_RANGE,
               Code.RESOURCE_EXHAUSTED, Code.UNIMPLEMENTED}
 BY_NUMBER = {c.value[0]: c for c in Code}
 CALL_TIMEOUT_S = 60  # a case that hangs fails as DEADLINE_EXCEEDED, which is not deliberate
+pytestmark = pytest.mark.timeout(4 * 3600 if LONG_CASES else 300)  # the long mode outlasts pytest's usual cap
 
 
 def cases(ci: int, share: float = 1.0) -> settings:
