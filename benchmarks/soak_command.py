@@ -5,7 +5,14 @@ bounded memory? See benchmarks/mixed_load.py for the scenarios and targets.
     avatarforge soak --short --random-config tiny          # CI: ~40 s, fails on any RPC error
     avatarforge soak --model avatars64 --seconds 10        # the README's figures (idle machine)
 
-Exit status: 1 on any RPC error (or, with --gate, a missed target), else 0.
+Endurance instead (benchmarks/endurance_load.py): N bulk streams and M players at once for a
+long window; zero errors and a bounded memory are the point, not speed:
+
+    avatarforge soak --streams 64 --players 16 --seconds 60 --max-rss-mb 1500
+    avatarforge soak --streams 64 --players 16 --short --random-config tiny   # CI: 8 s
+
+Exit status: 1 on any RPC error (or, with --gate, a missed target; with --max-rss-mb, a server
+peak RSS above it), else 0.
 """
 from __future__ import annotations
 
@@ -34,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--seconds", type=float, help="window per scenario (default 10, --short 2)")
     a("--short", action="store_true", help="CI mode: 2 s windows, saturation beside 16 bulk streams only")
     a("--gate", action="store_true", help="also exit 1 when a target is missed (meaningful on an idle machine only)")
+    a("--streams", type=int, default=0, help="endurance: this many GenerateBatch streams at once (with --players)")
+    a("--players", type=int, default=0, help="endurance: this many players editing faces at once (with --streams)")
+    a("--max-rss-mb", type=float, default=0.0, help="exit 1 when the server's peak RSS exceeds this (default: report only)")
     a("--json", dest="json_path", default="out/soak/results.json", help="results file (default out/soak/results.json)")
 
 
@@ -53,19 +63,31 @@ def run(args: argparse.Namespace) -> int:
     except BundleError as e:
         print(f"avatarforge soak: {e}", file=sys.stderr)
         return 2
-    seconds = args.seconds or (2.0 if args.short else 10.0)
+    endurance = bool(args.streams or args.players)
+    seconds = args.seconds or ((8.0 if endurance else 2.0) if args.short else (60.0 if endurance else 10.0))
     proc, address = start_server_process(str(bundle.path), args.backend, args.threads,
                                          log_path=out_json.parent / "server.log")
     try:
         info = asyncio.run(wait_until_serving(address))
-        report = asyncio.run(run_mixed(address, seconds, saturated_bulk=(16,) if args.short else (16, 64)))
-        report["server_peak_rss_mb"] = peak_rss_mb(proc.pid)
+        if endurance:
+            from .endurance_load import format_endurance, run_endurance
+
+            report = asyncio.run(run_endurance(address, proc.pid, args.streams, args.players, seconds))
+        else:
+            report = asyncio.run(run_mixed(address, seconds, saturated_bulk=(16,) if args.short else (16, 64)))
+            report["server_peak_rss_mb"] = peak_rss_mb(proc.pid)
     finally:
         stop_server_process(proc)
     report.update(started_at=time.strftime("%Y-%m-%dT%H:%M:%S"), model=bundle.name,
                   backend=info.backend.backend, threads=info.backend.threads, max_batch=info.limits.max_batch)
     out_json.write_text(json.dumps(report, indent=2) + "\n")
-    print(format_report(report))
+    print(format_endurance(report) if endurance else format_report(report))
+    if args.max_rss_mb:
+        within = report["server_peak_rss_mb"] <= args.max_rss_mb
+        print(f"server peak RSS {report['server_peak_rss_mb']:.0f} MB, bound {args.max_rss_mb:.0f} MB "
+              f"{'✓' if within else '✗'}")
+        if not within:
+            return 1
     if report["errors"]:
         return 1
-    return 1 if args.gate and not all(report["targets_met"].values()) else 0
+    return 1 if args.gate and not endurance and not all(report["targets_met"].values()) else 0

@@ -5,7 +5,8 @@ pictures better, within a step and time budget.
     loss = mean over pictures of  L1(synthesis(ws), picture)
                                 + FEATURE_WEIGHT * L1 of the classifier's block activations
            + ANCHOR_WEIGHT * mean(((ws - ws0) / w_std)^2)
-    stop after `steps` steps, or before the step that would end past `seconds`
+    stop after `steps` steps, or before the step that would end past `seconds`, or when the
+    caller's `stop()` says so (its request was cancelled, or the server is shutting down)
 
 The anchor keeps the code near the encoder's w, in the region where the model's directions
 were fitted, so edits still work on a refined face; without it, W+ optimisation fits pixels
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -63,6 +65,7 @@ def refine(
     steps: int,  # most steps to take
     seconds: float,  # time budget; a step that would end past it is not started
     classifier=None,  # models.attribute_classifier.AttributeClassifier for the feature loss, or None
+    stop: Callable[[], bool] | None = None,  # checked before each step: True ends refinement there
 ) -> Refined:
     t0 = time.perf_counter()
     ws = ws0.clone().requires_grad_(True)
@@ -76,7 +79,7 @@ def refine(
     slowest = 0.0
     while done < steps:
         t_step = time.perf_counter()
-        if t_step - t0 + slowest > seconds:
+        if t_step - t0 + slowest > seconds or (stop is not None and stop()):
             break
         img = synthesis(ws[None].expand(len(targets), -1, -1))
         loss = F.l1_loss(img, targets)

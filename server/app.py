@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from dataclasses import dataclass
 
 import grpc
@@ -38,13 +39,19 @@ class RunningServer:
     web: object = None  # grpc_web.WebDoor when --web-address is set
     web_port: int = 0
     page_url: str = ""  # the browser creator's address when --web is set
+    guard: CallGuard | None = None
 
     async def stop(self, grace: float | None) -> None:
-        """Refuse new calls, let in-flight ones finish for `grace` seconds, then release models."""
+        """Refuse new calls (UNAVAILABLE, call_guard.drain), let in-flight ones finish for
+        `grace` seconds, cancel what is left, then release models."""
+        started = time.monotonic()
         await self.health.enter_graceful_shutdown()  # health checks now answer NOT_SERVING
+        if self.guard is not None and grace:
+            await self.guard.drain(grace)
+        left = None if grace is None else max(0.0, grace - (time.monotonic() - started))
         if self.web is not None:
             await self.web.stop()
-        await self.server.stop(grace)
+        await self.server.stop(left)
         await self.registry.close()
         self.service.close()
         if self.metrics_http is not None:
@@ -88,7 +95,7 @@ async def start_server(config: ServerConfig, registry: ModelRegistry | None = No
              f"{len(guard.keys.keys)} API keys" if guard.keys else "no API keys")
     for warning in exposure_warnings([config.address, config.web_address], guard.keys is not None, tls is not None):
         log.warning("%s", warning)
-    running = RunningServer(server, port, service, registry, health_servicer)
+    running = RunningServer(server, port, service, registry, health_servicer, guard=guard)
     if config.web_address:
         from .grpc_web import WebDoor, create_app
 

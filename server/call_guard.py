@@ -4,7 +4,8 @@
         the RPC's rule (RPC_RULES) -> the key named by `authorization: Bearer <key>`
         -> Unauthenticated (no key, unknown key) or PermissionDenied (key without the scope)
     admit(caller, images)                 when the call starts, after its request is read:
-        --max-inflight, then the key's concurrency, requests/s and images/s (rate_limits.py)
+        ShuttingDown once drain() began, then --max-inflight, then the key's concurrency,
+        requests/s and images/s (rate_limits.py)
         -> Throttled, or a Ticket that the door releases when the call ends
     relay(ticket, events)                 around a response stream:
         paces image events to the key's images/s and ends a stream past --max-stream-s
@@ -13,6 +14,11 @@ guard_native.py (a grpc.aio interceptor) and grpc_web.py (around each connectrpc
 thin adapters over this. With no keys file every caller is anonymous and only the admission
 limit and the stream cap apply. Health checks are never throttled: a load balancer probing a
 busy server must hear SERVING, not RESOURCE_EXHAUSTED.
+
+Draining (SIGTERM, app.py): drain() refuses every new call with UNAVAILABLE and a message that
+says why, and waits for the admitted ones to end. The guard does this, not grpc's own stop:
+grpc.aio's Server.stop(grace) ends calls that arrive during the grace period with a bare
+CANCELLED, which a client cannot tell from its own cancel and no retry policy retries.
 """
 from __future__ import annotations
 
@@ -25,7 +31,7 @@ from typing import AsyncIterator, Callable
 from avatarforge.v1 import avatarforge_pb2 as pb
 
 from .api_keys import ApiKey, KeyStore
-from .errors import PermissionDenied, StreamExpired, Unauthenticated
+from .errors import PermissionDenied, ShuttingDown, StreamExpired, Unauthenticated
 from .rate_limits import Admission, KeyQuota
 
 OPEN = "open"  # no key needed
@@ -110,6 +116,7 @@ class CallGuard:
             self.rules[HEALTH + name] = health
         self.rules[REFLECTION + "ServerReflectionInfo"] = reflection
         self._quotas: dict[str, KeyQuota] = {}
+        self.draining = False
 
     def rule(self, method: str) -> str:
         return self.rules.get(method, "admin")
@@ -135,6 +142,9 @@ class CallGuard:
         now = self.clock()
         if caller.exempt:
             return Ticket(self, caller, None, now)
+        if self.draining:
+            raise ShuttingDown("this server is shutting down and takes no new calls: retry on another instance, "
+                               "or here once it is back")
         self.admission.enter()
         quota = None
         if caller.key is not None:
@@ -145,6 +155,15 @@ class CallGuard:
                 self.admission.leave()
                 raise
         return Ticket(self, caller, quota, now)
+
+    async def drain(self, timeout_s: float, poll_s: float = 0.02) -> bool:
+        """Refuse new calls from now on; wait up to `timeout_s` for the admitted ones to end.
+        True when none is left."""
+        self.draining = True
+        deadline = time.monotonic() + timeout_s
+        while self.admission.in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(poll_s)
+        return not self.admission.in_flight
 
     def _quota(self, key: ApiKey, now: float) -> KeyQuota:
         quota = self._quotas.get(key.sha256)

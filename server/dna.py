@@ -26,6 +26,12 @@ from .errors import InvalidDna
 
 SCHEMA_VERSION = 1
 CHECKSUM_PREFIX = "sha256:"
+# The largest |value| a W+ code may hold. Faces of real models stay within about ±10 (avatars64
+# 3.3, the test models 7, StyleGAN2 FFHQ a few tens), so this leaves three orders of magnitude to
+# hand-made codes. Far beyond it float32 overflows: truncation at psi 2 doubles a value into
+# infinity, spherical interpolation squares it into one, and synthesis turns them into NaN, so the
+# server would render noise and hand out DNA it then refuses to read.
+MAX_ABS_W = 1.0e4
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,7 @@ def make_dna(
 ) -> pb.CharacterDna:
     if w_plus.shape != (model.num_ws, model.w_dim):
         raise ValueError(f"w_plus must be [{model.num_ws}, {model.w_dim}], got {list(w_plus.shape)}")
+    check_made_code(w_plus)
     dna = pb.CharacterDna(
         schema_version=SCHEMA_VERSION,
         model_name=model.name,
@@ -114,5 +121,19 @@ def read_dna(dna: pb.CharacterDna, model: ModelIdentity, where: str = "dna") -> 
         raise InvalidDna(f"{where}: w_plus has {len(dna.w_plus)} bytes, expected {expected} (float32 [{model.num_ws}, {model.w_dim}])")
     w = np.frombuffer(dna.w_plus, dtype="<f4").reshape(model.num_ws, model.w_dim).astype(np.float32)
     if not np.isfinite(w).all():
-        raise InvalidDna(f"{where}: w_plus contains NaN or infinity")
+        raise InvalidDna(f"{where}: w_plus contains NaN or infinity", f"{where}.w_plus")
+    peak = float(np.abs(w).max())
+    if peak > MAX_ABS_W:
+        raise InvalidDna(f"{where}: w_plus holds a value of magnitude {peak:.3g}; codes of faces stay within "
+                         f"±{MAX_ABS_W:g} (real models' within about ±10): the DNA was edited by hand or corrupted",
+                         f"{where}.w_plus")
     return w
+
+
+def check_made_code(w_plus: np.ndarray) -> None:
+    """A code the server computed from requested ones (an edit, a mix, a path) must be one it
+    reads back: raises InvalidDna when it is not finite or leaves ±MAX_ABS_W."""
+    if not np.isfinite(w_plus).all() or float(np.abs(w_plus).max()) > MAX_ABS_W:
+        raise InvalidDna(f"the requested edit takes the face's code beyond ±{MAX_ABS_W:g} (largest magnitude "
+                         f"{float(np.nanmax(np.abs(w_plus))):.3g}), where no face lies: start from a face nearer the "
+                         "model's average, or edit less")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -56,8 +57,10 @@ class EncodeRpc:
         self.config = config
         self.pipeline = pipeline
         self._cpu = ThreadPoolExecutor(1, thread_name_prefix="encode-cpu")
+        self._closing = threading.Event()
 
     def close(self) -> None:
+        self._closing.set()  # a refinement running now stops at its next step
         self._cpu.shutdown(wait=False, cancel_futures=True)
 
     async def _off_loop(self, fn, *args):
@@ -81,7 +84,17 @@ class EncodeRpc:
         refine_us, done = 0, 0
         if steps:
             targets = to_float(torch.from_numpy(np.stack([a.image for a in chosen])))
-            r = await self._off_loop(refine, rt.bundle.generator.synthesis, ws, targets, rt.w_std, steps, budget_s, rt.classifier)
+            # A cancelled call (client gone, deadline, shutdown's grace over) stops refining at
+            # the next step: the thread would otherwise run out its budget, holding the CPU from
+            # other calls and, at shutdown, the process (Python joins worker threads at exit).
+            cancelled = threading.Event()
+            stop = lambda: cancelled.is_set() or self._closing.is_set()  # noqa: E731
+            try:
+                r = await self._off_loop(refine, rt.bundle.generator.synthesis, ws, targets, rt.w_std, steps, budget_s,
+                                         rt.classifier, stop)
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
             ws, done, refine_us = r.ws, r.steps, int(r.seconds * 1e6)
         ws_np = np.ascontiguousarray(ws.numpy(), dtype=np.float32)
         pixels, image, timing = await self.pipeline.render_one_with_pixels(rt, ws_np, plan)

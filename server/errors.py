@@ -63,6 +63,16 @@ class Throttled(AvatarForgeError):
         self.retry_after_s = retry_after_s
 
 
+class BackendFailed(AvatarForgeError):
+    """The model backend raised on a batch (a driver error, memory, a bug): the requests in that
+    batch fail with INTERNAL; the server, and every other batch, go on."""
+
+
+class ShuttingDown(AvatarForgeError):
+    """The server got SIGTERM: calls in flight finish, new ones go elsewhere (a retry can succeed
+    on another instance, or on this one once restarted)."""
+
+
 class StreamExpired(AvatarForgeError):
     """A stream ran past the server's duration cap, or an EditSession sat idle too long."""
 
@@ -78,6 +88,8 @@ _CODES: dict[type[AvatarForgeError], grpc.StatusCode] = {
     PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     Throttled: grpc.StatusCode.RESOURCE_EXHAUSTED,
     StreamExpired: grpc.StatusCode.DEADLINE_EXCEEDED,
+    ShuttingDown: grpc.StatusCode.UNAVAILABLE,
+    BackendFailed: grpc.StatusCode.INTERNAL,
 }
 
 
@@ -93,6 +105,8 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """The status and message a failed call ends with, for either door. An unexpected failure
     is INTERNAL, logged with its traceback here, and named by type so a bug report says what."""
     code = grpc_code(exc)
+    if isinstance(exc, BackendFailed):  # its message says what failed; the batcher logged the traceback
+        return code, str(exc)
     if code == grpc.StatusCode.INTERNAL:
         log.error("internal error", exc_info=exc)
         return code, f"internal error: {type(exc).__name__}: {exc}"

@@ -5,16 +5,22 @@ The key is checked before the request is read: a refused call gets a handler tha
 the status and never parses its request. Admission is counted inside the handler, where a
 try/finally is sure to release it however the call ends (a call cancelled before its handler
 runs has nothing to release).
+
+Request bytes that do not parse as the method's message end the call with INVALID_ARGUMENT
+naming the message type. grpc.aio would answer UNKNOWN ("Unexpected DecodeError"), which tells a
+client author nothing and reads like a server fault; the parse runs inside grpc before any
+handler, so the deserializer is wrapped to hand the failure to the handler instead of raising.
 """
 from __future__ import annotations
 
 import inspect
+from contextlib import aclosing
 
 import grpc
 
 from .api import abort
 from .call_guard import CallGuard, Caller, images_requested
-from .errors import AvatarForgeError
+from .errors import AvatarForgeError, InvalidRequest
 
 
 def _metadata(details: grpc.HandlerCallDetails, name: str) -> str | None:
@@ -33,7 +39,7 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
             caller = self.guard.authenticate(details.method, _metadata(details, "authorization"))
         except AvatarForgeError as e:
             return _refused(handler, e)
-        return _guarded(handler, self.guard, caller)
+        return _parsed_safely(_guarded(handler, self.guard, caller), details.method)
 
 
 def _kind(handler: grpc.RpcMethodHandler) -> str:
@@ -77,3 +83,60 @@ def _guarded(handler: grpc.RpcMethodHandler, guard: CallGuard, caller: Caller) -
 
     wrapped = stream if handler.response_streaming and inspect.isasyncgenfunction(inner) else call
     return handler._replace(**{kind: wrapped})
+
+
+class _Undecodable:
+    """What a request deserializer returns for bytes that are not the method's message."""
+
+    def __init__(self, error: Exception):
+        self.error = error
+
+
+def _undecodable(method: str, request_type: str, error: Exception) -> InvalidRequest:
+    return InvalidRequest(f"the request of {method} is not a valid {request_type} message "
+                          f"({type(error).__name__}: {error}): send the bytes the generated client code serializes")
+
+
+async def _checked_stream(requests, method: str, request_type: str):
+    async for request in requests:
+        if isinstance(request, _Undecodable):
+            raise _undecodable(method, request_type, request.error)
+        yield request
+
+
+def _parsed_safely(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+    """The handler with a deserializer that never raises, and a check in front of the call that
+    ends one given an undecodable message (unary requests) or raises InvalidRequest where the
+    service reads one from its request stream."""
+    parse = handler.request_deserializer
+    if parse is None:
+        return handler
+    request_type = getattr(getattr(parse, "__self__", None), "DESCRIPTOR", None)
+    request_type = request_type.full_name if request_type is not None else "request"
+
+    def tolerant(data: bytes):
+        try:
+            return parse(data)
+        except Exception as e:  # any parse failure: DecodeError, or a deserializer's own error
+            return _Undecodable(e)
+
+    kind = _kind(handler)
+    inner = getattr(handler, kind)
+
+    async def checked(request, context):
+        if handler.request_streaming:
+            return _checked_stream(request, method, request_type)
+        if isinstance(request, _Undecodable):
+            await abort(context, _undecodable(method, request_type, request.error))
+        return request
+
+    async def call(request, context):
+        return await inner(await checked(request, context), context)
+
+    async def stream(request, context):
+        async with aclosing(inner(await checked(request, context), context)) as events:  # as api._streaming
+            async for event in events:
+                yield event
+
+    wrapped = stream if handler.response_streaming and inspect.isasyncgenfunction(inner) else call
+    return handler._replace(**{kind: wrapped, "request_deserializer": tolerant})

@@ -26,7 +26,9 @@ Who goes first (each priority is a FIFO; a job may be split across batches by ro
 Bulk work is bounded: `synthesize(..., BULK)` waits while `max_queued_rows`
 bulk rows are already queued, so a content build (or a slow client whose stream stopped
 reading, see service.generate_batch) queues at most that much and never starves the server.
-Work whose caller was cancelled is dropped before it reaches the backend.
+Work whose caller was cancelled is dropped before it reaches the backend. A backend call that
+raises fails the jobs of that batch with BackendFailed (INTERNAL; RenderPipeline turns it into
+ItemErrors for streams) and the dispatcher goes on with the next batch.
 
 Every batch is recorded in `stats` and, when given, in Prometheus `ServingMetrics`.
 """
@@ -44,6 +46,8 @@ from enum import IntEnum
 from typing import Callable
 
 import numpy as np
+
+from .errors import BackendFailed
 
 log = logging.getLogger(__name__)
 
@@ -367,12 +371,17 @@ class MicroBatcher:
             try:
                 images, slice_ws = await loop.run_in_executor(self._executor, self._run, batch)
             except Exception as e:  # a backend failure fails these jobs, not the dispatcher
-                log.exception("backend %s failed on a batch of %d", self.name, sum(s.stop - s.start for s in batch))
+                rows = sum(s.stop - s.start for s in batch)
+                log.exception("backend %s failed on a batch of %d", self.name, rows)
                 if self.metrics is not None:
                     self.metrics.count_error("compute", "INTERNAL")
+                failure = BackendFailed(f"the {self.backend_name} backend of model {self.name!r} failed on the batch of "
+                                        f"{rows} faces this request was in ({type(e).__name__}: {e}); the server is "
+                                        "still up: retry, and report it if it happens again")
+                failure.__cause__ = e
                 for s in batch:
                     if not s.job.future.done():
-                        s.job.future.set_exception(e)
+                        s.job.future.set_exception(failure)
                 continue
             end = time.perf_counter()
             if self.metrics is not None:

@@ -16,6 +16,7 @@ from avatarforge.client import AvatarForgeClient
 from avatarforge.models.bundle import create_seeded_bundle
 from avatarforge.server.app import RunningServer, start_server
 from avatarforge.server.config import ServerConfig
+from avatarforge.server.model_runtime import load_models
 
 # Limits small enough to test quickly, large enough for the determinism checks.
 WEB_ORIGIN = "http://game.example"
@@ -85,13 +86,20 @@ def client(server) -> AvatarForgeClient:
 def start_own_server(tiny_bundle):
     """Start servers of the tiny model with this module's own settings (keys, TLS, limits):
     start_own_server(keys_file=..., web_address="127.0.0.1:0") -> ServerHandle; all stop at the
-    module's end."""
+    module's end. wrap_backend(backend, bundle) -> backend, when given, replaces each model's
+    loaded backend before the server starts (fault injection: the wrapper must keep the backend
+    contract, server/backends/base.py)."""
     lt, started = _LoopThread(), []
 
-    def start(**settings) -> ServerHandle:
+    def start(wrap_backend=None, **settings) -> ServerHandle:
         config = ServerConfig(**{"address": "127.0.0.1:0", "model": str(tiny_bundle), "threads": "1",
                                  **TEST_CONFIG, **settings})
-        running = lt.run(start_server(config))
+        registry = None
+        if wrap_backend is not None:
+            registry = load_models(config)
+            for rt in registry.runtimes.values():
+                rt.backend = rt.batcher.backend = wrap_backend(rt.backend, rt.bundle)
+        running = lt.run(start_server(config, registry))
         started.append(running)
         return ServerHandle(f"127.0.0.1:{running.port}", running, lt.loop)
 

@@ -1,6 +1,7 @@
 """The server as a process: startup errors that name the problem, and SIGTERM draining."""
 from __future__ import annotations
 
+import concurrent.futures
 import shutil
 import signal
 import subprocess
@@ -84,3 +85,58 @@ def test_serving_processes_let_openmp_threads_sleep_unless_the_environment_says_
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == str(expected)
+
+
+def start_serving(*args) -> tuple[subprocess.Popen, str]:
+    """A server process on a free port, once it answers health checks."""
+    address = f"127.0.0.1:{free_port()}"
+    proc = subprocess.Popen(serve_cmd("--address", address, "--threads", "1", *args),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with AvatarForgeClient(address) as client:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                client.wait_until_serving(timeout=1)
+                return proc, address
+            except (grpc.FutureTimeoutError, grpc.RpcError):
+                assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+
+
+def encode_in_flight(client: AvatarForgeClient, budget_ms: int) -> concurrent.futures.Future:
+    """A unary Encode that refines for `budget_ms` (avatars64's own render as the picture), in a
+    thread; returns once it has been running for half a second."""
+    picture = client.generate(seeds=[5]).results[0].image.data
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    call = pool.submit(client.encode, [picture], refine_steps=10_000, refine_budget_ms=budget_ms)
+    pool.shutdown(wait=False)
+    time.sleep(0.5)
+    assert not call.done(), call.result()
+    return call
+
+
+@pytest.mark.parametrize("grace_s, budget_ms", [(10, 2500), (1, 5000)], ids=["call-within-grace", "call-past-grace"])
+def test_sigterm_drains_a_unary_call_refuses_new_ones_and_exits_within_grace(grace_s, budget_ms):
+    proc, address = start_serving("--model", "avatars64", "--grace", str(grace_s), "--max-refine-ms", "5000")
+    try:
+        with AvatarForgeClient(address, timeout=60) as client:
+            call = encode_in_flight(client, budget_ms)
+            proc.send_signal(signal.SIGTERM)
+            signalled = time.monotonic()
+            with pytest.raises(grpc.RpcError) as refused:  # new calls are refused at once
+                while time.monotonic() - signalled < 2:
+                    client.generate(seeds=[1])
+                    time.sleep(0.05)
+            assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+            if budget_ms / 1e3 < grace_s:  # the call in flight ends as it would have
+                reply = call.result(30)
+                assert reply.dna.w_plus and reply.scores.refine_steps > 0
+            else:  # cut at the end of the grace period
+                with pytest.raises(grpc.RpcError):
+                    call.result(30)
+        assert proc.wait(timeout=30) == 0
+        took = time.monotonic() - signalled
+        assert took <= grace_s + 1.5, f"the process exited {took:.1f} s after SIGTERM with --grace {grace_s}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

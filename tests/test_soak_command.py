@@ -25,3 +25,20 @@ def test_short_soak_runs_every_scenario_without_an_error(tiny_bundle, tmp_path):
     assert saturated["bulk_streams"] == 16 and saturated["bulk_share"] >= 0.2, saturated
     assert report["server_peak_rss_mb"] > 0
     assert "bulk share" in proc.stdout and "errors: 0" in proc.stdout
+
+
+CI_RSS_BOUND_MB = 1024  # the tiny model's server peaks near 340 MB under this load; 3x is a leak, not noise
+
+
+def test_short_endurance_of_64_streams_and_16_players_has_no_error_and_bounded_memory(tiny_bundle, tmp_path):
+    out = tmp_path / "endurance.json"
+    proc = subprocess.run([sys.executable, "-m", "avatarforge.cli", "soak", "--streams", "64", "--players", "16",
+                           "--short", "--model", str(tiny_bundle), "--backend", "torch", "--threads", "1",
+                           "--max-rss-mb", str(CI_RSS_BOUND_MB), "--json", str(out)],
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(out.read_text())
+    assert report["errors"] == [] and (report["streams"], report["players"]) == (64, 16)
+    assert report["bulk_images"] > 0 and report["player_calls"] > 0
+    assert 0 < report["server_peak_rss_mb"] < CI_RSS_BOUND_MB
+    assert "errors: 0" in proc.stdout and "server peak RSS" in proc.stdout

@@ -1,8 +1,12 @@
 """`avatarforge generate`: faces for a set of seeds, written to a folder with their DNA.
 
 Files: seed000042.png (or .jpg/.webp/.rgba) and seed000042.dna (a serialized CharacterDna).
-A seed whose image and DNA are both on disk is skipped, so re-running after a crash resumes;
-files are written under a temporary name and renamed, so a crash never leaves half a file.
+Re-running after a crash resumes: a seed counts as done when its image is on disk and its DNA
+parses and names that seed. Each file is written under a temporary name (`<name>.part`) and
+renamed, the image before the DNA, so a killed run leaves whole files or `.part` leftovers, which
+the next run deletes. (A rename is atomic against a killed process; surviving a power cut would
+also need an fsync per file, which a bulk run of small files pays for dearly.) One run per
+folder at a time.
 """
 from __future__ import annotations
 
@@ -56,9 +60,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".part")
+    tmp = path.with_name(path.name + PART)
     tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+PART = ".part"
+
+
+def _done(seed: int, image: Path, dna: Path) -> bool:
+    """Whether a seed's files are whole: the image there, the DNA one that parses and names it
+    (a DNA is renamed into place last, so it vouches for the image before it)."""
+    from avatarforge.v1 import avatarforge_pb2 as pb
+
+    if not (image.exists() and dna.exists()):
+        return False
+    try:
+        stored = pb.CharacterDna.FromString(dna.read_bytes())
+    except Exception:  # noqa: BLE001 - a DecodeError, or any damage the parser reports otherwise
+        return False
+    return stored.HasField("seed") and stored.seed == seed
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,7 +93,10 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     paths = {s: (out / f"seed{s:06d}.{ext}", out / f"seed{s:06d}.dna") for s in args.seeds}
-    todo = [s for s, (img, dna) in paths.items() if not (img.exists() and dna.exists())]
+    for img, dna in paths.values():  # leftovers of a killed run
+        for part in (img.with_name(img.name + PART), dna.with_name(dna.name + PART)):
+            part.unlink(missing_ok=True)
+    todo = [s for s, (img, dna) in paths.items() if not _done(s, img, dna)]
     failed = 0
     with connect(args) as client:
         try:
@@ -89,8 +113,8 @@ def run(args: argparse.Namespace) -> int:
                         tqdm.write(f"seed {item.seed}: {item.error.message}", file=sys.stderr)
                     else:
                         img_path, dna_path = paths[item.seed]
-                        _write_atomic(dna_path, item.dna.SerializeToString())
                         _write_atomic(img_path, item.image.data)
+                        _write_atomic(dna_path, item.dna.SerializeToString())
                     bar.update(1)
             bar.close()
         except grpc.RpcError as e:
