@@ -163,13 +163,16 @@ def head_totals(measured: dict) -> dict:
 
 
 def head_table(result: dict) -> str:
-    lines = ["| part | values | success (n, both sets) | others unchanged | values meeting 97 % / 90 % |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = ["| part | values | success (n, both sets) | others unchanged | classifier recall on real renders (mean of values) "
+             "| values meeting 97 % / 90 % |",
+             "| --- | --- | --- | --- | --- | --- |"]
     for head, t in result["per_head"].items():
         rows = result["per_value"][head].values()
         met = sum(r["all"]["success"] is not None and r["all"]["success"] >= TARGET_SUCCESS
                   and (r["all"]["unchanged"] or 0) >= TARGET_UNCHANGED for r in rows)
-        lines.append(f"| `{head}` | {len(rows)} | {_pct(t['success'])} ({t['n']}) | {_pct(t['unchanged'])} | {met} of {len(rows)} |")
+        recall = [r["reader_recall_on_real"] for r in rows if r["reader_recall_on_real"] is not None]
+        lines.append(f"| `{head}` | {len(rows)} | {_pct(t['success'])} ({t['n']}) | {_pct(t['unchanged'])} | "
+                     f"{_pct(sum(recall) / len(recall))} | {met} of {len(rows)} |")
     return "\n".join(lines)
 
 
@@ -187,6 +190,18 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def write_tables(result: dict, readme: Path, bundle) -> None:
+    """Fill the README's part-setting blocks and store the result in the bundle's manifest."""
+    readme.write_text(replace_blocks(readme.read_text(), {"part-setting-heads": head_table(result),
+                                                          "part-setting-table": table(result)}))
+    manifest = json.loads((bundle.path / MANIFEST).read_text())
+    # Both sets together per value; the split by set stays in the run's JSON and the README.
+    per_value = {head: {name: r["all"] | {"reader_recall_on_real": r["reader_recall_on_real"]} for name, r in rows.items()}
+                 for head, rows in result["per_value"].items()}
+    manifest["part_setting"] = {k: v for k, v in result.items() if k not in ("threads", "per_value")} | {"per_value": per_value}
+    (bundle.path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default="avatars64")
@@ -195,8 +210,15 @@ def main(argv=None) -> None:
     p.add_argument("--ceiling-renders", type=int, default=1000, help="real renders the classifier's recall is taken on")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", type=Path, default=Path("runs/part_setting.json"))
-    p.add_argument("--write", default=None, metavar="README", help="fill its part-setting-table block and the manifest")
+    p.add_argument("--write", default=None, metavar="README", help="fill its part-setting blocks and the manifest")
+    p.add_argument("--from-json", type=Path, default=None, help="write the tables of a saved run instead of measuring")
     a = p.parse_args(argv)
+    if a.from_json is not None:
+        result = json.loads(a.from_json.read_text())
+        print(head_table(result) + "\n\n" + table(result))
+        if a.write:
+            write_tables(result, Path(a.write), load_bundle(a.model))
+        return
     torch.set_num_threads(a.threads)
     t0 = time.time()
     bundle = load_bundle(a.model)
@@ -228,12 +250,7 @@ def main(argv=None) -> None:
     a.out.write_text(json.dumps(result, indent=1))
     print(head_table(result) + "\n\n" + table(result))
     if a.write:
-        readme = Path(a.write)
-        readme.write_text(replace_blocks(readme.read_text(), {"part-setting-heads": head_table(result),
-                                                              "part-setting-table": table(result)}))
-        manifest = json.loads((bundle.path / MANIFEST).read_text())
-        manifest["part_setting"] = {k: v for k, v in result.items() if k != "threads"}
-        (bundle.path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        write_tables(result, Path(a.write), bundle)
     print(f"done in {time.time() - t0:.0f} s; {a.out}")
 
 
