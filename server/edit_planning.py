@@ -57,11 +57,11 @@ class EditPlan:
     psi: float | None  # truncation toward the average face; None = none
     output: validation.OutputPlan
     set_parts: tuple[tuple[int, int], ...] = ()  # (part index, value index), each part once
-    part_names: tuple[tuple[str, float], ...] = ()  # their provenance records
+    parts_record: tuple[tuple[str, float], ...] = ()  # their provenance entries
 
     def record(self) -> list[tuple[str, float]]:
         """The provenance entries this plan appends to a DNA's edit list (see module doc)."""
-        out = list(self.part_names)
+        out = list(self.parts_record)
         if self.mix_ws is not None:
             out.append((f"mix/{self.mix_tag}/{self.mix_layers.start}-{self.mix_layers.stop}", self.mix_weight))
         out += [(name, s) for name, s in self.edits if s != 0]

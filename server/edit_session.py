@@ -22,7 +22,8 @@ research/serving.md, implication 4). When the client half-closes, the pending st
 is still rendered, everything in the outbox is sent, then the stream ends.
 
 Start (EditStart) renders the start face into EditStarted; a state before a valid start is an
-error event. Commit answers with the DNA of the latest accepted state (W+ after the edits; the
+error event. The first state that sets parts reads the start face's parts once (face_parts.py:
+from its seed, or by the classifier from the start render kept for this). Commit answers with the DNA of the latest accepted state (W+ after the edits; the
 edit list records how, see edit_planning.py). A client that sends nothing for idle_timeout_s
 (--edit-idle-timeout-s) has its session ended with DEADLINE_EXCEEDED.
 """
