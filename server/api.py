@@ -81,3 +81,4 @@ class AvatarForgeServicer(pb_grpc.AvatarForgeServicer):
     Mutate = _unary(AvatarForgeService.mutate)
     RenderPreview = _unary(AvatarForgeService.render_preview)
     Encode = _unary(AvatarForgeService.encode)
+    GetParts = _unary(AvatarForgeService.get_parts)

@@ -14,7 +14,7 @@ slow every RPC; inverting SHA-256 of a 256-bit secret is out of reach. Whoever r
 learns names, scopes and quotas, never a usable key. A key is found by the hash of what the
 client sent (a dict lookup), so no key is compared character by character.
 
-Scopes: generate (Generate, GenerateBatch), edit (EditSession, RenderPreview, Interpolate, Mix,
+Scopes: generate (Generate, GenerateBatch), edit (EditSession, RenderPreview, GetParts, Interpolate, Mix,
 Mutate), encode (Encode), admin (every scope). Quotas of 0 mean unlimited.
 """
 from __future__ import annotations

@@ -53,6 +53,7 @@ RPC_RULES: dict[str, str] = {
     _AF + "Mix": "edit",
     _AF + "Mutate": "edit",
     _AF + "Encode": "encode",
+    _AF + "GetParts": "edit",  # an editor reads a face's parts to fill its part pickers
     HEALTH + "Check": OPEN,
     HEALTH + "Watch": OPEN,
     REFLECTION + "ServerReflectionInfo": ANY_KEY,
@@ -68,6 +69,8 @@ def images_requested(method: str, request) -> int:
         return len(request.characters)
     if rpc == "Mutate":
         return max(0, request.count)
+    if rpc == "GetParts":  # a DNA's parts are read off its render; a seed's cost nothing
+        return sum(c.HasField("dna") for c in request.characters)
     return 1 if rpc in ("Mix", "RenderPreview") else 0
 
 

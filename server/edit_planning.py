@@ -4,7 +4,11 @@ statistics: no rendering, no RPC. The RPCs are edit_rpcs.py and edit_session.py.
 
 An editor state is absolute (never a delta) and applies to the session's start face, in order:
 
-    start W+ --mix (other face's layers, weighted)--> --direction edits--> --truncate (psi)--> W+
+    start W+ --set parts--> --mix (other face's layers, weighted)--> --direction edits--> --truncate (psi)--> W+
+
+Set parts come first because they say what the face is; the sliders then move that face. They
+need the start face's parts (face_parts.py reads them: exact for seed faces, the classifier's
+reading otherwise), which the caller passes in.
 
 Validation happens when a state arrives (so a bad state is answered at once, and a pending
 state is always renderable); the W+ is computed only for the states actually rendered or
@@ -12,6 +16,7 @@ committed. The latent math is models/latent_ops.py and models/directions.py.
 
 Provenance: a derived DNA keeps its parent's seed/psi and edit list and appends what was done,
 so `edits` reads as the recipe. Besides direction names, these records are used:
+    part/<part>/<VALUE>                     strength = 1: that part set to that value
     mix/<parent checksum, 12 hex>/<a>-<b>   strength = mix weight, layers a..b-1
     mix/blend/<checksum 12 hex>             strength = normalised weight of that parent
     truncate                                strength = psi
@@ -30,11 +35,13 @@ import torch
 
 from avatarforge.models import latent_ops
 from avatarforge.models.directions import apply_edits
+from avatarforge.models.part_setting import set_parts, with_changes
 from avatarforge.v1 import avatarforge_pb2 as pb
 
 from . import validation
 from .dna import make_dna, read_dna
 from .errors import InvalidRequest
+from .face_parts import check_set_parts, part_records
 from .model_runtime import ModelRuntime
 
 
@@ -49,10 +56,12 @@ class EditPlan:
     mix_tag: str  # the other face's checksum prefix, for the provenance record
     psi: float | None  # truncation toward the average face; None = none
     output: validation.OutputPlan
+    set_parts: tuple[tuple[int, int], ...] = ()  # (part index, value index), each part once
+    parts_record: tuple[tuple[str, float], ...] = ()  # their provenance entries
 
     def record(self) -> list[tuple[str, float]]:
         """The provenance entries this plan appends to a DNA's edit list (see module doc)."""
-        out = []
+        out = list(self.parts_record)
         if self.mix_ws is not None:
             out.append((f"mix/{self.mix_tag}/{self.mix_layers.start}-{self.mix_layers.stop}", self.mix_weight))
         out += [(name, s) for name, s in self.edits if s != 0]
@@ -96,8 +105,9 @@ def check_edits(rt: ModelRuntime, edits, where: str = "edits") -> tuple[tuple[st
 
 
 def plan_edit(rt: ModelRuntime, msg, default_output: validation.OutputPlan | None = None) -> EditPlan:
-    """Validate an EditState or RenderPreviewRequest (fields edits, mix, truncation_psi, output).
-    An empty output falls back to `default_output` (the session's), when given."""
+    """Validate an EditState or RenderPreviewRequest (fields set_parts, edits, mix, truncation_psi,
+    output). An empty output falls back to `default_output` (the session's), when given."""
+    parts = check_set_parts(rt, msg.set_parts)
     edits = check_edits(rt, msg.edits)
     num_ws = rt.bundle.config.num_ws
     mix_ws, mix_layers, weight, tag = None, range(num_ws), 1.0, ""
@@ -116,12 +126,17 @@ def plan_edit(rt: ModelRuntime, msg, default_output: validation.OutputPlan | Non
         output = default_output
     else:
         output = validation.output(msg.output, rt.resolution, rt.sizes)
-    return EditPlan(edits, mix_ws, mix_layers, weight, tag, psi, output)
+    records = tuple(part_records(rt.parts, parts)) if parts else ()
+    return EditPlan(edits, mix_ws, mix_layers, weight, tag, psi, output, parts, records)
 
 
-def edited_ws(rt: ModelRuntime, start_ws: np.ndarray, plan: EditPlan) -> np.ndarray:
-    """The W+ of a plan applied to a start face: float32 [num_ws, w_dim] -> float32 [num_ws, w_dim]."""
+def edited_ws(rt: ModelRuntime, start_ws: np.ndarray, plan: EditPlan, start_parts: np.ndarray | None = None) -> np.ndarray:
+    """The W+ of a plan applied to a start face: float32 [num_ws, w_dim] -> float32 [num_ws, w_dim].
+    `start_parts` (int64 [num_parts], the start face's parts) is needed when the plan sets parts."""
     ws = torch.from_numpy(start_ws)[None]  # [1, num_ws, w_dim]
+    if plan.set_parts:
+        base = start_parts[None]
+        ws = set_parts(ws, rt.bundle.generator.mapping, base, with_changes(base, dict(plan.set_parts)))
     if plan.mix_ws is not None:
         other = torch.from_numpy(plan.mix_ws)[None]
         blended = latent_ops.lerp(ws, other, plan.mix_weight)  # weight 1 copies `other` exactly

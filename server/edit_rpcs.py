@@ -19,6 +19,7 @@ from .config import ServerConfig
 from .dna import make_dna, read_dna
 from .edit_planning import derived_dna, dna_tag, edited_ws, layer_range, plan_edit
 from .errors import InvalidRequest
+from .face_parts import PartReader
 from .model_runtime import ModelRegistry
 from .render_pipeline import RenderItem, RenderPipeline
 from .scheduler import Priority
@@ -46,10 +47,11 @@ def path_ws(keys: np.ndarray, ts: np.ndarray, method: str, center: torch.Tensor)
 class EditRpcs:
     """The editing RPCs of one server: its models, limits and render path."""
 
-    def __init__(self, registry: ModelRegistry, config: ServerConfig, pipeline: RenderPipeline):
+    def __init__(self, registry: ModelRegistry, config: ServerConfig, pipeline: RenderPipeline, parts: PartReader):
         self.registry = registry
         self.config = config
         self.pipeline = pipeline
+        self.parts = parts
 
     async def render_preview(self, request: pb.RenderPreviewRequest) -> pb.RenderPreviewResponse:
         rid = validation.request_id(request.request_id)
@@ -58,8 +60,9 @@ class EditRpcs:
             raise InvalidRequest("dna is empty: give the DNA of the face to edit")
         start = read_dna(request.dna, rt.identity)
         plan = plan_edit(rt, request)
+        start_parts = (await self.parts.parts_of(rt, request.dna, start))[0] if plan.set_parts else None
         t = time.perf_counter()
-        ws = edited_ws(rt, start, plan)
+        ws = edited_ws(rt, start, plan, start_parts)
         image, timing = await self.pipeline.render_one(rt, ws, plan.output, int((time.perf_counter() - t) * 1e6))
         return pb.RenderPreviewResponse(request_id=rid, image=image, dna=derived_dna(rt, request.dna, ws, plan.record()),
                                         timing=timing)

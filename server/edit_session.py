@@ -22,7 +22,8 @@ research/serving.md, implication 4). When the client half-closes, the pending st
 is still rendered, everything in the outbox is sent, then the stream ends.
 
 Start (EditStart) renders the start face into EditStarted; a state before a valid start is an
-error event. Commit answers with the DNA of the latest accepted state (W+ after the edits; the
+error event. The first state that sets parts reads the start face's parts once (face_parts.py:
+from its seed, or by the classifier from the start render kept for this). Commit answers with the DNA of the latest accepted state (W+ after the edits; the
 edit list records how, see edit_planning.py). A client that sends nothing for idle_timeout_s
 (--edit-idle-timeout-s) has its session ended with DEADLINE_EXCEEDED.
 """
@@ -44,6 +45,7 @@ from . import validation
 from .dna import read_dna
 from .edit_planning import EditPlan, derived_dna, edited_ws, plan_edit
 from .errors import InvalidRequest, StreamExpired, item_error_code
+from .face_parts import PartReader
 from .model_runtime import ModelRegistry, ModelRuntime
 from .render_pipeline import RenderPipeline
 
@@ -58,6 +60,8 @@ class _Start:
     dna: pb.CharacterDna
     ws: np.ndarray  # float32 [num_ws, w_dim]
     output: validation.OutputPlan
+    pixels: np.ndarray  # uint8 [H, W, 3]: its render, which the classifier reads parts from when it must
+    parts: np.ndarray | None = None  # int64 [num_parts], read when a state first sets parts
 
 
 @dataclass
@@ -122,9 +126,10 @@ class _Outbox:
 
 
 class EditSession:
-    def __init__(self, registry: ModelRegistry, pipeline: RenderPipeline, idle_timeout_s: float = 0.0):
+    def __init__(self, registry: ModelRegistry, pipeline: RenderPipeline, parts: PartReader, idle_timeout_s: float = 0.0):
         self.registry = registry
         self.pipeline = pipeline
+        self.parts = parts
         self.idle_timeout_s = idle_timeout_s  # 0 = a session may wait for its next message for ever
         self.session_id = uuid.uuid4().hex[:16]
         self.start: _Start | None = None
@@ -172,7 +177,7 @@ class EditSession:
                         await self._on_start(req.start)
                     elif kind == "state":
                         seq = req.state.seq
-                        self._on_state(req.state)
+                        await self._on_state(req.state)
                     elif kind == "commit":
                         self._on_commit(req.commit)
                     else:
@@ -194,11 +199,11 @@ class EditSession:
             raise InvalidRequest("start.dna is empty: give the DNA of the face to edit")
         ws = read_dna(msg.dna, rt.identity, "start.dna")
         output = validation.output(msg.output, rt.resolution, rt.sizes)
-        image, _ = await self.pipeline.render_one(rt, ws, output)
-        self.start = _Start(rt, msg.dna, ws, output)
+        pixels, image, _ = await self.pipeline.render_one_with_pixels(rt, ws, output)
+        self.start = _Start(rt, msg.dna, ws, output, pixels)
         self.outbox.put(pb.EditEvent(started=pb.EditStarted(session_id=self.session_id, image=image)))
 
-    def _on_state(self, msg: pb.EditState) -> None:
+    async def _on_state(self, msg: pb.EditState) -> None:
         if self.start is None:
             raise InvalidRequest(f"state {msg.seq} came before a valid start: send EditStart with the face's DNA first")
         last = self.latest.seq if self.latest else 0
@@ -206,6 +211,9 @@ class EditSession:
             raise InvalidRequest(f"state seq {msg.seq} is not after the last accepted seq {last}: "
                                  "number states 1, 2, 3, ... in the order they are sent")
         state = _State(msg.seq, plan_edit(self.start.rt, msg, self.start.output))
+        if state.plan.set_parts and self.start.parts is None:
+            s = self.start
+            s.parts = (await self.parts.parts_of(s.rt, s.dna, s.ws, s.pixels))[0]
         self.latest = state
         if self.pending is not None:
             self.skipped += 1  # latest wins: the older state is never rendered
@@ -222,7 +230,7 @@ class EditSession:
         if self.latest is None:  # nothing edited: the start face as it came
             dna = self.start.dna
         else:
-            ws = edited_ws(self.start.rt, self.start.ws, self.latest.plan)
+            ws = edited_ws(self.start.rt, self.start.ws, self.latest.plan, self.start.parts)
             dna = derived_dna(self.start.rt, self.start.dna, ws, self.latest.plan.record())
         self.outbox.put(pb.EditEvent(committed=pb.EditCommitted(seq=msg.seq, dna=dna)))
 
@@ -253,7 +261,7 @@ class EditSession:
 
     async def _render(self, state: _State, skipped: int) -> pb.EditPreview:
         t = time.perf_counter()
-        ws = edited_ws(self.start.rt, self.start.ws, state.plan)
+        ws = edited_ws(self.start.rt, self.start.ws, state.plan, self.start.parts)
         image, timing = await self.pipeline.render_one(self.start.rt, ws, state.plan.output,
                                                        int((time.perf_counter() - t) * 1e6))
         return pb.EditPreview(seq=state.seq, image=image, timing=timing, skipped=skipped)

@@ -21,6 +21,7 @@ from avatarforge.models.attribute_classifier import load_bundle_classifier
 from avatarforge.models.bundle import DEFAULT_MODEL, Bundle, BundleError, load_bundle, resolve_bundle_path
 from avatarforge.models.directions import Direction, load_directions, w_statistics
 from avatarforge.models.encoder import load_bundle_encoder
+from avatarforge.models.part_setting import PartVocabulary, vocabulary
 from avatarforge.server.backends.precision_gate import create_serving_backend
 
 from .dna import ModelIdentity
@@ -65,6 +66,8 @@ class ModelRuntime:
     encoder: object | None = None  # models.encoder.Encoder
     classifier: object | None = None  # models.attribute_classifier.AttributeClassifier
     framing: Framing | None = None
+    # Named parts (GetParts, set_parts): a parts mapping named by the classifier's heads, or None.
+    parts: PartVocabulary | None = None
 
     @property
     def identity(self) -> ModelIdentity:
@@ -150,8 +153,10 @@ def load_models(config) -> ModelRegistry:
         directions = load_directions(bundle, sefa_k=SEFA_COMPONENTS)
         _, w_std = w_statistics(bundle.generator)
         psi = bundle.default_truncation_psi if config.default_psi is None else config.default_psi
+        classifier = load_bundle_classifier(bundle)
         runtimes.append(ModelRuntime(bundle, backend, batcher, directions, w_std, psi, encoder=load_bundle_encoder(bundle),
-                                     classifier=load_bundle_classifier(bundle), framing=Framing.from_manifest(bundle.manifest)))
+                                     classifier=classifier, framing=Framing.from_manifest(bundle.manifest),
+                                     parts=vocabulary(bundle.generator.mapping, classifier.vocab if classifier else None)))
     return ModelRegistry(runtimes, metrics)
 
 

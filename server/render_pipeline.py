@@ -99,10 +99,15 @@ class RenderPipeline:
                                      ) -> tuple[np.ndarray, pb.FaceImage, pb.RenderTiming]:
         """render_one, plus the rendered pixels uint8 [H, W, 3] at the native resolution (what
         Encode scores against the picture)."""
-        images, bt = await rt.render(ws[None], Priority.INTERACTIVE)
+        images, bt = await self.render_pixels(rt, ws[None], Priority.INTERACTIVE)
         (image, encode_us), = await self._encode_all(images, output)
         return images[0], image, pb.RenderTiming(queue_us=bt.queue_us, compute_us=bt.compute_us + compute_extra_us,
                                                  encode_us=encode_us, batch_size=bt.batch_size)
+
+    async def render_pixels(self, rt: ModelRuntime, ws: np.ndarray, priority: Priority) -> tuple[np.ndarray, object]:
+        """W+ float32 [N, num_ws, w_dim] -> (uint8 [N, H, W, 3] at the native resolution, BatchTiming),
+        with no image encoding: for readers of the pixels (the parts classifier)."""
+        return await rt.render(ws, priority)
 
     def item_error(self, it: RenderItem, rid: str, exc: BaseException) -> pb.FaceResult:
         if self.metrics is not None:

@@ -22,6 +22,7 @@ from .edit_rpcs import EditRpcs
 from .edit_session import EditSession
 from .encode_rpc import EncodeRpc
 from .errors import InvalidRequest
+from .face_parts import PartReader
 from .model_runtime import ModelRegistry, ModelRuntime
 from .render_pipeline import RenderItem, RenderPipeline
 from .scheduler import Priority
@@ -53,11 +54,13 @@ class AvatarForgeService:
         self.registry = registry
         self.config = config
         self.pipeline = RenderPipeline(config.encode_workers, registry.metrics)
-        self.edits = EditRpcs(registry, config, self.pipeline)
+        self.parts = PartReader(self.pipeline, config.max_unary_items)
+        self.edits = EditRpcs(registry, config, self.pipeline, self.parts)
         self.encoding = EncodeRpc(registry, config, self.pipeline)
 
     def close(self) -> None:
         self.encoding.close()
+        self.parts.close()
         self.pipeline.close()
 
     # ------------------------------------------------------------------ models
@@ -82,7 +85,15 @@ class AvatarForgeService:
                                    max_encode_images=c.max_encode_images, max_encode_pixels=c.max_encode_pixels,
                                    max_refine_ms=c.max_refine_ms),
             data_licence=str(manifest.get("data", {}).get("licence", "")),
+            parts=self._part_infos(rt),
         )
+
+    @staticmethod
+    def _part_infos(rt: ModelRuntime) -> list[pb.PartInfo]:
+        if rt.parts is None:
+            return []
+        accuracy = (rt.bundle.manifest.get("classifier") or {}).get("heldout_accuracy", {})
+        return [pb.PartInfo(name=name, values=values, classifier_accuracy=accuracy.get(name)) for name, values in rt.parts.values.items()]
 
     @staticmethod
     def _direction_info(d) -> pb.DirectionInfo:
@@ -194,7 +205,7 @@ class AvatarForgeService:
     # ------------------------------------------------------------------ editing
 
     def edit_session(self, requests: AsyncIterator[pb.EditRequest]) -> AsyncIterator[pb.EditEvent]:
-        return EditSession(self.registry, self.pipeline, self.config.edit_idle_timeout_s).run(requests)
+        return EditSession(self.registry, self.pipeline, self.parts, self.config.edit_idle_timeout_s).run(requests)
 
     async def render_preview(self, request: pb.RenderPreviewRequest) -> pb.RenderPreviewResponse:
         return await self.edits.render_preview(request)
@@ -207,6 +218,9 @@ class AvatarForgeService:
 
     async def mutate(self, request: pb.MutateRequest) -> pb.GenerateResponse:
         return await self.edits.mutate(request)
+
+    async def get_parts(self, request: pb.GetPartsRequest) -> pb.GetPartsResponse:
+        return await self.parts.get_parts(self.registry.get(request.model), request)
 
     # ------------------------------------------------------------------ personalisation
 

@@ -186,12 +186,13 @@ class AvatarForgeClient:
         return EditSessionStream(self.stub, start, timeout)
 
     def render_preview(self, dna: pb.CharacterDna, edits: Mapping[str, float] | None = None, *,
-                       mix: pb.MixSpec | None = None, psi: float | None = None, model: str = "",
-                       format: str | int = "png", size: int = 0, quality: int = 0,
+                       mix: pb.MixSpec | None = None, psi: float | None = None, set_parts: Mapping[str, str] | None = None,
+                       model: str = "", format: str | int = "png", size: int = 0, quality: int = 0,
                        request_id: str = "") -> pb.RenderPreviewResponse:
-        """One edited render without a session (the same result as an EditSession preview)."""
+        """One edited render without a session (the same result as an EditSession preview).
+        `set_parts` sets parts by name, e.g. {"hair_color": "RED"} (ModelInfo.parts lists them)."""
         req = pb.RenderPreviewRequest(request_id=request_id, model=model, dna=dna, edits=_edits(edits), mix=mix,
-                                      output=output_spec(format, size, quality))
+                                      set_parts=_parts(set_parts), output=output_spec(format, size, quality))
         if psi is not None:
             req.truncation_psi = psi
         return self.stub.RenderPreview(req, timeout=self.timeout)
@@ -221,6 +222,14 @@ class AvatarForgeClient:
                                output=output_spec(format, size, quality))
         return self.stub.Mutate(req, timeout=self.timeout)
 
+    def get_parts(self, seeds: Iterable[int] = (), dnas: Iterable[pb.CharacterDna] = (), *, model: str = "",
+                  request_id: str = "") -> pb.GetPartsResponse:
+        """The parts of faces, seeds first, then DNAs; each FaceParts says whether they are exact
+        (PARTS_SOURCE_SEED) or the classifier's reading of the render (PARTS_SOURCE_CLASSIFIER)."""
+        chars = [pb.CharacterSource(seed=s) for s in seeds] + [pb.CharacterSource(dna=d) for d in dnas]
+        return self.stub.GetParts(pb.GetPartsRequest(request_id=request_id, model=model, characters=chars),
+                                  timeout=self.timeout)
+
     # ------------------------------------------------------------------ personalisation
 
     def encode(self, pictures: Sequence[bytes | pb.FaceImage], *, refine_steps: int = 0, refine_budget_ms: int = 0,
@@ -237,6 +246,15 @@ class AvatarForgeClient:
 
 def _edits(edits: Mapping[str, float] | None) -> list[pb.DirectionEdit]:
     return [pb.DirectionEdit(direction=k, strength=v) for k, v in (edits or {}).items()]
+
+
+def _parts(set_parts: Mapping[str, str] | None) -> list[pb.PartValue]:
+    return [pb.PartValue(part=k, value=v) for k, v in (set_parts or {}).items()]
+
+
+def parts_dict(face: pb.FaceParts) -> dict[str, str]:
+    """One face of a GetParts reply as {part: value}."""
+    return {p.part: p.value for p in face.parts}
 
 
 class EditRejected(RuntimeError):
@@ -271,11 +289,12 @@ class EditSessionStream:
         self.close()
 
     def update(self, edits: Mapping[str, float] | None = None, *, mix: pb.MixSpec | None = None,
-               psi: float | None = None, output: pb.OutputSpec | None = None, seq: int | None = None) -> int:
+               psi: float | None = None, set_parts: Mapping[str, str] | None = None,
+               output: pb.OutputSpec | None = None, seq: int | None = None) -> int:
         """Send the editor's whole state (latest wins on the server); returns its seq."""
         with self._lock:
             self.seq = self.seq + 1 if seq is None else seq
-            state = pb.EditState(seq=self.seq, edits=_edits(edits), mix=mix, output=output)
+            state = pb.EditState(seq=self.seq, edits=_edits(edits), mix=mix, set_parts=_parts(set_parts), output=output)
             if psi is not None:
                 state.truncation_psi = psi
             self._requests.put(pb.EditRequest(state=state))

@@ -27,6 +27,12 @@ class MixMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MIX_MODE_UNSPECIFIED: _ClassVar[MixMode]
     MIX_MODE_BLEND: _ClassVar[MixMode]
     MIX_MODE_STYLE: _ClassVar[MixMode]
+
+class PartsSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PARTS_SOURCE_UNSPECIFIED: _ClassVar[PartsSource]
+    PARTS_SOURCE_SEED: _ClassVar[PartsSource]
+    PARTS_SOURCE_CLASSIFIER: _ClassVar[PartsSource]
 IMAGE_FORMAT_UNSPECIFIED: ImageFormat
 IMAGE_FORMAT_PNG: ImageFormat
 IMAGE_FORMAT_JPEG: ImageFormat
@@ -39,6 +45,9 @@ INTERPOLATION_SPACE_W_PLUS_SLERP: InterpolationSpace
 MIX_MODE_UNSPECIFIED: MixMode
 MIX_MODE_BLEND: MixMode
 MIX_MODE_STYLE: MixMode
+PARTS_SOURCE_UNSPECIFIED: PartsSource
+PARTS_SOURCE_SEED: PartsSource
+PARTS_SOURCE_CLASSIFIER: PartsSource
 
 class OutputSpec(_message.Message):
     __slots__ = ("format", "size", "quality", "bottom_up")
@@ -99,6 +108,14 @@ class DirectionEdit(_message.Message):
     direction: str
     strength: float
     def __init__(self, direction: _Optional[str] = ..., strength: _Optional[float] = ...) -> None: ...
+
+class PartValue(_message.Message):
+    __slots__ = ("part", "value")
+    PART_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    part: str
+    value: str
+    def __init__(self, part: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
 
 class CharacterDna(_message.Message):
     __slots__ = ("schema_version", "model_name", "model_version", "generator_sha256", "w_plus", "num_ws", "w_dim", "seed", "truncation_psi", "edits", "checksum")
@@ -238,6 +255,16 @@ class DirectionInfo(_message.Message):
     unchanged: float
     def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., layer_start: _Optional[int] = ..., layer_end: _Optional[int] = ..., kind: _Optional[str] = ..., strength_min: _Optional[float] = ..., strength_max: _Optional[float] = ..., default_strength: _Optional[float] = ..., success: _Optional[float] = ..., unchanged: _Optional[float] = ...) -> None: ...
 
+class PartInfo(_message.Message):
+    __slots__ = ("name", "values", "classifier_accuracy")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    CLASSIFIER_ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    values: _containers.RepeatedScalarFieldContainer[str]
+    classifier_accuracy: float
+    def __init__(self, name: _Optional[str] = ..., values: _Optional[_Iterable[str]] = ..., classifier_accuracy: _Optional[float] = ...) -> None: ...
+
 class ServerLimits(_message.Message):
     __slots__ = ("max_batch", "max_unary_items", "max_stream_items", "max_message_bytes", "max_encode_images", "max_encode_pixels", "max_refine_ms")
     MAX_BATCH_FIELD_NUMBER: _ClassVar[int]
@@ -257,7 +284,7 @@ class ServerLimits(_message.Message):
     def __init__(self, max_batch: _Optional[int] = ..., max_unary_items: _Optional[int] = ..., max_stream_items: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_encode_images: _Optional[int] = ..., max_encode_pixels: _Optional[int] = ..., max_refine_ms: _Optional[int] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "version", "generator_sha256", "description", "resolution", "z_dim", "w_dim", "num_ws", "supported_sizes", "backend", "directions", "default_truncation_psi", "limits", "data_licence")
+    __slots__ = ("name", "version", "generator_sha256", "description", "resolution", "z_dim", "w_dim", "num_ws", "supported_sizes", "backend", "directions", "default_truncation_psi", "limits", "data_licence", "parts")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     GENERATOR_SHA256_FIELD_NUMBER: _ClassVar[int]
@@ -272,6 +299,7 @@ class ModelInfo(_message.Message):
     DEFAULT_TRUNCATION_PSI_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     DATA_LICENCE_FIELD_NUMBER: _ClassVar[int]
+    PARTS_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
     generator_sha256: str
@@ -286,7 +314,8 @@ class ModelInfo(_message.Message):
     default_truncation_psi: float
     limits: ServerLimits
     data_licence: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., generator_sha256: _Optional[str] = ..., description: _Optional[str] = ..., resolution: _Optional[int] = ..., z_dim: _Optional[int] = ..., w_dim: _Optional[int] = ..., num_ws: _Optional[int] = ..., supported_sizes: _Optional[_Iterable[int]] = ..., backend: _Optional[_Union[BackendInfo, _Mapping]] = ..., directions: _Optional[_Iterable[_Union[DirectionInfo, _Mapping]]] = ..., default_truncation_psi: _Optional[float] = ..., limits: _Optional[_Union[ServerLimits, _Mapping]] = ..., data_licence: _Optional[str] = ...) -> None: ...
+    parts: _containers.RepeatedCompositeFieldContainer[PartInfo]
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., generator_sha256: _Optional[str] = ..., description: _Optional[str] = ..., resolution: _Optional[int] = ..., z_dim: _Optional[int] = ..., w_dim: _Optional[int] = ..., num_ws: _Optional[int] = ..., supported_sizes: _Optional[_Iterable[int]] = ..., backend: _Optional[_Union[BackendInfo, _Mapping]] = ..., directions: _Optional[_Iterable[_Union[DirectionInfo, _Mapping]]] = ..., default_truncation_psi: _Optional[float] = ..., limits: _Optional[_Union[ServerLimits, _Mapping]] = ..., data_licence: _Optional[str] = ..., parts: _Optional[_Iterable[_Union[PartInfo, _Mapping]]] = ...) -> None: ...
 
 class GenerateRequest(_message.Message):
     __slots__ = ("request_id", "model", "characters", "truncation_psi", "output")
@@ -411,18 +440,20 @@ class MixSpec(_message.Message):
     def __init__(self, other: _Optional[_Union[CharacterDna, _Mapping]] = ..., weight: _Optional[float] = ..., layer_start: _Optional[int] = ..., layer_end: _Optional[int] = ...) -> None: ...
 
 class EditState(_message.Message):
-    __slots__ = ("seq", "edits", "mix", "truncation_psi", "output")
+    __slots__ = ("seq", "edits", "mix", "truncation_psi", "output", "set_parts")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     EDITS_FIELD_NUMBER: _ClassVar[int]
     MIX_FIELD_NUMBER: _ClassVar[int]
     TRUNCATION_PSI_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    SET_PARTS_FIELD_NUMBER: _ClassVar[int]
     seq: int
     edits: _containers.RepeatedCompositeFieldContainer[DirectionEdit]
     mix: MixSpec
     truncation_psi: float
     output: OutputSpec
-    def __init__(self, seq: _Optional[int] = ..., edits: _Optional[_Iterable[_Union[DirectionEdit, _Mapping]]] = ..., mix: _Optional[_Union[MixSpec, _Mapping]] = ..., truncation_psi: _Optional[float] = ..., output: _Optional[_Union[OutputSpec, _Mapping]] = ...) -> None: ...
+    set_parts: _containers.RepeatedCompositeFieldContainer[PartValue]
+    def __init__(self, seq: _Optional[int] = ..., edits: _Optional[_Iterable[_Union[DirectionEdit, _Mapping]]] = ..., mix: _Optional[_Union[MixSpec, _Mapping]] = ..., truncation_psi: _Optional[float] = ..., output: _Optional[_Union[OutputSpec, _Mapping]] = ..., set_parts: _Optional[_Iterable[_Union[PartValue, _Mapping]]] = ...) -> None: ...
 
 class EditCommit(_message.Message):
     __slots__ = ("seq",)
@@ -559,7 +590,7 @@ class MutateRequest(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., model: _Optional[str] = ..., dna: _Optional[_Union[CharacterDna, _Mapping]] = ..., count: _Optional[int] = ..., strength: _Optional[float] = ..., seed: _Optional[int] = ..., output: _Optional[_Union[OutputSpec, _Mapping]] = ...) -> None: ...
 
 class RenderPreviewRequest(_message.Message):
-    __slots__ = ("request_id", "model", "dna", "edits", "mix", "truncation_psi", "output")
+    __slots__ = ("request_id", "model", "dna", "edits", "mix", "truncation_psi", "output", "set_parts")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     DNA_FIELD_NUMBER: _ClassVar[int]
@@ -567,6 +598,7 @@ class RenderPreviewRequest(_message.Message):
     MIX_FIELD_NUMBER: _ClassVar[int]
     TRUNCATION_PSI_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    SET_PARTS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     model: str
     dna: CharacterDna
@@ -574,7 +606,8 @@ class RenderPreviewRequest(_message.Message):
     mix: MixSpec
     truncation_psi: float
     output: OutputSpec
-    def __init__(self, request_id: _Optional[str] = ..., model: _Optional[str] = ..., dna: _Optional[_Union[CharacterDna, _Mapping]] = ..., edits: _Optional[_Iterable[_Union[DirectionEdit, _Mapping]]] = ..., mix: _Optional[_Union[MixSpec, _Mapping]] = ..., truncation_psi: _Optional[float] = ..., output: _Optional[_Union[OutputSpec, _Mapping]] = ...) -> None: ...
+    set_parts: _containers.RepeatedCompositeFieldContainer[PartValue]
+    def __init__(self, request_id: _Optional[str] = ..., model: _Optional[str] = ..., dna: _Optional[_Union[CharacterDna, _Mapping]] = ..., edits: _Optional[_Iterable[_Union[DirectionEdit, _Mapping]]] = ..., mix: _Optional[_Union[MixSpec, _Mapping]] = ..., truncation_psi: _Optional[float] = ..., output: _Optional[_Union[OutputSpec, _Mapping]] = ..., set_parts: _Optional[_Iterable[_Union[PartValue, _Mapping]]] = ...) -> None: ...
 
 class RenderPreviewResponse(_message.Message):
     __slots__ = ("request_id", "image", "dna", "timing")
@@ -651,3 +684,41 @@ class EncodeResponse(_message.Message):
     scores: EncodeScores
     pictures: _containers.RepeatedCompositeFieldContainer[EncodedPicture]
     def __init__(self, request_id: _Optional[str] = ..., dna: _Optional[_Union[CharacterDna, _Mapping]] = ..., image: _Optional[_Union[FaceImage, _Mapping]] = ..., timing: _Optional[_Union[RenderTiming, _Mapping]] = ..., scores: _Optional[_Union[EncodeScores, _Mapping]] = ..., pictures: _Optional[_Iterable[_Union[EncodedPicture, _Mapping]]] = ...) -> None: ...
+
+class ReadPart(_message.Message):
+    __slots__ = ("part", "value", "confidence")
+    PART_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    part: str
+    value: str
+    confidence: float
+    def __init__(self, part: _Optional[str] = ..., value: _Optional[str] = ..., confidence: _Optional[float] = ...) -> None: ...
+
+class FaceParts(_message.Message):
+    __slots__ = ("index", "source", "parts")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    PARTS_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    source: PartsSource
+    parts: _containers.RepeatedCompositeFieldContainer[ReadPart]
+    def __init__(self, index: _Optional[int] = ..., source: _Optional[_Union[PartsSource, str]] = ..., parts: _Optional[_Iterable[_Union[ReadPart, _Mapping]]] = ...) -> None: ...
+
+class GetPartsRequest(_message.Message):
+    __slots__ = ("request_id", "model", "characters")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    CHARACTERS_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    model: str
+    characters: _containers.RepeatedCompositeFieldContainer[CharacterSource]
+    def __init__(self, request_id: _Optional[str] = ..., model: _Optional[str] = ..., characters: _Optional[_Iterable[_Union[CharacterSource, _Mapping]]] = ...) -> None: ...
+
+class GetPartsResponse(_message.Message):
+    __slots__ = ("request_id", "faces")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    FACES_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    faces: _containers.RepeatedCompositeFieldContainer[FaceParts]
+    def __init__(self, request_id: _Optional[str] = ..., faces: _Optional[_Iterable[_Union[FaceParts, _Mapping]]] = ...) -> None: ...

@@ -84,6 +84,11 @@ class AvatarForgeStub:
                 request_serializer=avatarforge_dot_v1_dot_avatarforge__pb2.EncodeRequest.SerializeToString,
                 response_deserializer=avatarforge_dot_v1_dot_avatarforge__pb2.EncodeResponse.FromString,
                 _registered_method=True)
+        self.GetParts = channel.unary_unary(
+                '/avatarforge.v1.AvatarForge/GetParts',
+                request_serializer=avatarforge_dot_v1_dot_avatarforge__pb2.GetPartsRequest.SerializeToString,
+                response_deserializer=avatarforge_dot_v1_dot_avatarforge__pb2.GetPartsResponse.FromString,
+                _registered_method=True)
 
 
 class AvatarForgeServicer:
@@ -160,6 +165,14 @@ class AvatarForgeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetParts(self, request, context):
+        """The parts of faces (hair colour, top, accessory ...; ModelInfo.parts lists them) for a model
+        whose mapping draws parts: exact for a seed, the attribute classifier's reading otherwise.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AvatarForgeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -212,6 +225,11 @@ def add_AvatarForgeServicer_to_server(servicer, server):
                     servicer.Encode,
                     request_deserializer=avatarforge_dot_v1_dot_avatarforge__pb2.EncodeRequest.FromString,
                     response_serializer=avatarforge_dot_v1_dot_avatarforge__pb2.EncodeResponse.SerializeToString,
+            ),
+            'GetParts': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetParts,
+                    request_deserializer=avatarforge_dot_v1_dot_avatarforge__pb2.GetPartsRequest.FromString,
+                    response_serializer=avatarforge_dot_v1_dot_avatarforge__pb2.GetPartsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -484,6 +502,33 @@ class AvatarForge:
             '/avatarforge.v1.AvatarForge/Encode',
             avatarforge_dot_v1_dot_avatarforge__pb2.EncodeRequest.SerializeToString,
             avatarforge_dot_v1_dot_avatarforge__pb2.EncodeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetParts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/avatarforge.v1.AvatarForge/GetParts',
+            avatarforge_dot_v1_dot_avatarforge__pb2.GetPartsRequest.SerializeToString,
+            avatarforge_dot_v1_dot_avatarforge__pb2.GetPartsResponse.FromString,
             options,
             channel_credentials,
             insecure,

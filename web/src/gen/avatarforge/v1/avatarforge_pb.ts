@@ -29,7 +29,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file avatarforge/v1/avatarforge.proto.
  */
 export const file_avatarforge_v1_avatarforge: GenFile = /*@__PURE__*/
-  fileDesc("CiBhdmF0YXJmb3JnZS92MS9hdmF0YXJmb3JnZS5wcm90bxIOYXZhdGFyZm9yZ2UudjEiawoKT3V0cHV0U3BlYxIrCgZmb3JtYXQYASABKA4yGy5hdmF0YXJmb3JnZS52MS5JbWFnZUZvcm1hdBIMCgRzaXplGAIgASgFEg8KB3F1YWxpdHkYAyABKAUSEQoJYm90dG9tX3VwGAQgASgIIowBCglGYWNlSW1hZ2USDAoEZGF0YRgBIAEoDBIrCgZmb3JtYXQYAiABKA4yGy5hdmF0YXJmb3JnZS52MS5JbWFnZUZvcm1hdBINCgV3aWR0aBgDIAEoBRIOCgZoZWlnaHQYBCABKAUSEgoKcm93X3N0cmlkZRgFIAEoBRIRCglib3R0b21fdXAYBiABKAgiWwoMUmVuZGVyVGltaW5nEhAKCHF1ZXVlX3VzGAEgASgDEhIKCmNvbXB1dGVfdXMYAiABKAMSEQoJZW5jb2RlX3VzGAMgASgDEhIKCmJhdGNoX3NpemUYBCABKAUiRgoJSXRlbUVycm9yEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCRILCgNzZXEYAyABKAMSDQoFZmllbGQYBCABKAkiNAoNRGlyZWN0aW9uRWRpdBIRCglkaXJlY3Rpb24YASABKAkSEAoIc3RyZW5ndGgYAiABKAIipgIKDENoYXJhY3RlckRuYRIWCg5zY2hlbWFfdmVyc2lvbhgBIAEoDRISCgptb2RlbF9uYW1lGAIgASgJEhUKDW1vZGVsX3ZlcnNpb24YAyABKAkSGAoQZ2VuZXJhdG9yX3NoYTI1NhgEIAEoCRIOCgZ3X3BsdXMYBSABKAwSDgoGbnVtX3dzGAYgASgNEg0KBXdfZGltGAcgASgNEhEKBHNlZWQYCCABKANIAIgBARIbCg50cnVuY2F0aW9uX3BzaRgJIAEoAkgBiAEBEiwKBWVkaXRzGAogAygLMh0uYXZhdGFyZm9yZ2UudjEuRGlyZWN0aW9uRWRpdBIQCghjaGVja3N1bRgLIAEoCUIHCgVfc2VlZEIRCg9fdHJ1bmNhdGlvbl9wc2kiWAoPQ2hhcmFjdGVyU291cmNlEg4KBHNlZWQYASABKANIABIrCgNkbmEYAiABKAsyHC5hdmF0YXJmb3JnZS52MS5DaGFyYWN0ZXJEbmFIAEIICgZzb3VyY2Ui+AEKCkZhY2VSZXN1bHQSDQoFaW5kZXgYASABKAMSEQoEc2VlZBgCIAEoA0gAiAEBEhIKCnJlcXVlc3RfaWQYAyABKAkSKQoDZG5hGAQgASgLMhwuYXZhdGFyZm9yZ2UudjEuQ2hhcmFjdGVyRG5hEigKBWltYWdlGAUgASgLMhkuYXZhdGFyZm9yZ2UudjEuRmFjZUltYWdlEigKBWVycm9yGAYgASgLMhkuYXZhdGFyZm9yZ2UudjEuSXRlbUVycm9yEiwKBnRpbWluZxgHIAEoCzIcLmF2YXRhcmZvcmdlLnYxLlJlbmRlclRpbWluZ0IHCgVfc2VlZCITChFMaXN0TW9kZWxzUmVxdWVzdCJWChJMaXN0TW9kZWxzUmVzcG9uc2USKQoGbW9kZWxzGAEgAygLMhkuYXZhdGFyZm9yZ2UudjEuTW9kZWxJbmZvEhUKDWRlZmF1bHRfbW9kZWwYAiABKAkiIAoPR2V0TW9kZWxSZXF1ZXN0Eg0KBW1vZGVsGAEgASgJIroCCgtCYWNrZW5kSW5mbxIPCgdiYWNrZW5kGAEgASgJEg4KBmRldmljZRgCIAEoCRIRCglwcmVjaXNpb24YAyABKAkSEgoKZW5naW5lX2tleRgEIAEoCRIXCg9mYWxsYmFja19yZWFzb24YBSABKAkSDwoHdGhyZWFkcxgGIAEoBRIWCg50aHJlYWRzX3JlYXNvbhgHIAEoCRIWCg5wcmVjaXNpb25fbW9kZRgIIAEoCRI1Cg5wcmVjaXNpb25fZ2F0ZRgJIAEoCzIdLmF2YXRhcmZvcmdlLnYxLlByZWNpc2lvbkdhdGUSGwoTc21hbGxfYmF0Y2hfYmFja2VuZBgKIAEoCRIbChNsYXJnZV9iYXRjaF9iYWNrZW5kGAsgASgJEhgKEHNtYWxsX2JhdGNoX3Jvd3MYDCABKAUihQEKDVByZWNpc2lvbkdhdGUSDgoGcGFzc2VkGAEgASgIEg0KBWZhY2VzGAIgASgFEhMKC3BzbnJfbWluX2RiGAMgASgCEhYKDnBzbnJfbWVkaWFuX2RiGAQgASgCEhgKEGJhdGNoX21heF9sZXZlbHMYBSABKAUSDgoGcmVhc29uGAYgASgJIvYBCg1EaXJlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSEwoLbGF5ZXJfc3RhcnQYAyABKAUSEQoJbGF5ZXJfZW5kGAQgASgFEgwKBGtpbmQYBSABKAkSFAoMc3RyZW5ndGhfbWluGAYgASgCEhQKDHN0cmVuZ3RoX21heBgHIAEoAhIYChBkZWZhdWx0X3N0cmVuZ3RoGAggASgCEhQKB3N1Y2Nlc3MYCSABKAJIAIgBARIWCgl1bmNoYW5nZWQYCiABKAJIAYgBAUIKCghfc3VjY2Vzc0IMCgpfdW5jaGFuZ2VkIrwBCgxTZXJ2ZXJMaW1pdHMSEQoJbWF4X2JhdGNoGAEgASgFEhcKD21heF91bmFyeV9pdGVtcxgCIAEoBRIYChBtYXhfc3RyZWFtX2l0ZW1zGAMgASgDEhkKEW1heF9tZXNzYWdlX2J5dGVzGAQgASgDEhkKEW1heF9lbmNvZGVfaW1hZ2VzGAUgASgFEhkKEW1heF9lbmNvZGVfcGl4ZWxzGAYgASgDEhUKDW1heF9yZWZpbmVfbXMYByABKAUi+QIKCU1vZGVsSW5mbxIMCgRuYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSGAoQZ2VuZXJhdG9yX3NoYTI1NhgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRISCgpyZXNvbHV0aW9uGAUgASgFEg0KBXpfZGltGAYgASgFEg0KBXdfZGltGAcgASgFEg4KBm51bV93cxgIIAEoBRIXCg9zdXBwb3J0ZWRfc2l6ZXMYCSADKAUSLAoHYmFja2VuZBgKIAEoCzIbLmF2YXRhcmZvcmdlLnYxLkJhY2tlbmRJbmZvEjEKCmRpcmVjdGlvbnMYCyADKAsyHS5hdmF0YXJmb3JnZS52MS5EaXJlY3Rpb25JbmZvEh4KFmRlZmF1bHRfdHJ1bmNhdGlvbl9wc2kYDCABKAISLAoGbGltaXRzGA0gASgLMhwuYXZhdGFyZm9yZ2UudjEuU2VydmVyTGltaXRzEhQKDGRhdGFfbGljZW5jZRgOIAEoCSLFAQoPR2VuZXJhdGVSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDQoFbW9kZWwYAiABKAkSMwoKY2hhcmFjdGVycxgDIAMoCzIfLmF2YXRhcmZvcmdlLnYxLkNoYXJhY3RlclNvdXJjZRIbCg50cnVuY2F0aW9uX3BzaRgEIAEoAkgAiAEBEioKBm91dHB1dBgFIAEoCzIaLmF2YXRhcmZvcmdlLnYxLk91dHB1dFNwZWNCEQoPX3RydW5jYXRpb25fcHNpIoEBChBHZW5lcmF0ZVJlc3BvbnNlEhIKCnJlcXVlc3RfaWQYASABKAkSKwoHcmVzdWx0cxgCIAMoCzIaLmF2YXRhcmZvcmdlLnYxLkZhY2VSZXN1bHQSLAoGdGltaW5nGAMgASgLMhwuYXZhdGFyZm9yZ2UudjEuUmVuZGVyVGltaW5nIi0KCVNlZWRSYW5nZRIRCgliYXNlX3NlZWQYASABKAMSDQoFY291bnQYAiABKAMiGQoIU2VlZExpc3QSDQoFc2VlZHMYASADKAMioQIKFEdlbmVyYXRlQmF0Y2hSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDQoFbW9kZWwYAiABKAkSKgoFcmFuZ2UYAyABKAsyGS5hdmF0YXJmb3JnZS52MS5TZWVkUmFuZ2VIABIoCgRsaXN0GAQgASgLMhguYXZhdGFyZm9yZ2UudjEuU2VlZExpc3RIABITCgtzdGFydF9pbmRleBgFIAEoAxIbCg50cnVuY2F0aW9uX3BzaRgGIAEoAkgBiAEBEioKBm91dHB1dBgHIAEoCzIaLmF2YXRhcmZvcmdlLnYxLk91dHB1dFNwZWMSFgoOcHJvZ3Jlc3NfZXZlcnkYCCABKAVCBwoFc2VlZHNCEQoPX3RydW5jYXRpb25fcHNpIlUKDUJhdGNoUHJvZ3Jlc3MSEgoKcmVxdWVzdF9pZBgBIAEoCRIRCgljb21wbGV0ZWQYAiABKAMSDgoGZmFpbGVkGAMgASgDEg0KBXRvdGFsGAQgASgDIqMBCgxCYXRjaFN1bW1hcnkSEgoKcmVxdWVzdF9pZBgBIAEoCRINCgV0b3RhbBgCIAEoAxIPCgdza2lwcGVkGAMgASgDEhAKCHByb2R1Y2VkGAQgASgDEg4KBmZhaWxlZBgFIAEoAxIsCgZ0aW1pbmcYBiABKAsyHC5hdmF0YXJmb3JnZS52MS5SZW5kZXJUaW1pbmcSDwoHd2FsbF91cxgHIAEoAyKtAQoSR2VuZXJhdGVCYXRjaEV2ZW50EioKBGl0ZW0YASABKAsyGi5hdmF0YXJmb3JnZS52MS5GYWNlUmVzdWx0SAASMQoIcHJvZ3Jlc3MYAiABKAsyHS5hdmF0YXJmb3JnZS52MS5CYXRjaFByb2dyZXNzSAASLwoHc3VtbWFyeRgDIAEoCzIcLmF2YXRhcmZvcmdlLnYxLkJhdGNoU3VtbWFyeUgAQgcKBWV2ZW50IoUBCglFZGl0U3RhcnQSEgoKcmVxdWVzdF9pZBgBIAEoCRINCgVtb2RlbBgCIAEoCRIpCgNkbmEYAyABKAsyHC5hdmF0YXJmb3JnZS52MS5DaGFyYWN0ZXJEbmESKgoGb3V0cHV0GAQgASgLMhouYXZhdGFyZm9yZ2UudjEuT3V0cHV0U3BlYyJ+CgdNaXhTcGVjEisKBW90aGVyGAEgASgLMhwuYXZhdGFyZm9yZ2UudjEuQ2hhcmFjdGVyRG5hEhMKBndlaWdodBgCIAEoAkgAiAEBEhMKC2xheWVyX3N0YXJ0GAMgASgFEhEKCWxheWVyX2VuZBgEIAEoBUIJCgdfd2VpZ2h0IsgBCglFZGl0U3RhdGUSCwoDc2VxGAEgASgDEiwKBWVkaXRzGAIgAygLMh0uYXZhdGFyZm9yZ2UudjEuRGlyZWN0aW9uRWRpdBIkCgNtaXgYAyABKAsyFy5hdmF0YXJmb3JnZS52MS5NaXhTcGVjEhsKDnRydW5jYXRpb25fcHNpGAQgASgCSACIAQESKgoGb3V0cHV0GAUgASgLMhouYXZhdGFyZm9yZ2UudjEuT3V0cHV0U3BlY0IRCg9fdHJ1bmNhdGlvbl9wc2kiGQoKRWRpdENvbW1pdBILCgNzZXEYASABKAMimgEKC0VkaXRSZXF1ZXN0EioKBXN0YXJ0GAEgASgLMhkuYXZhdGFyZm9yZ2UudjEuRWRpdFN0YXJ0SAASKgoFc3RhdGUYAiABKAsyGS5hdmF0YXJmb3JnZS52MS5FZGl0U3RhdGVIABIsCgZjb21taXQYAyABKAsyGi5hdmF0YXJmb3JnZS52MS5FZGl0Q29tbWl0SABCBQoDbXNnIksKC0VkaXRTdGFydGVkEhIKCnNlc3Npb25faWQYASABKAkSKAoFaW1hZ2UYAiABKAsyGS5hdmF0YXJmb3JnZS52MS5GYWNlSW1hZ2UigwEKC0VkaXRQcmV2aWV3EgsKA3NlcRgBIAEoAxIoCgVpbWFnZRgCIAEoCzIZLmF2YXRhcmZvcmdlLnYxLkZhY2VJbWFnZRIsCgZ0aW1pbmcYAyABKAsyHC5hdmF0YXJmb3JnZS52MS5SZW5kZXJUaW1pbmcSDwoHc2tpcHBlZBgEIAEoAyJHCg1FZGl0Q29tbWl0dGVkEgsKA3NlcRgBIAEoAxIpCgNkbmEYAiABKAsyHC5hdmF0YXJmb3JnZS52MS5DaGFyYWN0ZXJEbmEi1AEKCUVkaXRFdmVudBIuCgdzdGFydGVkGAEgASgLMhsuYXZhdGFyZm9yZ2UudjEuRWRpdFN0YXJ0ZWRIABIuCgdwcmV2aWV3GAIgASgLMhsuYXZhdGFyZm9yZ2UudjEuRWRpdFByZXZpZXdIABIyCgljb21taXR0ZWQYAyABKAsyHS5hdmF0YXJmb3JnZS52MS5FZGl0Q29tbWl0dGVkSAASKgoFZXJyb3IYBCABKAsyGS5hdmF0YXJmb3JnZS52MS5JdGVtRXJyb3JIAEIHCgVldmVudCKtAgoSSW50ZXJwb2xhdGVSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDQoFbW9kZWwYAiABKAkSLAoGc291cmNlGAMgASgLMhwuYXZhdGFyZm9yZ2UudjEuQ2hhcmFjdGVyRG5hEiwKBnRhcmdldBgEIAEoCzIcLmF2YXRhcmZvcmdlLnYxLkNoYXJhY3RlckRuYRIOCgZmcmFtZXMYBSABKAUSMQoFc3BhY2UYBiABKA4yIi5hdmF0YXJmb3JnZS52MS5JbnRlcnBvbGF0aW9uU3BhY2USKgoGb3V0cHV0GAcgASgLMhouYXZhdGFyZm9yZ2UudjEuT3V0cHV0U3BlYxIpCgN2aWEYCCADKAsyHC5hdmF0YXJmb3JnZS52MS5DaGFyYWN0ZXJEbmEirwEKEEludGVycG9sYXRlRnJhbWUSDQoFaW5kZXgYASABKAUSCQoBdBgCIAEoAhIoCgVpbWFnZRgDIAEoCzIZLmF2YXRhcmZvcmdlLnYxLkZhY2VJbWFnZRIpCgNkbmEYBCABKAsyHC5hdmF0YXJmb3JnZS52MS5DaGFyYWN0ZXJEbmESLAoGdGltaW5nGAUgASgLMhwuYXZhdGFyZm9yZ2UudjEuUmVuZGVyVGltaW5nIm4KCU1peFBhcmVudBIpCgNkbmEYASABKAsyHC5hdmF0YXJmb3JnZS52MS5DaGFyYWN0ZXJEbmESDgoGd2VpZ2h0GAIgASgCEhMKC2xheWVyX3N0YXJ0GAMgASgFEhEKCWxheWVyX2VuZBgEIAEoBSKuAQoKTWl4UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEg0KBW1vZGVsGAIgASgJEioKB3BhcmVudHMYAyADKAsyGS5hdmF0YXJmb3JnZS52MS5NaXhQYXJlbnQSJQoEbW9kZRgEIAEoDjIXLmF2YXRhcmZvcmdlLnYxLk1peE1vZGUSKgoGb3V0cHV0GAUgASgLMhouYXZhdGFyZm9yZ2UudjEuT3V0cHV0U3BlYyK4AQoNTXV0YXRlUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEg0KBW1vZGVsGAIgASgJEikKA2RuYRgDIAEoCzIcLmF2YXRhcmZvcmdlLnYxLkNoYXJhY3RlckRuYRINCgVjb3VudBgEIAEoBRIQCghzdHJlbmd0aBgFIAEoAhIMCgRzZWVkGAYgASgDEioKBm91dHB1dBgHIAEoCzIaLmF2YXRhcmZvcmdlLnYxLk91dHB1dFNwZWMilAIKFFJlbmRlclByZXZpZXdSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDQoFbW9kZWwYAiABKAkSKQoDZG5hGAMgASgLMhwuYXZhdGFyZm9yZ2UudjEuQ2hhcmFjdGVyRG5hEiwKBWVkaXRzGAQgAygLMh0uYXZhdGFyZm9yZ2UudjEuRGlyZWN0aW9uRWRpdBIkCgNtaXgYBSABKAsyFy5hdmF0YXJmb3JnZS52MS5NaXhTcGVjEhsKDnRydW5jYXRpb25fcHNpGAYgASgCSACIAQESKgoGb3V0cHV0GAcgASgLMhouYXZhdGFyZm9yZ2UudjEuT3V0cHV0U3BlY0IRCg9fdHJ1bmNhdGlvbl9wc2kirgEKFVJlbmRlclByZXZpZXdSZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgJEigKBWltYWdlGAIgASgLMhkuYXZhdGFyZm9yZ2UudjEuRmFjZUltYWdlEikKA2RuYRgDIAEoCzIcLmF2YXRhcmZvcmdlLnYxLkNoYXJhY3RlckRuYRIsCgZ0aW1pbmcYBCABKAsyHC5hdmF0YXJmb3JnZS52MS5SZW5kZXJUaW1pbmci0QEKDUVuY29kZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRINCgVtb2RlbBgCIAEoCRIpCgZpbWFnZXMYAyADKAsyGS5hdmF0YXJmb3JnZS52MS5GYWNlSW1hZ2USKgoGb3V0cHV0GAQgASgLMhouYXZhdGFyZm9yZ2UudjEuT3V0cHV0U3BlYxIUCgxyZWZpbmVfc3RlcHMYBSABKAUSGAoQcmVmaW5lX2J1ZGdldF9tcxgGIAEoBRIWCg5yZXR1cm5fYWxpZ25lZBgHIAEoCCK7AQoORW5jb2RlZFBpY3R1cmUSDQoFaW5kZXgYASABKAUSKgoHYWxpZ25lZBgCIAEoCzIZLmF2YXRhcmZvcmdlLnYxLkZhY2VJbWFnZRIPCgdwc25yX2RiGAMgASgCEiAKE2F0dHJpYnV0ZV9hZ3JlZW1lbnQYBCABKAJIAIgBARIQCghkaXN0YW5jZRgFIAEoAhIRCglyZWFsaWduZWQYBiABKAhCFgoUX2F0dHJpYnV0ZV9hZ3JlZW1lbnQikgEKDEVuY29kZVNjb3JlcxIPCgdwc25yX2RiGAEgASgCEiAKE2F0dHJpYnV0ZV9hZ3JlZW1lbnQYAiABKAJIAIgBARIOCgZzcHJlYWQYAyABKAISFAoMcmVmaW5lX3N0ZXBzGAQgASgFEhEKCXJlZmluZV91cxgFIAEoA0IWChRfYXR0cmlidXRlX2FncmVlbWVudCKHAgoORW5jb2RlUmVzcG9uc2USEgoKcmVxdWVzdF9pZBgBIAEoCRIpCgNkbmEYAiABKAsyHC5hdmF0YXJmb3JnZS52MS5DaGFyYWN0ZXJEbmESKAoFaW1hZ2UYAyABKAsyGS5hdmF0YXJmb3JnZS52MS5GYWNlSW1hZ2USLAoGdGltaW5nGAQgASgLMhwuYXZhdGFyZm9yZ2UudjEuUmVuZGVyVGltaW5nEiwKBnNjb3JlcxgFIAEoCzIcLmF2YXRhcmZvcmdlLnYxLkVuY29kZVNjb3JlcxIwCghwaWN0dXJlcxgGIAMoCzIeLmF2YXRhcmZvcmdlLnYxLkVuY29kZWRQaWN0dXJlKqcBCgtJbWFnZUZvcm1hdBIcChhJTUFHRV9GT1JNQVRfVU5TUEVDSUZJRUQQABIUChBJTUFHRV9GT1JNQVRfUE5HEAESFQoRSU1BR0VfRk9STUFUX0pQRUcQAhIVChFJTUFHRV9GT1JNQVRfV0VCUBADEhoKFklNQUdFX0ZPUk1BVF9SQVdfUkdCQTgQBBIaChZJTUFHRV9GT1JNQVRfUkFXX0JHUkE4EAUqhgEKEkludGVycG9sYXRpb25TcGFjZRIjCh9JTlRFUlBPTEFUSU9OX1NQQUNFX1VOU1BFQ0lGSUVEEAASJQohSU5URVJQT0xBVElPTl9TUEFDRV9XX1BMVVNfTElORUFSEAESJAogSU5URVJQT0xBVElPTl9TUEFDRV9XX1BMVVNfU0xFUlAQAipLCgdNaXhNb2RlEhgKFE1JWF9NT0RFX1VOU1BFQ0lGSUVEEAASEgoOTUlYX01PREVfQkxFTkQQARISCg5NSVhfTU9ERV9TVFlMRRACMq8GCgtBdmF0YXJGb3JnZRJTCgpMaXN0TW9kZWxzEiEuYXZhdGFyZm9yZ2UudjEuTGlzdE1vZGVsc1JlcXVlc3QaIi5hdmF0YXJmb3JnZS52MS5MaXN0TW9kZWxzUmVzcG9uc2USRgoIR2V0TW9kZWwSHy5hdmF0YXJmb3JnZS52MS5HZXRNb2RlbFJlcXVlc3QaGS5hdmF0YXJmb3JnZS52MS5Nb2RlbEluZm8STQoIR2VuZXJhdGUSHy5hdmF0YXJmb3JnZS52MS5HZW5lcmF0ZVJlcXVlc3QaIC5hdmF0YXJmb3JnZS52MS5HZW5lcmF0ZVJlc3BvbnNlElsKDUdlbmVyYXRlQmF0Y2gSJC5hdmF0YXJmb3JnZS52MS5HZW5lcmF0ZUJhdGNoUmVxdWVzdBoiLmF2YXRhcmZvcmdlLnYxLkdlbmVyYXRlQmF0Y2hFdmVudDABEkkKC0VkaXRTZXNzaW9uEhsuYXZhdGFyZm9yZ2UudjEuRWRpdFJlcXVlc3QaGS5hdmF0YXJmb3JnZS52MS5FZGl0RXZlbnQoATABElUKC0ludGVycG9sYXRlEiIuYXZhdGFyZm9yZ2UudjEuSW50ZXJwb2xhdGVSZXF1ZXN0GiAuYXZhdGFyZm9yZ2UudjEuSW50ZXJwb2xhdGVGcmFtZTABEkMKA01peBIaLmF2YXRhcmZvcmdlLnYxLk1peFJlcXVlc3QaIC5hdmF0YXJmb3JnZS52MS5HZW5lcmF0ZVJlc3BvbnNlEkkKBk11dGF0ZRIdLmF2YXRhcmZvcmdlLnYxLk11dGF0ZVJlcXVlc3QaIC5hdmF0YXJmb3JnZS52MS5HZW5lcmF0ZVJlc3BvbnNlElwKDVJlbmRlclByZXZpZXcSJC5hdmF0YXJmb3JnZS52MS5SZW5kZXJQcmV2aWV3UmVxdWVzdBolLmF2YXRhcmZvcmdlLnYxLlJlbmRlclByZXZpZXdSZXNwb25zZRJHCgZFbmNvZGUSHS5hdmF0YXJmb3JnZS52MS5FbmNvZGVSZXF1ZXN0Gh4uYXZhdGFyZm9yZ2UudjEuRW5jb2RlUmVzcG9uc2VCEaoCDkF2YXRhckZvcmdlLlYxYgZwcm90bzM");
+  fileDesc("CiBhdmF0YXJmb3JnZS92MS9hdmF0YXJmb3JnZS5wcm90bxIOYXZhdGFyZm9yZ2UudjEiawoKT3V0cHV0U3BlYxIrCgZmb3JtYXQYASABKA4yGy5hdmF0YXJmb3JnZS52MS5JbWFnZUZvcm1hdBIMCgRzaXplGAIgASgFEg8KB3F1YWxpdHkYAyABKAUSEQoJYm90dG9tX3VwGAQgASgIIowBCglGYWNlSW1hZ2USDAoEZGF0YRgBIAEoDBIrCgZmb3JtYXQYAiABKA4yGy5hdmF0YXJmb3JnZS52MS5JbWFnZUZvcm1hdBINCgV3aWR0aBgDIAEoBRIOCgZoZWlnaHQYBCABKAUSEgoKcm93X3N0cmlkZRgFIAEoBRIRCglib3R0b21fdXAYBiABKAgiWwoMUmVuZGVyVGltaW5nEhAKCHF1ZXVlX3VzGAEgASgDEhIKCmNvbXB1dGVfdXMYAiABKAMSEQoJZW5jb2RlX3VzGAMgASgDEhIKCmJhdGNoX3NpemUYBCABKAUiRgoJSXRlbUVycm9yEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCRILCgNzZXEYAyABKAMSDQoFZmllbGQYBCABKAkiNAoNRGlyZWN0aW9uRWRpdBIRCglkaXJlY3Rpb24YASABKAkSEAoIc3RyZW5ndGgYAiABKAIiKAoJUGFydFZhbHVlEgwKBHBhcnQYASABKAkSDQoFdmFsdWUYAiABKAkipgIKDENoYXJhY3RlckRuYRIWCg5zY2hlbWFfdmVyc2lvbhgBIAEoDRISCgptb2RlbF9uYW1lGAIgASgJEhUKDW1vZGVsX3ZlcnNpb24YAyABKAkSGAoQZ2VuZXJhdG9yX3NoYTI1NhgEIAEoCRIOCgZ3X3BsdXMYBSABKAwSDgoGbnVtX3dzGAYgASgNEg0KBXdfZGltGAcgASgNEhEKBHNlZWQYCCABKANIAIgBARIbCg50cnVuY2F0aW9uX3BzaRgJIAEoAkgBiAEBEiwKBWVkaXRzGAogAygLMh0uYXZhdGFyZm9yZ2UudjEuRGlyZWN0aW9uRWRpdBIQCghjaGVja3N1bRgLIAEoCUIHCgVfc2VlZEIRCg9fdHJ1bmNhdGlvbl9wc2kiWAoPQ2hhcmFjdGVyU291cmNlEg4KBHNlZWQYASABKANIABIrCgNkbmEYAiABKAsyHC5hdmF0YXJmb3JnZS52MS5DaGFyYWN0ZXJEbmFIAEIICgZzb3VyY2Ui+AEKCkZhY2VSZXN1bHQSDQoFaW5kZXgYASABKAMSEQoEc2VlZBgCIAEoA0gAiAEBEhIKCnJlcXVlc3RfaWQYAyABKAkSKQoDZG5hGAQgASgLMhwuYXZhdGFyZm9yZ2UudjEuQ2hhcmFjdGVyRG5hEigKBWltYWdlGAUgASgLMhkuYXZhdGFyZm9yZ2UudjEuRmFjZUltYWdlEigKBWVycm9yGAYgASgLMhkuYXZhdGFyZm9yZ2UudjEuSXRlbUVycm9yEiwKBnRpbWluZxgHIAEoCzIcLmF2YXRhcmZvcmdlLnYxLlJlbmRlclRpbWluZ0IHCgVfc2VlZCITChFMaXN0TW9kZWxzUmVxdWVzdCJWChJMaXN0TW9kZWxzUmVzcG9uc2USKQoGbW9kZWxzGAEgAygLMhkuYXZhdGFyZm9yZ2UudjEuTW9kZWxJbmZvEhUKDWRlZmF1bHRfbW9kZWwYAiABKAkiIAoPR2V0TW9kZWxSZXF1ZXN0Eg0KBW1vZGVsGAEgASgJIroCCgtCYWNrZW5kSW5mbxIPCgdiYWNrZW5kGAEgASgJEg4KBmRldmljZRgCIAEoCRIRCglwcmVjaXNpb24YAyABKAkSEgoKZW5naW5lX2tleRgEIAEoCRIXCg9mYWxsYmFja19yZWFzb24YBSABKAkSDwoHdGhyZWFkcxgGIAEoBRIWCg50aHJlYWRzX3JlYXNvbhgHIAEoCRIWCg5wcmVjaXNpb25fbW9kZRgIIAEoCRI1Cg5wcmVjaXNpb25fZ2F0ZRgJIAEoCzIdLmF2YXRhcmZvcmdlLnYxLlByZWNpc2lvbkdhdGUSGwoTc21hbGxfYmF0Y2hfYmFja2VuZBgKIAEoCRIbChNsYXJnZV9iYXRjaF9iYWNrZW5kGAsgASgJEhgKEHNtYWxsX2JhdGNoX3Jvd3MYDCABKAUihQEKDVByZWNpc2lvbkdhdGUSDgoGcGFzc2VkGAEgASgIEg0KBWZhY2VzGAIgASgFEhMKC3BzbnJfbWluX2RiGAMgASgCEhYKDnBzbnJfbWVkaWFuX2RiGAQgASgCEhgKEGJhdGNoX21heF9sZXZlbHMYBSABKAUSDgoGcmVhc29uGAYgASgJIvYBCg1EaXJlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkSEwoLbGF5ZXJfc3RhcnQYAyABKAUSEQoJbGF5ZXJfZW5kGAQgASgFEgwKBGtpbmQYBSABKAkSFAoMc3RyZW5ndGhfbWluGAYgASgCEhQKDHN0cmVuZ3RoX21heBgHIAEoAhIYChBkZWZhdWx0X3N0cmVuZ3RoGAggASgCEhQKB3N1Y2Nlc3MYCSABKAJIAIgBARIWCgl1bmNoYW5nZWQYCiABKAJIAYgBAUIKCghfc3VjY2Vzc0IMCgpfdW5jaGFuZ2VkImIKCFBhcnRJbmZvEgwKBG5hbWUYASABKAkSDgoGdmFsdWVzGAIgAygJEiAKE2NsYXNzaWZpZXJfYWNjdXJhY3kYAyABKAJIAIgBAUIWChRfY2xhc3NpZmllcl9hY2N1cmFjeSK8AQoMU2VydmVyTGltaXRzEhEKCW1heF9iYXRjaBgBIAEoBRIXCg9tYXhfdW5hcnlfaXRlbXMYAiABKAUSGAoQbWF4X3N0cmVhbV9pdGVtcxgDIAEoAxIZChFtYXhfbWVzc2FnZV9ieXRlcxgEIAEoAxIZChFtYXhfZW5jb2RlX2ltYWdlcxgFIAEoBRIZChFtYXhfZW5jb2RlX3BpeGVscxgGIAEoAxIVCg1tYXhfcmVmaW5lX21zGAcgASgFIqIDCglNb2RlbEluZm8SDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhgKEGdlbmVyYXRvcl9zaGEyNTYYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSEgoKcmVzb2x1dGlvbhgFIAEoBRINCgV6X2RpbRgGIAEoBRINCgV3X2RpbRgHIAEoBRIOCgZudW1fd3MYCCABKAUSFwoPc3VwcG9ydGVkX3NpemVzGAkgAygFEiwKB2JhY2tlbmQYCiABKAsyGy5hdmF0YXJmb3JnZS52MS5CYWNrZW5kSW5mbxIxCgpkaXJlY3Rpb25zGAsgAygLMh0uYXZhdGFyZm9yZ2UudjEuRGlyZWN0aW9uSW5mbxIeChZkZWZhdWx0X3RydW5jYXRpb25fcHNpGAwgASgCEiwKBmxpbWl0cxgNIAEoCzIcLmF2YXRhcmZvcmdlLnYxLlNlcnZlckxpbWl0cxIUCgxkYXRhX2xpY2VuY2UYDiABKAkSJwoFcGFydHMYDyADKAsyGC5hdmF0YXJmb3JnZS52MS5QYXJ0SW5mbyLFAQoPR2VuZXJhdGVSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDQoFbW9kZWwYAiABKAkSMwoKY2hhcmFjdGVycxgDIAMoCzIfLmF2YXRhcmZvcmdlLnYxLkNoYXJhY3RlclNvdXJjZRIbCg50cnVuY2F0aW9uX3BzaRgEIAEoAkgAiAEBEioKBm91dHB1dBgFIAEoCzIaLmF2YXRhcmZvcmdlLnYxLk91dHB1dFNwZWNCEQoPX3RydW5jYXRpb25fcHNpIoEBChBHZW5lcmF0ZVJlc3BvbnNlEhIKCnJlcXVlc3RfaWQYASABKAkSKwoHcmVzdWx0cxgCIAMoCzIaLmF2YXRhcmZvcmdlLnYxLkZhY2VSZXN1bHQSLAoGdGltaW5nGAMgASgLMhwuYXZhdGFyZm9yZ2UudjEuUmVuZGVyVGltaW5nIi0KCVNlZWRSYW5nZRIRCgliYXNlX3NlZWQYASABKAMSDQoFY291bnQYAiABKAMiGQoIU2VlZExpc3QSDQoFc2VlZHMYASADKAMioQIKFEdlbmVyYXRlQmF0Y2hSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDQoFbW9kZWwYAiABKAkSKgoFcmFuZ2UYAyABKAsyGS5hdmF0YXJmb3JnZS52MS5TZWVkUmFuZ2VIABIoCgRsaXN0GAQgASgLMhguYXZhdGFyZm9yZ2UudjEuU2VlZExpc3RIABITCgtzdGFydF9pbmRleBgFIAEoAxIbCg50cnVuY2F0aW9uX3BzaRgGIAEoAkgBiAEBEioKBm91dHB1dBgHIAEoCzIaLmF2YXRhcmZvcmdlLnYxLk91dHB1dFNwZWMSFgoOcHJvZ3Jlc3NfZXZlcnkYCCABKAVCBwoFc2VlZHNCEQoPX3RydW5jYXRpb25fcHNpIlUKDUJhdGNoUHJvZ3Jlc3MSEgoKcmVxdWVzdF9pZBgBIAEoCRIRCgljb21wbGV0ZWQYAiABKAMSDgoGZmFpbGVkGAMgASgDEg0KBXRvdGFsGAQgASgDIqMBCgxCYXRjaFN1bW1hcnkSEgoKcmVxdWVzdF9pZBgBIAEoCRINCgV0b3RhbBgCIAEoAxIPCgdza2lwcGVkGAMgASgDEhAKCHByb2R1Y2VkGAQgASgDEg4KBmZhaWxlZBgFIAEoAxIsCgZ0aW1pbmcYBiABKAsyHC5hdmF0YXJmb3JnZS52MS5SZW5kZXJUaW1pbmcSDwoHd2FsbF91cxgHIAEoAyKtAQoSR2VuZXJhdGVCYXRjaEV2ZW50EioKBGl0ZW0YASABKAsyGi5hdmF0YXJmb3JnZS52MS5GYWNlUmVzdWx0SAASMQoIcHJvZ3Jlc3MYAiABKAsyHS5hdmF0YXJmb3JnZS52MS5CYXRjaFByb2dyZXNzSAASLwoHc3VtbWFyeRgDIAEoCzIcLmF2YXRhcmZvcmdlLnYxLkJhdGNoU3VtbWFyeUgAQgcKBWV2ZW50IoUBCglFZGl0U3RhcnQSEgoKcmVxdWVzdF9pZBgBIAEoCRINCgVtb2RlbBgCIAEoCRIpCgNkbmEYAyABKAsyHC5hdmF0YXJmb3JnZS52MS5DaGFyYWN0ZXJEbmESKgoGb3V0cHV0GAQgASgLMhouYXZhdGFyZm9yZ2UudjEuT3V0cHV0U3BlYyJ+CgdNaXhTcGVjEisKBW90aGVyGAEgASgLMhwuYXZhdGFyZm9yZ2UudjEuQ2hhcmFjdGVyRG5hEhMKBndlaWdodBgCIAEoAkgAiAEBEhMKC2xheWVyX3N0YXJ0GAMgASgFEhEKCWxheWVyX2VuZBgEIAEoBUIJCgdfd2VpZ2h0IvYBCglFZGl0U3RhdGUSCwoDc2VxGAEgASgDEiwKBWVkaXRzGAIgAygLMh0uYXZhdGFyZm9yZ2UudjEuRGlyZWN0aW9uRWRpdBIkCgNtaXgYAyABKAsyFy5hdmF0YXJmb3JnZS52MS5NaXhTcGVjEhsKDnRydW5jYXRpb25fcHNpGAQgASgCSACIAQESKgoGb3V0cHV0GAUgASgLMhouYXZhdGFyZm9yZ2UudjEuT3V0cHV0U3BlYxIsCglzZXRfcGFydHMYBiADKAsyGS5hdmF0YXJmb3JnZS52MS5QYXJ0VmFsdWVCEQoPX3RydW5jYXRpb25fcHNpIhkKCkVkaXRDb21taXQSCwoDc2VxGAEgASgDIpoBCgtFZGl0UmVxdWVzdBIqCgVzdGFydBgBIAEoCzIZLmF2YXRhcmZvcmdlLnYxLkVkaXRTdGFydEgAEioKBXN0YXRlGAIgASgLMhkuYXZhdGFyZm9yZ2UudjEuRWRpdFN0YXRlSAASLAoGY29tbWl0GAMgASgLMhouYXZhdGFyZm9yZ2UudjEuRWRpdENvbW1pdEgAQgUKA21zZyJLCgtFZGl0U3RhcnRlZBISCgpzZXNzaW9uX2lkGAEgASgJEigKBWltYWdlGAIgASgLMhkuYXZhdGFyZm9yZ2UudjEuRmFjZUltYWdlIoMBCgtFZGl0UHJldmlldxILCgNzZXEYASABKAMSKAoFaW1hZ2UYAiABKAsyGS5hdmF0YXJmb3JnZS52MS5GYWNlSW1hZ2USLAoGdGltaW5nGAMgASgLMhwuYXZhdGFyZm9yZ2UudjEuUmVuZGVyVGltaW5nEg8KB3NraXBwZWQYBCABKAMiRwoNRWRpdENvbW1pdHRlZBILCgNzZXEYASABKAMSKQoDZG5hGAIgASgLMhwuYXZhdGFyZm9yZ2UudjEuQ2hhcmFjdGVyRG5hItQBCglFZGl0RXZlbnQSLgoHc3RhcnRlZBgBIAEoCzIbLmF2YXRhcmZvcmdlLnYxLkVkaXRTdGFydGVkSAASLgoHcHJldmlldxgCIAEoCzIbLmF2YXRhcmZvcmdlLnYxLkVkaXRQcmV2aWV3SAASMgoJY29tbWl0dGVkGAMgASgLMh0uYXZhdGFyZm9yZ2UudjEuRWRpdENvbW1pdHRlZEgAEioKBWVycm9yGAQgASgLMhkuYXZhdGFyZm9yZ2UudjEuSXRlbUVycm9ySABCBwoFZXZlbnQirQIKEkludGVycG9sYXRlUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEg0KBW1vZGVsGAIgASgJEiwKBnNvdXJjZRgDIAEoCzIcLmF2YXRhcmZvcmdlLnYxLkNoYXJhY3RlckRuYRIsCgZ0YXJnZXQYBCABKAsyHC5hdmF0YXJmb3JnZS52MS5DaGFyYWN0ZXJEbmESDgoGZnJhbWVzGAUgASgFEjEKBXNwYWNlGAYgASgOMiIuYXZhdGFyZm9yZ2UudjEuSW50ZXJwb2xhdGlvblNwYWNlEioKBm91dHB1dBgHIAEoCzIaLmF2YXRhcmZvcmdlLnYxLk91dHB1dFNwZWMSKQoDdmlhGAggAygLMhwuYXZhdGFyZm9yZ2UudjEuQ2hhcmFjdGVyRG5hIq8BChBJbnRlcnBvbGF0ZUZyYW1lEg0KBWluZGV4GAEgASgFEgkKAXQYAiABKAISKAoFaW1hZ2UYAyABKAsyGS5hdmF0YXJmb3JnZS52MS5GYWNlSW1hZ2USKQoDZG5hGAQgASgLMhwuYXZhdGFyZm9yZ2UudjEuQ2hhcmFjdGVyRG5hEiwKBnRpbWluZxgFIAEoCzIcLmF2YXRhcmZvcmdlLnYxLlJlbmRlclRpbWluZyJuCglNaXhQYXJlbnQSKQoDZG5hGAEgASgLMhwuYXZhdGFyZm9yZ2UudjEuQ2hhcmFjdGVyRG5hEg4KBndlaWdodBgCIAEoAhITCgtsYXllcl9zdGFydBgDIAEoBRIRCglsYXllcl9lbmQYBCABKAUirgEKCk1peFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRINCgVtb2RlbBgCIAEoCRIqCgdwYXJlbnRzGAMgAygLMhkuYXZhdGFyZm9yZ2UudjEuTWl4UGFyZW50EiUKBG1vZGUYBCABKA4yFy5hdmF0YXJmb3JnZS52MS5NaXhNb2RlEioKBm91dHB1dBgFIAEoCzIaLmF2YXRhcmZvcmdlLnYxLk91dHB1dFNwZWMiuAEKDU11dGF0ZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRINCgVtb2RlbBgCIAEoCRIpCgNkbmEYAyABKAsyHC5hdmF0YXJmb3JnZS52MS5DaGFyYWN0ZXJEbmESDQoFY291bnQYBCABKAUSEAoIc3RyZW5ndGgYBSABKAISDAoEc2VlZBgGIAEoAxIqCgZvdXRwdXQYByABKAsyGi5hdmF0YXJmb3JnZS52MS5PdXRwdXRTcGVjIsICChRSZW5kZXJQcmV2aWV3UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEg0KBW1vZGVsGAIgASgJEikKA2RuYRgDIAEoCzIcLmF2YXRhcmZvcmdlLnYxLkNoYXJhY3RlckRuYRIsCgVlZGl0cxgEIAMoCzIdLmF2YXRhcmZvcmdlLnYxLkRpcmVjdGlvbkVkaXQSJAoDbWl4GAUgASgLMhcuYXZhdGFyZm9yZ2UudjEuTWl4U3BlYxIbCg50cnVuY2F0aW9uX3BzaRgGIAEoAkgAiAEBEioKBm91dHB1dBgHIAEoCzIaLmF2YXRhcmZvcmdlLnYxLk91dHB1dFNwZWMSLAoJc2V0X3BhcnRzGAggAygLMhkuYXZhdGFyZm9yZ2UudjEuUGFydFZhbHVlQhEKD190cnVuY2F0aW9uX3BzaSKuAQoVUmVuZGVyUHJldmlld1Jlc3BvbnNlEhIKCnJlcXVlc3RfaWQYASABKAkSKAoFaW1hZ2UYAiABKAsyGS5hdmF0YXJmb3JnZS52MS5GYWNlSW1hZ2USKQoDZG5hGAMgASgLMhwuYXZhdGFyZm9yZ2UudjEuQ2hhcmFjdGVyRG5hEiwKBnRpbWluZxgEIAEoCzIcLmF2YXRhcmZvcmdlLnYxLlJlbmRlclRpbWluZyLRAQoNRW5jb2RlUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEg0KBW1vZGVsGAIgASgJEikKBmltYWdlcxgDIAMoCzIZLmF2YXRhcmZvcmdlLnYxLkZhY2VJbWFnZRIqCgZvdXRwdXQYBCABKAsyGi5hdmF0YXJmb3JnZS52MS5PdXRwdXRTcGVjEhQKDHJlZmluZV9zdGVwcxgFIAEoBRIYChByZWZpbmVfYnVkZ2V0X21zGAYgASgFEhYKDnJldHVybl9hbGlnbmVkGAcgASgIIrsBCg5FbmNvZGVkUGljdHVyZRINCgVpbmRleBgBIAEoBRIqCgdhbGlnbmVkGAIgASgLMhkuYXZhdGFyZm9yZ2UudjEuRmFjZUltYWdlEg8KB3BzbnJfZGIYAyABKAISIAoTYXR0cmlidXRlX2FncmVlbWVudBgEIAEoAkgAiAEBEhAKCGRpc3RhbmNlGAUgASgCEhEKCXJlYWxpZ25lZBgGIAEoCEIWChRfYXR0cmlidXRlX2FncmVlbWVudCKSAQoMRW5jb2RlU2NvcmVzEg8KB3BzbnJfZGIYASABKAISIAoTYXR0cmlidXRlX2FncmVlbWVudBgCIAEoAkgAiAEBEg4KBnNwcmVhZBgDIAEoAhIUCgxyZWZpbmVfc3RlcHMYBCABKAUSEQoJcmVmaW5lX3VzGAUgASgDQhYKFF9hdHRyaWJ1dGVfYWdyZWVtZW50IocCCg5FbmNvZGVSZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgJEikKA2RuYRgCIAEoCzIcLmF2YXRhcmZvcmdlLnYxLkNoYXJhY3RlckRuYRIoCgVpbWFnZRgDIAEoCzIZLmF2YXRhcmZvcmdlLnYxLkZhY2VJbWFnZRIsCgZ0aW1pbmcYBCABKAsyHC5hdmF0YXJmb3JnZS52MS5SZW5kZXJUaW1pbmcSLAoGc2NvcmVzGAUgASgLMhwuYXZhdGFyZm9yZ2UudjEuRW5jb2RlU2NvcmVzEjAKCHBpY3R1cmVzGAYgAygLMh4uYXZhdGFyZm9yZ2UudjEuRW5jb2RlZFBpY3R1cmUiOwoIUmVhZFBhcnQSDAoEcGFydBgBIAEoCRINCgV2YWx1ZRgCIAEoCRISCgpjb25maWRlbmNlGAMgASgCInAKCUZhY2VQYXJ0cxINCgVpbmRleBgBIAEoAxIrCgZzb3VyY2UYAiABKA4yGy5hdmF0YXJmb3JnZS52MS5QYXJ0c1NvdXJjZRInCgVwYXJ0cxgDIAMoCzIYLmF2YXRhcmZvcmdlLnYxLlJlYWRQYXJ0ImkKD0dldFBhcnRzUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEg0KBW1vZGVsGAIgASgJEjMKCmNoYXJhY3RlcnMYAyADKAsyHy5hdmF0YXJmb3JnZS52MS5DaGFyYWN0ZXJTb3VyY2UiUAoQR2V0UGFydHNSZXNwb25zZRISCgpyZXF1ZXN0X2lkGAEgASgJEigKBWZhY2VzGAIgAygLMhkuYXZhdGFyZm9yZ2UudjEuRmFjZVBhcnRzKqcBCgtJbWFnZUZvcm1hdBIcChhJTUFHRV9GT1JNQVRfVU5TUEVDSUZJRUQQABIUChBJTUFHRV9GT1JNQVRfUE5HEAESFQoRSU1BR0VfRk9STUFUX0pQRUcQAhIVChFJTUFHRV9GT1JNQVRfV0VCUBADEhoKFklNQUdFX0ZPUk1BVF9SQVdfUkdCQTgQBBIaChZJTUFHRV9GT1JNQVRfUkFXX0JHUkE4EAUqhgEKEkludGVycG9sYXRpb25TcGFjZRIjCh9JTlRFUlBPTEFUSU9OX1NQQUNFX1VOU1BFQ0lGSUVEEAASJQohSU5URVJQT0xBVElPTl9TUEFDRV9XX1BMVVNfTElORUFSEAESJAogSU5URVJQT0xBVElPTl9TUEFDRV9XX1BMVVNfU0xFUlAQAipLCgdNaXhNb2RlEhgKFE1JWF9NT0RFX1VOU1BFQ0lGSUVEEAASEgoOTUlYX01PREVfQkxFTkQQARISCg5NSVhfTU9ERV9TVFlMRRACKl8KC1BhcnRzU291cmNlEhwKGFBBUlRTX1NPVVJDRV9VTlNQRUNJRklFRBAAEhUKEVBBUlRTX1NPVVJDRV9TRUVEEAESGwoXUEFSVFNfU09VUkNFX0NMQVNTSUZJRVIQAjL+BgoLQXZhdGFyRm9yZ2USUwoKTGlzdE1vZGVscxIhLmF2YXRhcmZvcmdlLnYxLkxpc3RNb2RlbHNSZXF1ZXN0GiIuYXZhdGFyZm9yZ2UudjEuTGlzdE1vZGVsc1Jlc3BvbnNlEkYKCEdldE1vZGVsEh8uYXZhdGFyZm9yZ2UudjEuR2V0TW9kZWxSZXF1ZXN0GhkuYXZhdGFyZm9yZ2UudjEuTW9kZWxJbmZvEk0KCEdlbmVyYXRlEh8uYXZhdGFyZm9yZ2UudjEuR2VuZXJhdGVSZXF1ZXN0GiAuYXZhdGFyZm9yZ2UudjEuR2VuZXJhdGVSZXNwb25zZRJbCg1HZW5lcmF0ZUJhdGNoEiQuYXZhdGFyZm9yZ2UudjEuR2VuZXJhdGVCYXRjaFJlcXVlc3QaIi5hdmF0YXJmb3JnZS52MS5HZW5lcmF0ZUJhdGNoRXZlbnQwARJJCgtFZGl0U2Vzc2lvbhIbLmF2YXRhcmZvcmdlLnYxLkVkaXRSZXF1ZXN0GhkuYXZhdGFyZm9yZ2UudjEuRWRpdEV2ZW50KAEwARJVCgtJbnRlcnBvbGF0ZRIiLmF2YXRhcmZvcmdlLnYxLkludGVycG9sYXRlUmVxdWVzdBogLmF2YXRhcmZvcmdlLnYxLkludGVycG9sYXRlRnJhbWUwARJDCgNNaXgSGi5hdmF0YXJmb3JnZS52MS5NaXhSZXF1ZXN0GiAuYXZhdGFyZm9yZ2UudjEuR2VuZXJhdGVSZXNwb25zZRJJCgZNdXRhdGUSHS5hdmF0YXJmb3JnZS52MS5NdXRhdGVSZXF1ZXN0GiAuYXZhdGFyZm9yZ2UudjEuR2VuZXJhdGVSZXNwb25zZRJcCg1SZW5kZXJQcmV2aWV3EiQuYXZhdGFyZm9yZ2UudjEuUmVuZGVyUHJldmlld1JlcXVlc3QaJS5hdmF0YXJmb3JnZS52MS5SZW5kZXJQcmV2aWV3UmVzcG9uc2USRwoGRW5jb2RlEh0uYXZhdGFyZm9yZ2UudjEuRW5jb2RlUmVxdWVzdBoeLmF2YXRhcmZvcmdlLnYxLkVuY29kZVJlc3BvbnNlEk0KCEdldFBhcnRzEh8uYXZhdGFyZm9yZ2UudjEuR2V0UGFydHNSZXF1ZXN0GiAuYXZhdGFyZm9yZ2UudjEuR2V0UGFydHNSZXNwb25zZUIRqgIOQXZhdGFyRm9yZ2UuVjFiBnByb3RvMw");
 
 /**
  * @generated from message avatarforge.v1.OutputSpec
@@ -228,6 +228,34 @@ export const DirectionEditSchema: GenMessage<DirectionEdit> = /*@__PURE__*/
   messageDesc(file_avatarforge_v1_avatarforge, 4);
 
 /**
+ * One part of a face set to one value, by name, e.g. {part: "hair_color", value: "RED"}.
+ *
+ * @generated from message avatarforge.v1.PartValue
+ */
+export type PartValue = Message<"avatarforge.v1.PartValue"> & {
+  /**
+   * a PartInfo.name of the model
+   *
+   * @generated from field: string part = 1;
+   */
+  part: string;
+
+  /**
+   * one of that part's PartInfo.values
+   *
+   * @generated from field: string value = 2;
+   */
+  value: string;
+};
+
+/**
+ * Describes the message avatarforge.v1.PartValue.
+ * Use `create(PartValueSchema)` to create a new message.
+ */
+export const PartValueSchema: GenMessage<PartValue> = /*@__PURE__*/
+  messageDesc(file_avatarforge_v1_avatarforge, 5);
+
+/**
  * The identity of a face. Self-contained and versioned: it never points at a server-side record.
  * The serialized message is the "DNA file" (e.g. seed000042.dna) clients store.
  *
@@ -312,7 +340,7 @@ export type CharacterDna = Message<"avatarforge.v1.CharacterDna"> & {
  * Use `create(CharacterDnaSchema)` to create a new message.
  */
 export const CharacterDnaSchema: GenMessage<CharacterDna> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 5);
+  messageDesc(file_avatarforge_v1_avatarforge, 6);
 
 /**
  * What to render: a seed (mapped and truncated on the server) or stored DNA.
@@ -345,7 +373,7 @@ export type CharacterSource = Message<"avatarforge.v1.CharacterSource"> & {
  * Use `create(CharacterSourceSchema)` to create a new message.
  */
 export const CharacterSourceSchema: GenMessage<CharacterSource> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 6);
+  messageDesc(file_avatarforge_v1_avatarforge, 7);
 
 /**
  * One produced face.
@@ -402,7 +430,7 @@ export type FaceResult = Message<"avatarforge.v1.FaceResult"> & {
  * Use `create(FaceResultSchema)` to create a new message.
  */
 export const FaceResultSchema: GenMessage<FaceResult> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 7);
+  messageDesc(file_avatarforge_v1_avatarforge, 8);
 
 /**
  * @generated from message avatarforge.v1.ListModelsRequest
@@ -415,7 +443,7 @@ export type ListModelsRequest = Message<"avatarforge.v1.ListModelsRequest"> & {
  * Use `create(ListModelsRequestSchema)` to create a new message.
  */
 export const ListModelsRequestSchema: GenMessage<ListModelsRequest> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 8);
+  messageDesc(file_avatarforge_v1_avatarforge, 9);
 
 /**
  * @generated from message avatarforge.v1.ListModelsResponse
@@ -437,7 +465,7 @@ export type ListModelsResponse = Message<"avatarforge.v1.ListModelsResponse"> & 
  * Use `create(ListModelsResponseSchema)` to create a new message.
  */
 export const ListModelsResponseSchema: GenMessage<ListModelsResponse> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 9);
+  messageDesc(file_avatarforge_v1_avatarforge, 10);
 
 /**
  * @generated from message avatarforge.v1.GetModelRequest
@@ -456,7 +484,7 @@ export type GetModelRequest = Message<"avatarforge.v1.GetModelRequest"> & {
  * Use `create(GetModelRequestSchema)` to create a new message.
  */
 export const GetModelRequestSchema: GenMessage<GetModelRequest> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 10);
+  messageDesc(file_avatarforge_v1_avatarforge, 11);
 
 /**
  * @generated from message avatarforge.v1.BackendInfo
@@ -551,7 +579,7 @@ export type BackendInfo = Message<"avatarforge.v1.BackendInfo"> & {
  * Use `create(BackendInfoSchema)` to create a new message.
  */
 export const BackendInfoSchema: GenMessage<BackendInfo> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 11);
+  messageDesc(file_avatarforge_v1_avatarforge, 12);
 
 /**
  * The check a "fast" (bf16/fp16) backend passes at start before it serves; failing it means fp32.
@@ -601,7 +629,7 @@ export type PrecisionGate = Message<"avatarforge.v1.PrecisionGate"> & {
  * Use `create(PrecisionGateSchema)` to create a new message.
  */
 export const PrecisionGateSchema: GenMessage<PrecisionGate> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 12);
+  messageDesc(file_avatarforge_v1_avatarforge, 13);
 
 /**
  * @generated from message avatarforge.v1.DirectionInfo
@@ -677,7 +705,43 @@ export type DirectionInfo = Message<"avatarforge.v1.DirectionInfo"> & {
  * Use `create(DirectionInfoSchema)` to create a new message.
  */
 export const DirectionInfoSchema: GenMessage<DirectionInfo> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 13);
+  messageDesc(file_avatarforge_v1_avatarforge, 14);
+
+/**
+ * A part of the faces a model draws (models whose mapping is a parts mapping), and its values.
+ *
+ * @generated from message avatarforge.v1.PartInfo
+ */
+export type PartInfo = Message<"avatarforge.v1.PartInfo"> & {
+  /**
+   * e.g. "hair_color"
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * e.g. "AUBURN", "BLACK", ...: what EditState.set_parts accepts
+   *
+   * @generated from field: repeated string values = 2;
+   */
+  values: string[];
+
+  /**
+   * Held-out accuracy of the classifier head that reads this part off a rendered face: how far a
+   * PARTS_SOURCE_CLASSIFIER reading of it can be trusted (low for eyes, mouth, eyebrows).
+   *
+   * @generated from field: optional float classifier_accuracy = 3;
+   */
+  classifierAccuracy?: number | undefined;
+};
+
+/**
+ * Describes the message avatarforge.v1.PartInfo.
+ * Use `create(PartInfoSchema)` to create a new message.
+ */
+export const PartInfoSchema: GenMessage<PartInfo> = /*@__PURE__*/
+  messageDesc(file_avatarforge_v1_avatarforge, 15);
 
 /**
  * @generated from message avatarforge.v1.ServerLimits
@@ -738,7 +802,7 @@ export type ServerLimits = Message<"avatarforge.v1.ServerLimits"> & {
  * Use `create(ServerLimitsSchema)` to create a new message.
  */
 export const ServerLimitsSchema: GenMessage<ServerLimits> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 14);
+  messageDesc(file_avatarforge_v1_avatarforge, 16);
 
 /**
  * @generated from message avatarforge.v1.ModelInfo
@@ -815,6 +879,13 @@ export type ModelInfo = Message<"avatarforge.v1.ModelInfo"> & {
    * @generated from field: string data_licence = 14;
    */
   dataLicence: string;
+
+  /**
+   * empty when the model's mapping does not draw parts
+   *
+   * @generated from field: repeated avatarforge.v1.PartInfo parts = 15;
+   */
+  parts: PartInfo[];
 };
 
 /**
@@ -822,7 +893,7 @@ export type ModelInfo = Message<"avatarforge.v1.ModelInfo"> & {
  * Use `create(ModelInfoSchema)` to create a new message.
  */
 export const ModelInfoSchema: GenMessage<ModelInfo> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 15);
+  messageDesc(file_avatarforge_v1_avatarforge, 17);
 
 /**
  * @generated from message avatarforge.v1.GenerateRequest
@@ -863,7 +934,7 @@ export type GenerateRequest = Message<"avatarforge.v1.GenerateRequest"> & {
  * Use `create(GenerateRequestSchema)` to create a new message.
  */
 export const GenerateRequestSchema: GenMessage<GenerateRequest> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 16);
+  messageDesc(file_avatarforge_v1_avatarforge, 18);
 
 /**
  * @generated from message avatarforge.v1.GenerateResponse
@@ -894,7 +965,7 @@ export type GenerateResponse = Message<"avatarforge.v1.GenerateResponse"> & {
  * Use `create(GenerateResponseSchema)` to create a new message.
  */
 export const GenerateResponseSchema: GenMessage<GenerateResponse> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 17);
+  messageDesc(file_avatarforge_v1_avatarforge, 19);
 
 /**
  * @generated from message avatarforge.v1.SeedRange
@@ -920,7 +991,7 @@ export type SeedRange = Message<"avatarforge.v1.SeedRange"> & {
  * Use `create(SeedRangeSchema)` to create a new message.
  */
 export const SeedRangeSchema: GenMessage<SeedRange> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 18);
+  messageDesc(file_avatarforge_v1_avatarforge, 20);
 
 /**
  * @generated from message avatarforge.v1.SeedList
@@ -939,7 +1010,7 @@ export type SeedList = Message<"avatarforge.v1.SeedList"> & {
  * Use `create(SeedListSchema)` to create a new message.
  */
 export const SeedListSchema: GenMessage<SeedList> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 19);
+  messageDesc(file_avatarforge_v1_avatarforge, 21);
 
 /**
  * @generated from message avatarforge.v1.GenerateBatchRequest
@@ -1002,7 +1073,7 @@ export type GenerateBatchRequest = Message<"avatarforge.v1.GenerateBatchRequest"
  * Use `create(GenerateBatchRequestSchema)` to create a new message.
  */
 export const GenerateBatchRequestSchema: GenMessage<GenerateBatchRequest> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 20);
+  messageDesc(file_avatarforge_v1_avatarforge, 22);
 
 /**
  * @generated from message avatarforge.v1.BatchProgress
@@ -1038,7 +1109,7 @@ export type BatchProgress = Message<"avatarforge.v1.BatchProgress"> & {
  * Use `create(BatchProgressSchema)` to create a new message.
  */
 export const BatchProgressSchema: GenMessage<BatchProgress> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 21);
+  messageDesc(file_avatarforge_v1_avatarforge, 23);
 
 /**
  * @generated from message avatarforge.v1.BatchSummary
@@ -1095,7 +1166,7 @@ export type BatchSummary = Message<"avatarforge.v1.BatchSummary"> & {
  * Use `create(BatchSummarySchema)` to create a new message.
  */
 export const BatchSummarySchema: GenMessage<BatchSummary> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 22);
+  messageDesc(file_avatarforge_v1_avatarforge, 24);
 
 /**
  * @generated from message avatarforge.v1.GenerateBatchEvent
@@ -1132,7 +1203,7 @@ export type GenerateBatchEvent = Message<"avatarforge.v1.GenerateBatchEvent"> & 
  * Use `create(GenerateBatchEventSchema)` to create a new message.
  */
 export const GenerateBatchEventSchema: GenMessage<GenerateBatchEvent> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 23);
+  messageDesc(file_avatarforge_v1_avatarforge, 25);
 
 /**
  * @generated from message avatarforge.v1.EditStart
@@ -1164,7 +1235,7 @@ export type EditStart = Message<"avatarforge.v1.EditStart"> & {
  * Use `create(EditStartSchema)` to create a new message.
  */
 export const EditStartSchema: GenMessage<EditStart> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 24);
+  messageDesc(file_avatarforge_v1_avatarforge, 26);
 
 /**
  * How a second face is mixed into the current one.
@@ -1202,7 +1273,7 @@ export type MixSpec = Message<"avatarforge.v1.MixSpec"> & {
  * Use `create(MixSpecSchema)` to create a new message.
  */
 export const MixSpecSchema: GenMessage<MixSpec> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 25);
+  messageDesc(file_avatarforge_v1_avatarforge, 27);
 
 /**
  * An absolute editor state (never a delta); the server renders the newest seq and skips older.
@@ -1240,6 +1311,14 @@ export type EditState = Message<"avatarforge.v1.EditState"> & {
    * @generated from field: avatarforge.v1.OutputSpec output = 5;
    */
   output?: OutputSpec | undefined;
+
+  /**
+   * Parts set exactly (GetModel's ModelInfo.parts names them), applied first, to the start face;
+   * each part at most once. The DNA records each as "part/<part>/<VALUE>".
+   *
+   * @generated from field: repeated avatarforge.v1.PartValue set_parts = 6;
+   */
+  setParts: PartValue[];
 };
 
 /**
@@ -1247,7 +1326,7 @@ export type EditState = Message<"avatarforge.v1.EditState"> & {
  * Use `create(EditStateSchema)` to create a new message.
  */
 export const EditStateSchema: GenMessage<EditState> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 26);
+  messageDesc(file_avatarforge_v1_avatarforge, 28);
 
 /**
  * @generated from message avatarforge.v1.EditCommit
@@ -1266,7 +1345,7 @@ export type EditCommit = Message<"avatarforge.v1.EditCommit"> & {
  * Use `create(EditCommitSchema)` to create a new message.
  */
 export const EditCommitSchema: GenMessage<EditCommit> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 27);
+  messageDesc(file_avatarforge_v1_avatarforge, 29);
 
 /**
  * @generated from message avatarforge.v1.EditRequest
@@ -1301,7 +1380,7 @@ export type EditRequest = Message<"avatarforge.v1.EditRequest"> & {
  * Use `create(EditRequestSchema)` to create a new message.
  */
 export const EditRequestSchema: GenMessage<EditRequest> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 28);
+  messageDesc(file_avatarforge_v1_avatarforge, 30);
 
 /**
  * @generated from message avatarforge.v1.EditStarted
@@ -1325,7 +1404,7 @@ export type EditStarted = Message<"avatarforge.v1.EditStarted"> & {
  * Use `create(EditStartedSchema)` to create a new message.
  */
 export const EditStartedSchema: GenMessage<EditStarted> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 29);
+  messageDesc(file_avatarforge_v1_avatarforge, 31);
 
 /**
  * @generated from message avatarforge.v1.EditPreview
@@ -1359,7 +1438,7 @@ export type EditPreview = Message<"avatarforge.v1.EditPreview"> & {
  * Use `create(EditPreviewSchema)` to create a new message.
  */
 export const EditPreviewSchema: GenMessage<EditPreview> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 30);
+  messageDesc(file_avatarforge_v1_avatarforge, 32);
 
 /**
  * @generated from message avatarforge.v1.EditCommitted
@@ -1381,7 +1460,7 @@ export type EditCommitted = Message<"avatarforge.v1.EditCommitted"> & {
  * Use `create(EditCommittedSchema)` to create a new message.
  */
 export const EditCommittedSchema: GenMessage<EditCommitted> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 31);
+  messageDesc(file_avatarforge_v1_avatarforge, 33);
 
 /**
  * @generated from message avatarforge.v1.EditEvent
@@ -1424,7 +1503,7 @@ export type EditEvent = Message<"avatarforge.v1.EditEvent"> & {
  * Use `create(EditEventSchema)` to create a new message.
  */
 export const EditEventSchema: GenMessage<EditEvent> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 32);
+  messageDesc(file_avatarforge_v1_avatarforge, 34);
 
 /**
  * @generated from message avatarforge.v1.InterpolateRequest
@@ -1485,7 +1564,7 @@ export type InterpolateRequest = Message<"avatarforge.v1.InterpolateRequest"> & 
  * Use `create(InterpolateRequestSchema)` to create a new message.
  */
 export const InterpolateRequestSchema: GenMessage<InterpolateRequest> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 33);
+  messageDesc(file_avatarforge_v1_avatarforge, 35);
 
 /**
  * @generated from message avatarforge.v1.InterpolateFrame
@@ -1524,7 +1603,7 @@ export type InterpolateFrame = Message<"avatarforge.v1.InterpolateFrame"> & {
  * Use `create(InterpolateFrameSchema)` to create a new message.
  */
 export const InterpolateFrameSchema: GenMessage<InterpolateFrame> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 34);
+  messageDesc(file_avatarforge_v1_avatarforge, 36);
 
 /**
  * @generated from message avatarforge.v1.MixParent
@@ -1560,7 +1639,7 @@ export type MixParent = Message<"avatarforge.v1.MixParent"> & {
  * Use `create(MixParentSchema)` to create a new message.
  */
 export const MixParentSchema: GenMessage<MixParent> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 35);
+  messageDesc(file_avatarforge_v1_avatarforge, 37);
 
 /**
  * @generated from message avatarforge.v1.MixRequest
@@ -1599,7 +1678,7 @@ export type MixRequest = Message<"avatarforge.v1.MixRequest"> & {
  * Use `create(MixRequestSchema)` to create a new message.
  */
 export const MixRequestSchema: GenMessage<MixRequest> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 36);
+  messageDesc(file_avatarforge_v1_avatarforge, 38);
 
 /**
  * @generated from message avatarforge.v1.MutateRequest
@@ -1652,7 +1731,7 @@ export type MutateRequest = Message<"avatarforge.v1.MutateRequest"> & {
  * Use `create(MutateRequestSchema)` to create a new message.
  */
 export const MutateRequestSchema: GenMessage<MutateRequest> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 37);
+  messageDesc(file_avatarforge_v1_avatarforge, 39);
 
 /**
  * @generated from message avatarforge.v1.RenderPreviewRequest
@@ -1692,6 +1771,13 @@ export type RenderPreviewRequest = Message<"avatarforge.v1.RenderPreviewRequest"
    * @generated from field: avatarforge.v1.OutputSpec output = 7;
    */
   output?: OutputSpec | undefined;
+
+  /**
+   * as EditState.set_parts
+   *
+   * @generated from field: repeated avatarforge.v1.PartValue set_parts = 8;
+   */
+  setParts: PartValue[];
 };
 
 /**
@@ -1699,7 +1785,7 @@ export type RenderPreviewRequest = Message<"avatarforge.v1.RenderPreviewRequest"
  * Use `create(RenderPreviewRequestSchema)` to create a new message.
  */
 export const RenderPreviewRequestSchema: GenMessage<RenderPreviewRequest> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 38);
+  messageDesc(file_avatarforge_v1_avatarforge, 40);
 
 /**
  * @generated from message avatarforge.v1.RenderPreviewResponse
@@ -1733,7 +1819,7 @@ export type RenderPreviewResponse = Message<"avatarforge.v1.RenderPreviewRespons
  * Use `create(RenderPreviewResponseSchema)` to create a new message.
  */
 export const RenderPreviewResponseSchema: GenMessage<RenderPreviewResponse> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 39);
+  messageDesc(file_avatarforge_v1_avatarforge, 41);
 
 /**
  * @generated from message avatarforge.v1.EncodeRequest
@@ -1796,7 +1882,7 @@ export type EncodeRequest = Message<"avatarforge.v1.EncodeRequest"> & {
  * Use `create(EncodeRequestSchema)` to create a new message.
  */
 export const EncodeRequestSchema: GenMessage<EncodeRequest> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 40);
+  messageDesc(file_avatarforge_v1_avatarforge, 42);
 
 /**
  * One picture of an Encode request.
@@ -1853,7 +1939,7 @@ export type EncodedPicture = Message<"avatarforge.v1.EncodedPicture"> & {
  * Use `create(EncodedPictureSchema)` to create a new message.
  */
 export const EncodedPictureSchema: GenMessage<EncodedPicture> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 41);
+  messageDesc(file_avatarforge_v1_avatarforge, 43);
 
 /**
  * @generated from message avatarforge.v1.EncodeScores
@@ -1900,7 +1986,7 @@ export type EncodeScores = Message<"avatarforge.v1.EncodeScores"> & {
  * Use `create(EncodeScoresSchema)` to create a new message.
  */
 export const EncodeScoresSchema: GenMessage<EncodeScores> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 42);
+  messageDesc(file_avatarforge_v1_avatarforge, 44);
 
 /**
  * @generated from message avatarforge.v1.EncodeResponse
@@ -1950,7 +2036,120 @@ export type EncodeResponse = Message<"avatarforge.v1.EncodeResponse"> & {
  * Use `create(EncodeResponseSchema)` to create a new message.
  */
 export const EncodeResponseSchema: GenMessage<EncodeResponse> = /*@__PURE__*/
-  messageDesc(file_avatarforge_v1_avatarforge, 43);
+  messageDesc(file_avatarforge_v1_avatarforge, 45);
+
+/**
+ * @generated from message avatarforge.v1.ReadPart
+ */
+export type ReadPart = Message<"avatarforge.v1.ReadPart"> & {
+  /**
+   * @generated from field: string part = 1;
+   */
+  part: string;
+
+  /**
+   * @generated from field: string value = 2;
+   */
+  value: string;
+
+  /**
+   * 1 for PARTS_SOURCE_SEED; the classifier's probability of `value` otherwise
+   *
+   * @generated from field: float confidence = 3;
+   */
+  confidence: number;
+};
+
+/**
+ * Describes the message avatarforge.v1.ReadPart.
+ * Use `create(ReadPartSchema)` to create a new message.
+ */
+export const ReadPartSchema: GenMessage<ReadPart> = /*@__PURE__*/
+  messageDesc(file_avatarforge_v1_avatarforge, 46);
+
+/**
+ * @generated from message avatarforge.v1.FaceParts
+ */
+export type FaceParts = Message<"avatarforge.v1.FaceParts"> & {
+  /**
+   * position in GetPartsRequest.characters
+   *
+   * @generated from field: int64 index = 1;
+   */
+  index: bigint;
+
+  /**
+   * @generated from field: avatarforge.v1.PartsSource source = 2;
+   */
+  source: PartsSource;
+
+  /**
+   * every part of ModelInfo.parts, in that order
+   *
+   * @generated from field: repeated avatarforge.v1.ReadPart parts = 3;
+   */
+  parts: ReadPart[];
+};
+
+/**
+ * Describes the message avatarforge.v1.FaceParts.
+ * Use `create(FacePartsSchema)` to create a new message.
+ */
+export const FacePartsSchema: GenMessage<FaceParts> = /*@__PURE__*/
+  messageDesc(file_avatarforge_v1_avatarforge, 47);
+
+/**
+ * @generated from message avatarforge.v1.GetPartsRequest
+ */
+export type GetPartsRequest = Message<"avatarforge.v1.GetPartsRequest"> & {
+  /**
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string model = 2;
+   */
+  model: string;
+
+  /**
+   * 1..ServerLimits.max_unary_items seeds or DNAs
+   *
+   * @generated from field: repeated avatarforge.v1.CharacterSource characters = 3;
+   */
+  characters: CharacterSource[];
+};
+
+/**
+ * Describes the message avatarforge.v1.GetPartsRequest.
+ * Use `create(GetPartsRequestSchema)` to create a new message.
+ */
+export const GetPartsRequestSchema: GenMessage<GetPartsRequest> = /*@__PURE__*/
+  messageDesc(file_avatarforge_v1_avatarforge, 48);
+
+/**
+ * @generated from message avatarforge.v1.GetPartsResponse
+ */
+export type GetPartsResponse = Message<"avatarforge.v1.GetPartsResponse"> & {
+  /**
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * in request order
+   *
+   * @generated from field: repeated avatarforge.v1.FaceParts faces = 2;
+   */
+  faces: FaceParts[];
+};
+
+/**
+ * Describes the message avatarforge.v1.GetPartsResponse.
+ * Use `create(GetPartsResponseSchema)` to create a new message.
+ */
+export const GetPartsResponseSchema: GenMessage<GetPartsResponse> = /*@__PURE__*/
+  messageDesc(file_avatarforge_v1_avatarforge, 49);
 
 /**
  * @generated from enum avatarforge.v1.ImageFormat
@@ -2060,6 +2259,38 @@ export const MixModeSchema: GenEnum<MixMode> = /*@__PURE__*/
   enumDesc(file_avatarforge_v1_avatarforge, 2);
 
 /**
+ * @generated from enum avatarforge.v1.PartsSource
+ */
+export enum PartsSource {
+  /**
+   * @generated from enum value: PARTS_SOURCE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The parts the mapping drew from the face's seed, with the parts set since: exact. Used for a
+   * seed, and for DNA of a seed at truncation 1 whose only edits are set parts.
+   *
+   * @generated from enum value: PARTS_SOURCE_SEED = 1;
+   */
+  SEED = 1,
+
+  /**
+   * The attribute classifier's reading of the rendered face (encoded, mixed or direction-edited
+   * faces): as reliable as PartInfo.classifier_accuracy says.
+   *
+   * @generated from enum value: PARTS_SOURCE_CLASSIFIER = 2;
+   */
+  CLASSIFIER = 2,
+}
+
+/**
+ * Describes the enum avatarforge.v1.PartsSource.
+ */
+export const PartsSourceSchema: GenEnum<PartsSource> = /*@__PURE__*/
+  enumDesc(file_avatarforge_v1_avatarforge, 3);
+
+/**
  * @generated from service avatarforge.v1.AvatarForge
  */
 export const AvatarForge: GenService<{
@@ -2163,6 +2394,17 @@ export const AvatarForge: GenService<{
     methodKind: "unary";
     input: typeof EncodeRequestSchema;
     output: typeof EncodeResponseSchema;
+  },
+  /**
+   * The parts of faces (hair colour, top, accessory ...; ModelInfo.parts lists them) for a model
+   * whose mapping draws parts: exact for a seed, the attribute classifier's reading otherwise.
+   *
+   * @generated from rpc avatarforge.v1.AvatarForge.GetParts
+   */
+  getParts: {
+    methodKind: "unary";
+    input: typeof GetPartsRequestSchema;
+    output: typeof GetPartsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_avatarforge_v1_avatarforge, 0);

@@ -1,0 +1,28 @@
+"""The set-part measurement command on a handful of faces: every head of the issue's list is
+measured on both sets, and --write fills the README's blocks and the manifest of a bundle copy."""
+from __future__ import annotations
+
+import json
+import shutil
+
+from avatarforge.models.bundle import resolve_bundle_path
+from avatarforge.models.training import part_setting_quality as psq
+
+
+def test_measurement_fills_readme_and_manifest(tmp_path):
+    bundle = tmp_path / "avatars64"
+    shutil.copytree(resolve_bundle_path("avatars64"), bundle)
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n<!-- part-setting-heads -->\n<!-- /part-setting-heads -->\n"
+                      "<!-- part-setting-table -->\n<!-- /part-setting-table -->\n")
+    out = tmp_path / "r.json"
+    psq.main(["--model", str(bundle), "--faces", "3", "--values-per-face", "1", "--ceiling-renders", "20",
+              "--out", str(out), "--write", str(readme)])
+    result = json.loads(out.read_text())
+    assert list(result["per_head"]) == list(psq.HEADS)
+    for head, rows in result["per_value"].items():
+        assert sum(r["generated"]["n"] + r["encoded"]["n"] for r in rows.values()) > 0, head
+        assert all(0 <= r["all"]["success"] <= 1 for r in rows.values() if r["all"]["n"])
+    text = readme.read_text()
+    assert "| `hair_color` | `RED` |" in text and "| `facial_hair` | 8 |" in text
+    assert json.loads((bundle / "manifest.json").read_text())["part_setting"]["faces"] == 3
