@@ -33,8 +33,9 @@ examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
-    a("--ray", metavar="ADDRESS", default=None,
-      help="Ray cluster to join ('auto', or ray://host:10001); default: start a local Ray for this run")
+    a("--ray", metavar="ADDRESS", nargs="?", const="auto", default=None,
+      help="join a running Ray cluster: --ray alone finds it ('auto'), or give its address (host:6379, "
+      "ray://host:10001); without --ray a local Ray is started for this run")
     a("--model", default="avatars64", help="bundle name or path, readable by every worker (default avatars64)")
     a("--model-dir", default=None, help="folder of bundles the model name is looked up in")
     a("--seeds", required=True, type=parse_seeds, help="seeds: ranges and comma lists, e.g. 0-999 or 1,5,10-20")
@@ -68,26 +69,37 @@ def run(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     on_disk = seeds_on_disk(args.out, args.seeds, args.format)
     todo = [s for s in args.seeds if s not in on_disk]
-    started_here = not ray.is_initialized()
+    job = BulkJob(model=str(args.model), out=str(args.out.resolve()), format=args.format, size=args.size,
+                  quality=args.quality, psi=args.psi, backend=args.backend, threads=args.threads,
+                  batch_size=args.batch_size, model_dir=args.model_dir)
+    written, seconds, failure = 0, 0.0, None
+    started_here = bool(todo) and not ray.is_initialized()
     if started_here:
         if args.ray:
             ray.init(address=args.ray, log_to_driver=False)
         else:
             # A local Ray gets exactly the CPUs the actors ask for: no oversubscription on a small machine.
-            ray.init(num_cpus=max(args.workers * args.threads, 1), include_dashboard=False, log_to_driver=False)
+            ray.init(num_cpus=args.workers * args.threads, include_dashboard=False, log_to_driver=False)
     try:
         t0 = time.perf_counter()
-        written = _run_job(ray, args, todo, BulkJob(
-            model=str(args.model), out=str(args.out.resolve()), format=args.format, size=args.size,
-            quality=args.quality, psi=args.psi, backend=args.backend, threads=args.threads,
-            batch_size=args.batch_size, model_dir=args.model_dir)) if todo else 0
+        if todo:
+            written = _run_job(ray, args, todo, job)
         seconds = time.perf_counter() - t0
+    except Exception as e:  # a worker that cannot start (bad model, backend) fails the job: say so briefly
+        failure = f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
     finally:
         if started_here:
             ray.shutdown()
+    # An actor killed between writing a temporary file and renaming it leaves that file behind;
+    # its seed was redone by the retry, so once the job is over every such file is garbage.
+    for stale in args.out.glob("seed*.part"):
+        stale.unlink(missing_ok=True)
     missing = len(args.seeds) - len(seeds_on_disk(args.out, args.seeds, args.format))
-    rate = f", {written / seconds:.1f} faces/s" if written else ""
+    rate = f" in {seconds:.1f} s ({written / seconds:.1f} faces/s, worker start-up included)" if written else ""
     print(f"{written} generated, {len(on_disk)} already on disk, {missing} missing{rate}")
+    if failure:
+        print(f"avatarforge bulk: the job failed: {failure}", file=sys.stderr)
+        return 2
     return 1 if missing else 0
 
 

@@ -62,7 +62,11 @@ def seeds_on_disk(out: Path, seeds: list[int], fmt: str) -> set[int]:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write under a name no other process uses, then rename: readers see all of it or nothing."""
+    """Write under a name no other process uses, then rename: readers see all of it or nothing.
+    A file that already holds exactly these bytes is left alone: an actor killed between a
+    seed's DNA and its image leaves the DNA, and the retry must not write it a second time."""
+    if path.exists() and path.stat().st_size == len(data) and path.read_bytes() == data:
+        return
     tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
     tmp.write_bytes(data)
     os.replace(tmp, path)
