@@ -14,7 +14,7 @@ optional `[ray]` extra and is imported only when this command runs.
 from __future__ import annotations
 
 import argparse
-import os
+import logging
 import sys
 import time
 from dataclasses import replace
@@ -76,10 +76,12 @@ def run(args: argparse.Namespace) -> int:
     started_here = bool(todo) and not ray.is_initialized()
     if started_here:
         if args.ray:
-            ray.init(address=args.ray, log_to_driver=False)
+            ray.init(address=args.ray, log_to_driver=False, logging_level=logging.WARNING)
         else:
-            # A local Ray gets exactly the CPUs the actors ask for: no oversubscription on a small machine.
-            ray.init(num_cpus=args.workers * args.threads, include_dashboard=False, log_to_driver=False)
+            # "local": a Ray of our own even where another cluster runs on this machine (a bare
+            # init would join it); it gets exactly the CPUs the actors ask for, no oversubscription.
+            ray.init(address="local", num_cpus=args.workers * args.threads, include_dashboard=False,
+                     log_to_driver=False, logging_level=logging.WARNING)
     try:
         t0 = time.perf_counter()
         if todo:
@@ -113,6 +115,7 @@ def _run_job(ray, args: argparse.Namespace, todo: list[int], job) -> int:
 
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False  # one bar, ours, counting faces rather than blocks
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # its per-dataset INFO lines would cut through the bar
     gpus = ray.cluster_resources().get("GPU", 0) > 0
     device = {"num_gpus": 1} if gpus else {"num_cpus": args.threads}
     job = replace(job, device="cuda", threads=None) if gpus else replace(job, device="cpu")

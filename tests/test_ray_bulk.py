@@ -23,7 +23,8 @@ EXPECTED = {f"seed{s:06d}.{ext}" for s in range(40) for ext in ("png", "dna")}
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # "local": our own Ray, never a cluster another user started on this machine.
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
