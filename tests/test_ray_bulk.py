@@ -109,8 +109,12 @@ def test_killed_actor_leaves_every_seed_whole_and_none_twice(local_ray, tiny_bun
     # Files already whole when the actor died must never be written again (same inode).
     before = {p.name: p.stat().st_ino for p in tmp_path.iterdir() if p.suffix in (".png", ".dna")}
     assert len(before) < len(EXPECTED), "the job ended before the kill: nothing was tested"
-    job.join(120)
+    seen = set(victims)
+    while job.is_alive() and time.monotonic() < deadline + 60:
+        seen.update(_face_writer_pids())
+        job.join(0.05)
     assert not job.is_alive() and result["rc"] == 0
+    assert len(seen) > 2, "two workers and no third process: Ray never replaced the killed actor"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(EXPECTED)  # no .part left, none missing
     assert {n: (tmp_path / n).stat().st_ino for n in before} == before
     for s in range(40):
