@@ -21,7 +21,7 @@ $(VENV)/.installed: $(PY) pyproject.toml clients/python/pyproject.toml
 	@# A venv from before the split has an `avatarforge` that owns bin/avatarforge: replacing it
 	@# after the client is installed would delete the client's command, so it goes first.
 	$(PIP) uninstall -y avatarforge
-	$(PIP) install -e clients/python -e '.[train,export,openvino,bench,metrics,test]'
+	$(PIP) install -e clients/python -e '.[train,export,openvino,bench,metrics,ray,test]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -7,6 +7,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("serve", "avatarforge.server.serve_command", "run the gRPC server"),
     ("keys", "avatarforge.server.keys_command", "make, list and remove API keys (the file keeps only their hashes)"),
     ("demo", "avatarforge.server.demo_command", "start a server, generate 64 NPC faces and a contact sheet, stop"),
+    ("bulk", "avatarforge.server.bulk_command", "render faces for many seeds as a Ray Data job (the [ray] extra), resumable"),
     ("bench", "avatarforge.benchmarks.bench_command", "benchmark a server against the in-process backend; gate on ratios"),
     ("soak", "avatarforge.benchmarks.soak_command", "mixed players + bulk load on a real server: p99, bulk share, errors, RSS"),
     ("train", "avatarforge.models.training.recipe", "train the default model from scratch (dataset .. bundle), resumable"),

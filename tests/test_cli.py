@@ -35,7 +35,7 @@ def test_help_lists_the_subcommands_of_both_installed_distributions(capsys):
         cli.main(["--help"])
     assert exit.value.code == 0
     listed = set(re.findall(r"^ {4}(\S+)", capsys.readouterr().out, re.MULTILINE))
-    assert listed == {"generate", "encode", "edit", "serve", "keys", "demo", "bench", "soak", "train", "directions", "eval",
+    assert listed == {"generate", "encode", "edit", "serve", "keys", "demo", "bulk", "bench", "soak", "train", "directions", "eval",
                       "import-nvlabs", "import-rosinality"}
 
 

@@ -1,0 +1,136 @@
+"""`avatarforge bulk`: faces for many seeds as a Ray Data job, the same files `generate` writes.
+
+    seeds not yet on disk -> ray.data blocks of --batch-size seeds
+      -> map_batches(FaceWriter, actor pool of --workers): one model and backend per actor,
+         one GPU per actor where the cluster has GPUs, else --threads CPU threads per actor
+      -> each actor writes seedNNNNNN.dna and seedNNNNNN.<ext> (server/bulk_worker.py)
+      -> the driver counts the seeds coming back (progress bar)
+
+Resuming: a seed whose image and DNA are both on disk is skipped, here and again by the actor
+(a retried batch). Fault tolerance is Ray's: an actor that dies is restarted and its batch
+retried; the files are renamed into place, so a death never leaves half a file. Ray is the
+optional `[ray]` extra and is imported only when this command runs.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from avatarforge.commands.generate import parse_seeds
+
+DESCRIPTION = """Render faces for seeds with a Ray Data job: on a running Ray cluster (--ray ADDRESS)
+or on a local Ray started for this run. Writes the same files as `avatarforge generate`
+(seedNNNNNN.<ext> and seedNNNNNN.dna) and skips seeds already on disk. Needs the [ray] extra.
+
+examples:
+  avatarforge bulk --model avatars64 --seeds 0-9999 --out out/npcs --workers 2
+  avatarforge bulk --ray auto --model /models/avatars64 --seeds 0-999999 --out /shared/npcs --format webp"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    a = parser.add_argument
+    a("--ray", metavar="ADDRESS", nargs="?", const="auto", default=None,
+      help="join a running Ray cluster: --ray alone finds it ('auto'), or give its address (host:6379, "
+      "ray://host:10001); without --ray a local Ray is started for this run")
+    a("--model", default="avatars64", help="bundle name or path, readable by every worker (default avatars64)")
+    a("--model-dir", default=None, help="folder of bundles the model name is looked up in")
+    a("--seeds", required=True, type=parse_seeds, help="seeds: ranges and comma lists, e.g. 0-999 or 1,5,10-20")
+    a("--out", required=True, type=Path, help="output folder, on a filesystem every worker sees (created if missing)")
+    a("--format", default="png", choices=["png", "jpeg", "webp", "raw", "raw_bgra"], help="image format (default png)")
+    a("--size", type=int, default=0, help="image edge in pixels (default: the model's native resolution)")
+    a("--quality", type=int, default=0, help="JPEG/WebP quality 1-100 (default: the server's)")
+    a("--psi", type=float, default=None, help="truncation psi (default: the model's)")
+    a("--backend", default="auto", help="backend per worker, as `serve --backend` (default auto); "
+      "byte-identical files with a server need the same backend")
+    a("--workers", type=int, default=1, help="actors, each holding one backend (default 1)")
+    a("--threads", type=int, default=1, help="CPU threads per actor when there is no GPU (default 1)")
+    # Synthesis on CPU is not bit-identical across batch sizes (README "Determinism": at most one
+    # intensity level apart); the server's default max_batch makes the images match it to the byte.
+    a("--batch-size", type=int, default=16, help="seeds per backend call and per retry after a failure; "
+      "images match a server's byte for byte when this is its --max-batch (default 16, the server's default)")
+    a("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import ray
+    except ImportError:
+        print("avatarforge bulk needs Ray: pip install 'avatarforge[ray]'", file=sys.stderr)
+        return 2
+    from .bulk_worker import BulkJob, seeds_on_disk
+
+    if args.workers < 1 or args.threads < 1 or args.batch_size < 1:
+        print("avatarforge bulk: --workers, --threads and --batch-size must be at least 1", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    on_disk = seeds_on_disk(args.out, args.seeds, args.format)
+    todo = [s for s in args.seeds if s not in on_disk]
+    job = BulkJob(model=str(args.model), out=str(args.out.resolve()), format=args.format, size=args.size,
+                  quality=args.quality, psi=args.psi, backend=args.backend, threads=args.threads,
+                  batch_size=args.batch_size, model_dir=args.model_dir)
+    written, seconds, failure = 0, 0.0, None
+    started_here = bool(todo) and not ray.is_initialized()
+    if started_here:
+        if args.ray:
+            ray.init(address=args.ray, log_to_driver=False, logging_level=logging.WARNING)
+        else:
+            # "local": a Ray of our own even where another cluster runs on this machine (a bare
+            # init would join it); it gets exactly the CPUs the actors ask for, no oversubscription.
+            ray.init(address="local", num_cpus=args.workers * args.threads, include_dashboard=False,
+                     log_to_driver=False, logging_level=logging.WARNING)
+    try:
+        t0 = time.perf_counter()
+        if todo:
+            written = _run_job(ray, args, todo, job)
+        seconds = time.perf_counter() - t0
+    except Exception as e:  # a worker that cannot start (bad model, backend) fails the job: say so briefly
+        failure = f"{type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
+    finally:
+        if started_here:
+            ray.shutdown()
+    # An actor killed between writing a temporary file and renaming it leaves that file behind;
+    # its seed was redone by the retry, so once the job is over every such file is garbage.
+    for stale in args.out.glob("seed*.part"):
+        stale.unlink(missing_ok=True)
+    missing = len(args.seeds) - len(seeds_on_disk(args.out, args.seeds, args.format))
+    rate = f" in {seconds:.1f} s ({written / seconds:.1f} faces/s, worker start-up included)" if written else ""
+    print(f"{written} generated, {len(on_disk)} already on disk, {missing} missing{rate}")
+    if failure:
+        print(f"avatarforge bulk: the job failed: {failure}", file=sys.stderr)
+        return 2
+    return 1 if missing else 0
+
+
+def _run_job(ray, args: argparse.Namespace, todo: list[int], job) -> int:
+    """Run the Ray Data job over `todo`; returns how many faces were written (not skipped)."""
+    import numpy as np
+    import pyarrow as pa
+    from tqdm import tqdm
+
+    from .bulk_worker import FaceWriter
+
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False  # one bar, ours, counting faces rather than blocks
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # its per-dataset INFO lines would cut through the bar
+    gpus = ray.cluster_resources().get("GPU", 0) > 0
+    device = {"num_gpus": 1} if gpus else {"num_cpus": args.threads}
+    job = replace(job, device="cuda", threads=None) if gpus else replace(job, device="cpu")
+    # One block per batch: the unit of scheduling and of retry after an actor dies.
+    blocks = [pa.table({"seed": np.asarray(todo[i:i + args.batch_size], np.int64)})
+              for i in range(0, len(todo), args.batch_size)]
+    ds = ray.data.from_arrow(blocks).map_batches(
+        FaceWriter, fn_constructor_args=(job,), batch_size=args.batch_size, batch_format="numpy",
+        # Ray Data's actor pools restart a dead actor and retry the batch it held (max_restarts and
+        # max_task_retries default to -1 there); the actor then skips the seeds already written.
+        compute=ray.data.ActorPoolStrategy(size=min(args.workers, len(blocks))), **device)
+    written = 0
+    with tqdm(total=len(args.seeds), initial=len(args.seeds) - len(todo), unit="face", disable=args.no_progress,
+              desc=f"bulk -> {args.out}") as bar:
+        for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+            written += int(batch["written"].sum())
+            bar.update(len(batch["seed"]))
+    return written

@@ -1,0 +1,131 @@
+"""`avatarforge bulk` on a local two-CPU Ray: the same files as `avatarforge generate` from a
+real server, resumed without rewriting, and whole after an actor is killed mid-job."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import ray
+from PIL import Image
+
+from avatarforge import cli
+from avatarforge.v1 import avatarforge_pb2 as pb
+
+SEEDS = "0-39"
+EXPECTED = {f"seed{s:06d}.{ext}" for s in range(40) for ext in ("png", "dna")}
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    # "local": our own Ray, never a cluster another user started on this machine.
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def bulk(tiny_bundle, out: Path, *extra: str) -> int:
+    # torch, one thread: what the test server runs, so the bytes can match.
+    return cli.main(["bulk", "--model", str(tiny_bundle), "--backend", "torch", "--threads", "1", "--seeds", SEEDS,
+                     "--out", str(out), "--no-progress", *extra])
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.name != "contact_sheet.png"}
+
+
+@pytest.mark.parametrize("fmt, psi", [("png", None), ("raw", "0.7")])
+def test_bulk_writes_the_bytes_generate_writes(local_ray, start_own_server, tiny_bundle, tmp_path, capsys, fmt, psi):
+    server = start_own_server()  # torch on CPU, max_batch 16: bulk's default --batch-size
+    psi_args = ["--psi", psi] if psi else []
+    generated, bulked = tmp_path / "generate", tmp_path / "bulk"
+    assert cli.main(["generate", "--server", server.address, "--seeds", SEEDS, "--out", str(generated), "--format", fmt,
+                     "--no-progress", *psi_args]) == 0
+    assert bulk(tiny_bundle, bulked, "--format", fmt, "--workers", "2", *psi_args) == 0
+    assert "40 generated, 0 already on disk, 0 missing" in capsys.readouterr().out
+    want, got = files(generated), files(bulked)
+    assert len(want) == 80 and sorted(got) == sorted(want)
+    assert [n for n in want if got[n] != want[n]] == []
+    if fmt == "png":  # one Ray job fewer: the resume checks reuse this folder
+        check_rerun_skips_what_is_on_disk(tiny_bundle, bulked, capsys)
+
+
+def check_rerun_skips_what_is_on_disk(tiny_bundle, out: Path, capsys) -> None:
+    stamps = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert bulk(tiny_bundle, out) == 0
+    assert "0 generated, 40 already on disk, 0 missing" in capsys.readouterr().out
+    lost = out / "seed000007.png"
+    kept = lost.read_bytes()
+    lost.unlink()
+    assert bulk(tiny_bundle, out) == 0
+    assert "1 generated, 39 already on disk, 0 missing" in capsys.readouterr().out
+    assert lost.read_bytes() == kept
+    untouched = {n: t for n, t in stamps.items() if n != lost.name}  # its DNA too: it was already right
+    assert {n: (out / n).stat().st_mtime_ns for n in untouched} == untouched
+
+
+def _face_writer_pids() -> list[int]:
+    """Processes of Ray Data's FaceWriter actors started under this test process (its local Ray)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"FaceWriter" in title and _descends_from_me(int(entry.name)):
+            pids.append(int(entry.name))
+    return pids
+
+
+def _descends_from_me(pid: int) -> bool:
+    while pid > 1:
+        if pid == os.getpid():
+            return True
+        try:
+            pid = int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            return False
+    return False
+
+
+def test_killed_actor_leaves_every_seed_whole_and_none_twice(local_ray, tiny_bundle, tmp_path):
+    result = {}
+    job = threading.Thread(target=lambda: result.setdefault("rc", bulk(tiny_bundle, tmp_path, "--workers", "2",
+                                                                        "--batch-size", "2")))
+    job.start()
+    deadline = time.monotonic() + 60
+    while not any(tmp_path.glob("*.dna")) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    victims = _face_writer_pids()
+    assert victims, "no FaceWriter actor process found"
+    os.kill(victims[0], signal.SIGKILL)
+    # Files already whole when the actor died must never be written again (same inode).
+    before = {p.name: p.stat().st_ino for p in tmp_path.iterdir() if p.suffix in (".png", ".dna")}
+    assert len(before) < len(EXPECTED), "the job ended before the kill: nothing was tested"
+    seen = set(victims)
+    while job.is_alive() and time.monotonic() < deadline + 60:
+        seen.update(_face_writer_pids())
+        job.join(0.05)
+    assert not job.is_alive() and result["rc"] == 0
+    assert len(seen) > 2, "two workers and no third process: Ray never replaced the killed actor"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(EXPECTED)  # no .part left, none missing
+    assert {n: (tmp_path / n).stat().st_ino for n in before} == before
+    for s in range(40):
+        dna = pb.CharacterDna.FromString((tmp_path / f"seed{s:06d}.dna").read_bytes())
+        assert dna.seed == s
+        Image.open(tmp_path / f"seed{s:06d}.png").load()  # a truncated PNG raises here
+
+
+def test_ray_is_imported_only_when_bulk_runs():
+    probe = ("import sys\nfrom avatarforge import cli\nfor argv in (['--help'], ['bulk', '--help']):\n    try:\n"
+             "        cli.main(argv)\n    except SystemExit:\n        pass\nprint('ray' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("False"), proc.stdout
