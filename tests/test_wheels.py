@@ -38,7 +38,7 @@ from avatarforge.v1 import avatarforge_pb2 as pb
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENT_COMMANDS = {"generate", "encode", "edit"}
-SERVER_COMMANDS = {"serve", "keys", "demo", "bench", "soak", "train", "eval", "directions", "import-nvlabs",
+SERVER_COMMANDS = {"serve", "keys", "demo", "bulk", "bench", "soak", "train", "eval", "directions", "import-nvlabs",
                    "import-rosinality"}
 INSTALL_TIMEOUT_S = 900  # torch from an empty pip cache is a large download
 
