@@ -19,7 +19,7 @@ SUDO=()
 [[ "$(id -u)" -ne 0 ]] && SUDO=(sudo)
 echo "install-chromium: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-install() { "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
+install() { "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
 # In CI the earlier make targets' installs have usually just refreshed the package lists: use
 # them, and pay for `apt-get update` only when they are missing or stale.
-install 2>/dev/null || { "${SUDO[@]}" apt-get update -qq && install; }
+install 2>/dev/null || { "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq && install; }

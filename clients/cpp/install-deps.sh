@@ -2,6 +2,7 @@
 # Debian packages the C++ client core needs to build and test (Debian 12: gRPC 1.51, protobuf 3.21).
 # Idempotent and quiet: when everything is installed it prints nothing and touches no index;
 # `apt-get update` runs only when something is missing. CI runs it as root on a clean machine.
+# apt waits up to 10 min for a lock another apt holds (an unattended upgrade, a parallel build).
 set -euo pipefail
 
 PACKAGES=(
@@ -24,5 +25,5 @@ SUDO=()
 [[ "$(id -u)" -ne 0 ]] && SUDO=(sudo)
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" apt-get update -qq
-"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+"${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq
+"${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -26,8 +26,8 @@ for p in "${PACKAGES[@]}"; do
 done
 if [[ ${#missing[@]} -gt 0 ]]; then
   echo "install-csharp-deps: installing ${missing[*]}"
-  "${SUDO[@]}" apt-get update -qq
-  "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq
+  "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # The runtime must be the protoc's own version: protoc 3.21 code calls 3.21 runtime APIs.
@@ -44,7 +44,7 @@ echo "install-csharp-deps: building Google.Protobuf.dll from Debian's protobuf $
 if ! grep -rqs '^Types:.*deb-src\|^deb-src ' /etc/apt/sources.list /etc/apt/sources.list.d/; then
   sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources |
     "${SUDO[@]}" tee /etc/apt/sources.list.d/avatarforge-csharp-src.sources >/dev/null
-  "${SUDO[@]}" apt-get update -qq
+  "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq
 fi
 src="$out/src"
 rm -rf "$src" && mkdir -p "$src"
