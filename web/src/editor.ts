@@ -1,5 +1,5 @@
-// The face being made: the DNA it starts from, the slider state on top of it, and what is on
-// screen now. Every change of the main face goes through the preview loop, so the image shown
+// The face being made: the DNA it starts from, the slider and part state on top of it, and what
+// is on screen now. Every change of the main face goes through the preview loop, so the image shown
 // is always a RenderPreview reply and its seq.
 import { ImageFormat, type CharacterDna, type FaceResult, type ModelInfo, type RenderPreviewResponse } from "./gen/avatarforge/v1/avatarforge_pb";
 import { dnaBytes } from "./dna_files";
@@ -34,11 +34,12 @@ export function faceOf(result: FaceResult | undefined): { dna: CharacterDna; png
 export class Editor {
   readonly stats = new LatencyStats();
   readonly loop: PreviewLoop;
-  base: CharacterDna | undefined; // what the sliders edit
+  base: CharacterDna | undefined; // what the sliders and parts edit
   shownDna: CharacterDna | undefined; // the face on screen, edits included
   shownPng: Uint8Array | undefined;
   strengths = new Map<string, number>();
   psi: number | undefined;
+  parts = new Map<string, string>(); // only the parts set to a value other than the base's
   private shownUrl = "";
   private newestShown = 0; // the seq whose image is being decoded or on screen
 
@@ -66,18 +67,20 @@ export class Editor {
     return dnaBytes(this.current());
   }
 
-  // A new starting face (seed, mix, child, loaded DNA, upload): sliders back to neutral.
+  // A new starting face (seed, mix, child, loaded DNA, upload): sliders back to neutral, parts
+  // as the new face has them.
   setBase(dna: CharacterDna): void {
     this.base = dna;
     for (const name of this.strengths.keys()) this.strengths.set(name, 0);
     this.psi = undefined;
+    this.parts.clear();
     this.onChange();
     this.render();
   }
 
   render(inputAt?: number): void {
     if (!this.base) return;
-    this.loop.request({ dna: this.base, strengths: new Map(this.strengths), psi: this.psi }, inputAt);
+    this.loop.request({ dna: this.base, strengths: new Map(this.strengths), psi: this.psi, parts: new Map(this.parts) }, inputAt);
   }
 
   private async show(reply: RenderPreviewResponse, seq: number): Promise<number | undefined> {

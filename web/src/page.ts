@@ -5,6 +5,7 @@ import type { DirectionInfo, ModelInfo } from "./gen/avatarforge/v1/avatarforge_
 import { Editor, byId, faceOf, status } from "./editor";
 import { wireCombos } from "./face_combos";
 import { wireFiles } from "./face_files";
+import { PartPicker } from "./part_picker";
 import { connect, describeError } from "./web_rpc";
 
 const MAX_SEED = 2 ** 32 - 1;
@@ -50,7 +51,7 @@ function syncSliders(editor: Editor): void {
 
 function describeModel(m: ModelInfo): string {
   const b = m.backend;
-  return `${m.name} ${m.version} · ${m.resolution} px · ${m.directions.length} directions · ${b?.backend ?? "?"} on ${b?.device ?? "?"}`;
+  return `${m.name} ${m.version} · ${m.resolution} px · ${m.directions.length} directions · ${m.parts.length} parts · ${b?.backend ?? "?"} on ${b?.device ?? "?"}`;
 }
 
 async function showSeed(editor: Editor, seed: number): Promise<void> {
@@ -69,8 +70,12 @@ async function main(): Promise<void> {
     return;
   }
   byId("model-info").textContent = describeModel(model);
-  const editor: Editor = new Editor(client, model, () => syncSliders(editor));
+  const editor: Editor = new Editor(client, model, () => {
+    syncSliders(editor);
+    void parts.read();
+  });
   byId("sliders").append(...model.directions.map((d) => slider(d, editor)));
+  const parts = new PartPicker(editor);
   const psi = byId<HTMLInputElement>("psi");
   psi.addEventListener("input", (e) => {
     // exactly 1 is "no truncation": sent as unset, so the face stays bit-identical to its DNA

@@ -6,6 +6,7 @@
 import { create } from "@bufbuild/protobuf";
 import {
   DirectionEditSchema,
+  PartValueSchema,
   RenderPreviewRequestSchema,
   type CharacterDna,
   type RenderPreviewResponse,
@@ -17,6 +18,7 @@ export interface EditorState {
   dna: CharacterDna; // the face being edited (before this state's edits)
   strengths: Map<string, number>; // direction name -> strength; 0s are not sent
   psi: number | undefined; // truncation toward the average face; undefined = none
+  parts: Map<string, string>; // part name -> value set on the face; parts left as they are are not sent
 }
 
 export interface PreviewHooks {
@@ -102,5 +104,6 @@ function toRequest(state: EditorState, seq: number) {
     dna: state.dna,
     edits,
     truncationPsi: state.psi,
+    setParts: [...state.parts].map(([part, value]) => create(PartValueSchema, { part, value })),
   });
 }
