@@ -90,6 +90,7 @@ def valid(fuzz_server, strategies) -> dict:
         "Mutate": pb.MutateRequest(dna=d0, count=2, strength=0.3, seed=4),
         "RenderPreview": pb.RenderPreviewRequest(dna=d0, edits=edit),
         "Encode": pb.EncodeRequest(model="avatars64", images=[face]),
+        "GetParts": pb.GetPartsRequest(model="avatars64", characters=[pb.CharacterSource(seed=2), pb.CharacterSource(seed=9)]),
     }
 
 
