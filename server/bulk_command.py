@@ -3,13 +3,14 @@
     seeds not yet on disk -> ray.data blocks of --batch-size seeds
       -> map_batches(FaceWriter, actor pool of --workers): one model and backend per actor,
          one GPU per actor where the cluster has GPUs, else --threads CPU threads per actor
-      -> each actor writes seedNNNNNN.dna and seedNNNNNN.<ext> (server/bulk_worker.py)
+      -> each actor writes seedNNNNNN.dna and seedNNNNNN.<ext> (server/bulk_worker.py) into a
+         folder or any fsspec URL (server/bulk_output.py)
       -> the driver counts the seeds coming back (progress bar)
 
 Resuming: a seed whose image and DNA are both on disk is skipped, here and again by the actor
 (a retried batch). Fault tolerance is Ray's: an actor that dies is restarted and its batch
-retried; the files are renamed into place, so a death never leaves half a file. Ray is the
-optional `[ray]` extra and is imported only when this command runs.
+retried; each file appears whole (a rename, or one put on an object store), so a death never
+leaves half a file. Ray is the optional `[ray]` extra and is imported only when this command runs.
 """
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ import logging
 import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 from avatarforge.commands.generate import parse_seeds
 
@@ -28,7 +28,8 @@ or on a local Ray started for this run. Writes the same files as `avatarforge ge
 
 examples:
   avatarforge bulk --model avatars64 --seeds 0-9999 --out out/npcs --workers 2
-  avatarforge bulk --ray auto --model /models/avatars64 --seeds 0-999999 --out /shared/npcs --format webp"""
+  avatarforge bulk --ray auto --model /models/avatars64 --seeds 0-999999 --out /shared/npcs --format webp
+  avatarforge bulk --ray auto --model /models/avatars64 --seeds 0-999999 --out s3://studio-npcs/v3  # needs s3fs"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--model", default="avatars64", help="bundle name or path, readable by every worker (default avatars64)")
     a("--model-dir", default=None, help="folder of bundles the model name is looked up in")
     a("--seeds", required=True, type=parse_seeds, help="seeds: ranges and comma lists, e.g. 0-999 or 1,5,10-20")
-    a("--out", required=True, type=Path, help="output folder, on a filesystem every worker sees (created if missing)")
+    a("--out", required=True, help="output folder every worker sees, or an fsspec URL (file://, s3://, gs://, "
+      "abfs://, ...; its fsspec package and credentials on every worker); created if missing")
     a("--format", default="png", choices=["png", "jpeg", "webp", "raw", "raw_bgra"], help="image format (default png)")
     a("--size", type=int, default=0, help="image edge in pixels (default: the model's native resolution)")
     a("--quality", type=int, default=0, help="JPEG/WebP quality 1-100 (default: the server's)")
@@ -61,15 +63,22 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         print("avatarforge bulk needs Ray: pip install 'avatarforge[ray]'", file=sys.stderr)
         return 2
-    from .bulk_worker import BulkJob, seeds_on_disk
+    from .bulk_output import FaceStore, output_url
+    from .bulk_worker import BulkJob
 
     if args.workers < 1 or args.threads < 1 or args.batch_size < 1:
         print("avatarforge bulk: --workers, --threads and --batch-size must be at least 1", file=sys.stderr)
         return 2
-    args.out.mkdir(parents=True, exist_ok=True)
-    on_disk = seeds_on_disk(args.out, args.seeds, args.format)
+    try:
+        url = output_url(args.out)
+        store = FaceStore(url)
+        store.makedirs()
+        on_disk = store.complete(args.seeds, args.format)
+    except (ValueError, ImportError, OSError) as e:  # memory://, a missing s3fs, no such bucket, no access
+        print(f"avatarforge bulk: --out {args.out}: {e}", file=sys.stderr)
+        return 2
     todo = [s for s in args.seeds if s not in on_disk]
-    job = BulkJob(model=str(args.model), out=str(args.out.resolve()), format=args.format, size=args.size,
+    job = BulkJob(model=str(args.model), out=url, format=args.format, size=args.size,
                   quality=args.quality, psi=args.psi, backend=args.backend, threads=args.threads,
                   batch_size=args.batch_size, model_dir=args.model_dir)
     written, seconds, failure = 0, 0.0, None
@@ -94,9 +103,8 @@ def run(args: argparse.Namespace) -> int:
             ray.shutdown()
     # An actor killed between writing a temporary file and renaming it leaves that file behind;
     # its seed was redone by the retry, so once the job is over every such file is garbage.
-    for stale in args.out.glob("seed*.part"):
-        stale.unlink(missing_ok=True)
-    missing = len(args.seeds) - len(seeds_on_disk(args.out, args.seeds, args.format))
+    store.remove_leftovers()
+    missing = len(args.seeds) - len(store.complete(args.seeds, args.format))
     rate = f" in {seconds:.1f} s ({written / seconds:.1f} faces/s, worker start-up included)" if written else ""
     print(f"{written} generated, {len(on_disk)} already on disk, {missing} missing{rate}")
     if failure:

@@ -1,34 +1,34 @@
-"""One bulk worker: a model, a backend and the server's render path, writing faces to a folder.
+"""One bulk worker: a model, a backend and the server's render path, writing faces to a folder
+or any fsspec URL (server/bulk_output.py).
 
 `avatarforge bulk` hands a `FaceWriter` to Ray Data (`map_batches` with an actor pool), but the
 class imports no Ray: a batch is a dict of numpy columns in, a dict of numpy columns out.
 
     {"seed": int64 [n]} -> RenderPipeline.produce (the exact code GenerateBatch runs)
-                        -> seed000042.dna, then seed000042.<ext>, each written under a temporary
-                           name unique to this process and renamed into place
+                        -> seed000042.dna, then seed000042.<ext>, each appearing whole
+                           (FaceStore.write: a temporary name and a rename, or one put)
                         -> {"seed": int64 [n], "written": bool [n]}
 
 Why the server's render path and not a copy: bulk files must be byte-identical to what
 `avatarforge generate` writes from a server with the same model, backend, seeds, psi, size and
 format. Why check the disk again before rendering: when Ray retries a batch on a restarted
-actor, the seeds the dead actor already finished are skipped, so no face is written twice;
-the rename makes each file appear whole or not at all.
+actor, the seeds the dead actor already finished are skipped, so no face is written twice.
 """
 from __future__ import annotations
 
 import asyncio
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from avatarforge.client import FILE_EXTENSIONS, FORMATS
+from avatarforge.client import FORMATS
 from avatarforge.models.bundle import load_bundle
 from avatarforge.v1 import avatarforge_pb2 as pb
 
 from . import validation
 from .backends.precision_gate import create_serving_backend
+from .bulk_output import FaceStore
 from .model_runtime import ModelRuntime
 from .render_pipeline import RenderItem, RenderPipeline
 from .scheduler import MicroBatcher, Priority
@@ -39,7 +39,7 @@ class BulkJob:
     """What every worker renders and where it writes; built once by the command."""
 
     model: str  # bundle name or path (models/bundle.py resolves it)
-    out: str  # output folder, on a filesystem every worker sees
+    out: str  # output folder or fsspec URL every worker reaches (bulk_output.output_url)
     format: str = "png"  # a key of avatarforge.client.FORMATS
     size: int = 0  # output edge in pixels; 0 = the model's native resolution
     quality: int = 0  # JPEG/WebP quality 1-100; 0 = the encoder's default
@@ -51,33 +51,12 @@ class BulkJob:
     model_dir: str | None = None
 
 
-def face_paths(out: Path, seed: int, fmt: str) -> tuple[Path, Path]:
-    """(image, dna) paths of a seed, named as `avatarforge generate` names them."""
-    return out / f"seed{seed:06d}.{FILE_EXTENSIONS[FORMATS[fmt]]}", out / f"seed{seed:06d}.dna"
-
-
-def seeds_on_disk(out: Path, seeds: list[int], fmt: str) -> set[int]:
-    """The seeds whose image and DNA are both present (generate's resume rule)."""
-    return {s for s in seeds if all(p.exists() for p in face_paths(out, s, fmt))}
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write under a name no other process uses, then rename: readers see all of it or nothing.
-    A file that already holds exactly these bytes is left alone: an actor killed between a
-    seed's DNA and its image leaves the DNA, and the retry must not write it a second time."""
-    if path.exists() and path.stat().st_size == len(data) and path.read_bytes() == data:
-        return
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 class FaceWriter:
     """A Ray Data actor (or any process's object): loads the model once, renders batches of seeds."""
 
     def __init__(self, job: BulkJob):
         self.job = job
-        self.out = Path(job.out)
+        self.store = FaceStore(job.out)
         bundle = load_bundle(job.model, job.model_dir)
         cfg = bundle.config
         backend = create_serving_backend(job.backend, bundle, "exact", device=job.device, threads=job.threads,
@@ -93,7 +72,7 @@ class FaceWriter:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         seeds = [int(s) for s in batch["seed"]]
-        done = seeds_on_disk(self.out, seeds, self.job.format)
+        done = self.store.complete_among(seeds, self.job.format)
         todo = [s for s in seeds if s not in done]
         if todo:
             items = [RenderItem(index=i, seed=s) for i, s in enumerate(todo)]
@@ -102,7 +81,7 @@ class FaceWriter:
             for r in results:
                 if r.HasField("error"):
                     raise RuntimeError(f"seed {r.seed}: {r.error.message}")
-                img_path, dna_path = face_paths(self.out, r.seed, self.job.format)
-                write_atomic(dna_path, r.dna.SerializeToString())
-                write_atomic(img_path, r.image.data)
+                img_path, dna_path = self.store.face_paths(r.seed, self.job.format)
+                self.store.write(dna_path, r.dna.SerializeToString())
+                self.store.write(img_path, r.image.data)
         return {"seed": np.asarray(seeds, np.int64), "written": np.asarray([s not in done for s in seeds])}

@@ -29,7 +29,7 @@ def local_ray():
     ray.shutdown()
 
 
-def bulk(tiny_bundle, out: Path, *extra: str) -> int:
+def bulk(tiny_bundle, out: Path | str, *extra: str) -> int:
     # torch, one thread: what the test server runs, so the bytes can match.
     return cli.main(["bulk", "--model", str(tiny_bundle), "--backend", "torch", "--threads", "1", "--seeds", SEEDS,
                      "--out", str(out), "--no-progress", *extra])
@@ -67,6 +67,33 @@ def check_rerun_skips_what_is_on_disk(tiny_bundle, out: Path, capsys) -> None:
     assert lost.read_bytes() == kept
     untouched = {n: t for n, t in stamps.items() if n != lost.name}  # its DNA too: it was already right
     assert {n: (out / n).stat().st_mtime_ns for n in untouched} == untouched
+
+
+@pytest.fixture(scope="module")
+def folder_run(local_ray, tiny_bundle, tmp_path_factory) -> dict[str, bytes]:
+    out = tmp_path_factory.mktemp("folder")
+    assert bulk(tiny_bundle, out, "--workers", "2") == 0
+    return files(out)
+
+
+# file:// is fsspec's LocalFileSystem by URL; simplecache:: wraps it in another filesystem class
+# (writes staged in a local cache and uploaded, as for remote stores). Both reach the same disk
+# from every Ray worker process, which memory:// cannot.
+@pytest.mark.parametrize("scheme", ["file://", "simplecache::file://"])
+def test_bulk_to_an_fsspec_url_writes_the_folder_runs_bytes(folder_run, tiny_bundle, tmp_path, capsys, scheme):
+    out = tmp_path / "npcs"  # not made yet: bulk creates it through the filesystem
+    assert bulk(tiny_bundle, f"{scheme}{out}", "--workers", "2") == 0
+    assert "40 generated, 0 already on disk, 0 missing" in capsys.readouterr().out
+    got = files(out)
+    assert sorted(got) == sorted(folder_run)  # no temporary file left either
+    assert [n for n in folder_run if got[n] != folder_run[n]] == []
+    assert bulk(tiny_bundle, f"{scheme}{out}") == 0
+    assert "0 generated, 40 already on disk, 0 missing" in capsys.readouterr().out
+
+
+def test_memory_urls_are_refused_before_any_work(tiny_bundle, capsys):
+    assert bulk(tiny_bundle, "memory://npcs") == 2
+    assert "memory:// is private to one process" in capsys.readouterr().err
 
 
 def _face_writer_pids() -> list[int]:

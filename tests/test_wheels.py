@@ -121,8 +121,8 @@ def test_wheels_split_the_namespace_and_ship_the_default_model(wheels):
     assert not client_code & server_code
     assert {"avatarforge/__init__.py", "avatarforge/cli.py", "avatarforge/client.py",
             "avatarforge/v1/avatarforge_pb2.py", "avatarforge/v1/avatarforge_pb2_grpc.py"} <= client_code
-    assert all(n.split("/")[1] in {"__init__.py", "cli.py", "client.py", "contact_sheet.py", "commands", "v1"}
-               for n in client_code), sorted(client_code)
+    client_top = {"__init__.py", "cli.py", "client.py", "contact_sheet.py", "replicas.py", "commands", "v1"}
+    assert all(n.split("/")[1] in client_top for n in client_code), sorted(client_code)
     assert all(n.split("/")[1] in {"server", "models", "benchmarks"} for n in server_code), sorted(server_code)
     # The server is built against exactly this client.
     assert f"avatarforge-client=={client_meta['Version']}" in server_meta.get_all("Requires-Dist")

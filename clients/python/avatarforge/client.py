@@ -12,6 +12,11 @@
             preview = session.wait_preview(seq)
             new_dna = session.commit()
 
+Several replicas of the server behind one client (README "Scaling out"): each call goes to the
+next replica in turn; a stream, an EditSession included, stays on one replica for its life.
+
+    AvatarForgeClient("10.0.0.5:50051,10.0.0.6:50051")    # or "dns:///avatars.lan:50051"
+
 With API keys and TLS (the server's "Running it safely" setup):
 
     AvatarForgeClient("avatars.studio.lan:50051", token=os.environ["AVATARFORGE_TOKEN"],
@@ -33,6 +38,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from avatarforge.v1 import avatarforge_pb2 as pb
 from avatarforge.v1 import avatarforge_pb2_grpc as pb_grpc
+
+from .replicas import LIST_WITH_TLS, ROUND_ROBIN, channel_target
 
 FORMATS = {
     "png": pb.IMAGE_FORMAT_PNG,
@@ -100,19 +107,26 @@ class AvatarForgeClient:
                  max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, channel: grpc.Channel | None = None, *,
                  token: str | None = None, tls: bool = False, ca_file: str | None = None,
                  client_cert: str | None = None, client_key: str | None = None):
-        """`timeout` is the deadline of unary calls in seconds; streams have none by default.
+        """`address`: HOST:PORT, several replicas as a comma list of IP:PORT, or a gRPC target
+        ("dns:///avatars.lan:50051", "ipv4:10.0.0.5:50051,10.0.0.6:50051"); calls are spread
+        round-robin over every address it resolves to (avatarforge/replicas.py).
+        `timeout` is the deadline of unary calls in seconds; streams have none by default.
         token: the API key, sent as `authorization: Bearer <token>` on every call. TLS is used
         when `tls` is set or any of ca_file (the CA that signed the server's certificate; None =
         the system's roots), client_cert and client_key (mutual TLS) is given."""
         self.address = address
         self.timeout = timeout
+        target = channel_target(address)
         options = [
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
+            ("grpc.service_config", ROUND_ROBIN),
         ]
         if channel is None and (tls or ca_file or client_cert or client_key):
-            channel = grpc.secure_channel(address, tls_credentials(ca_file, client_cert, client_key), options)
-        channel = channel or grpc.insecure_channel(address, options=options)
+            if "," in target:
+                raise ValueError(LIST_WITH_TLS)
+            channel = grpc.secure_channel(target, tls_credentials(ca_file, client_cert, client_key), options)
+        channel = channel or grpc.insecure_channel(target, options=options)
         self.channel = grpc.intercept_channel(channel, _BearerToken(token)) if token else channel
         self.stub = pb_grpc.AvatarForgeStub(self.channel)
         self._health = health_pb2_grpc.HealthStub(self.channel)

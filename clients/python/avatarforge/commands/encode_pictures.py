@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from .connection import SERVER_HELP, server_address
+
 DESCRIPTION = """Encode one to a few pictures of a character (PNG, JPEG or WebP) into DNA: the avatar is found in
 each picture, aligned onto the model's framing, encoded, and the codes averaged; --refine-steps
 refines the result within --refine-ms. Writes the DNA, the reconstruction and a side-by-side
@@ -32,8 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
     a("pictures", nargs="+", type=Path, help="picture files of one character (PNG, JPEG or WebP)")
     a("--out", type=Path, required=True, help="output folder (created if missing)")
-    a("--server", default=os.environ.get("AVATARFORGE_SERVER", "localhost:50051"),
-      help="server address HOST:PORT (default $AVATARFORGE_SERVER or localhost:50051)")
+    a("--server", default=os.environ.get("AVATARFORGE_SERVER", "localhost:50051"), type=server_address,
+      help=SERVER_HELP)
     a("--model", default="", help="model name on the server (default: the server's default)")
     a("--refine-steps", type=int, default=0, help="refinement steps after the encoder's guess (default 0: none)")
     a("--refine-ms", type=int, default=0, help="refinement time budget in ms (default 0: the server's)")
