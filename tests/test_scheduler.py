@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -258,3 +260,41 @@ def test_a_seed_job_split_across_batches_maps_every_row_as_one_batch_would(backe
     stats, images, ws, whole = asyncio.run(scenario())
     assert stats.batches_run == 3 and np.array_equal(ws, whole)
     assert np.abs(images.astype(int) - backend.synthesize(whole).astype(int)).max() <= 1
+
+
+def test_interactive_wait_counts_interactive_rows_ahead_at_the_measured_row_time(backend):
+    async def scenario():
+        mb = MicroBatcher(backend, max_batch=4)
+        waits = {"before any batch": mb.interactive_wait_s()}
+        await mb.synthesize(codes(4), Priority.INTERACTIVE)  # one batch timed
+        waits["idle"] = mb.interactive_wait_s()
+        held, release = threading.Event(), threading.Event()
+        mb._executor.submit(lambda: (held.set(), release.wait(30)))  # park the backend thread
+        later = time.perf_counter() + 3600  # by then the batch on the backend is done
+        running = asyncio.ensure_future(mb.synthesize(codes(3), Priority.INTERACTIVE))
+        await asyncio.sleep(0)  # queued
+        while mb.queued_jobs():  # then handed to the (parked) backend by the dispatcher
+            await asyncio.sleep(0.001)
+        waits["running only"] = mb.interactive_wait_s(later)
+        queued = [asyncio.ensure_future(mb.synthesize(codes(2), Priority.INTERACTIVE))]
+        await asyncio.sleep(0)
+        waits["2 rows queued"] = mb.interactive_wait_s(later)
+        waits["2 rows, now"] = mb.interactive_wait_s()
+        queued.append(asyncio.ensure_future(mb.synthesize(codes(4), Priority.BULK)))
+        await asyncio.sleep(0)
+        waits["and 4 bulk"] = mb.interactive_wait_s(later)
+        queued.append(asyncio.ensure_future(mb.synthesize(codes(1), Priority.INTERACTIVE)))
+        await asyncio.sleep(0)
+        waits["3 rows queued"] = mb.interactive_wait_s(later)
+        release.set()
+        await asyncio.gather(running, *queued)
+        waits["done"] = mb.interactive_wait_s()
+        await mb.close()
+        return waits
+
+    w = asyncio.run(scenario())
+    row = w["2 rows queued"] / 2
+    assert w["before any batch"] == w["idle"] == w["running only"] == w["done"] == 0 and row > 0
+    assert 2 * row <= w["2 rows, now"] <= 5 * row  # plus what is left of the 3 rows on the backend
+    assert w["and 4 bulk"] == w["2 rows queued"]  # interactive rows go first: bulk is not ahead
+    assert w["3 rows queued"] == pytest.approx(3 * row)
