@@ -336,9 +336,10 @@ class MicroBatcher:
         taken = sum(s.stop - s.start for s in batch)
         return batch + self._take(Priority.INTERACTIVE, size - taken)
 
-    def _run(self, batch: list[_Slice]) -> tuple[np.ndarray, list[np.ndarray]]:
+    def _run(self, batch: list[_Slice]) -> tuple[np.ndarray, list[np.ndarray], float]:
         """Worker thread: map the slices that came as z, then one backend call.
-        Returns (images, each slice's W+)."""
+        Returns (images, each slice's W+, seconds this took on the thread)."""
+        began = time.perf_counter()
         slice_ws = []
         for s in batch:
             j = s.job
@@ -350,7 +351,7 @@ class MicroBatcher:
         images = self.backend.synthesize(ws)
         self.stats.batches_run += 1
         self.stats.rows_run += len(ws)
-        return images, slice_ws
+        return images, slice_ws, time.perf_counter() - began
 
     def _finish(self, batch: list[_Slice], images: np.ndarray, slice_ws: list[np.ndarray], start: float,
                 end: float) -> None:
@@ -395,7 +396,7 @@ class MicroBatcher:
             self._running = (start, rows)
             self.stats.batches_started += 1
             try:
-                images, slice_ws = await loop.run_in_executor(self._executor, self._run, batch)
+                images, slice_ws, busy_s = await loop.run_in_executor(self._executor, self._run, batch)
             except Exception as e:  # a backend failure fails these jobs, not the dispatcher
                 log.exception("backend %s failed on a batch of %d", self.name, rows)
                 if self.metrics is not None:
@@ -411,7 +412,8 @@ class MicroBatcher:
             finally:
                 self._running = None
             end = time.perf_counter()
-            row_s = (end - start) / rows
+            # the thread's own time: waiting for the thread (a map call ahead, a parked thread) is not the backend's speed
+            row_s = busy_s / rows
             self._row_s = row_s if self._row_s is None else (1 - ROW_TIME_WEIGHT) * self._row_s + ROW_TIME_WEIGHT * row_s
             if self.metrics is not None:
                 waits = [(s.job.priority.label, start - s.job.enqueued) for s in batch for _ in range(s.stop - s.start)]

@@ -10,7 +10,7 @@ import pytest
 
 from avatarforge.models.bundle import load_bundle
 from avatarforge.server.backends import create_backend
-from avatarforge.server.scheduler import MicroBatcher, Priority
+from avatarforge.server.scheduler import ROW_TIME_WEIGHT, MicroBatcher, Priority
 
 
 @pytest.fixture(scope="module")
@@ -262,6 +262,9 @@ def test_a_seed_job_split_across_batches_maps_every_row_as_one_batch_would(backe
     assert np.abs(images.astype(int) - backend.synthesize(whole).astype(int)).max() <= 1
 
 
+PARKED_S = 1.0
+
+
 def test_interactive_wait_counts_interactive_rows_ahead_at_the_measured_row_time(backend):
     async def scenario():
         mb = MicroBatcher(backend, max_batch=4)
@@ -298,3 +301,35 @@ def test_interactive_wait_counts_interactive_rows_ahead_at_the_measured_row_time
     assert 2 * row <= w["2 rows, now"] <= 5 * row  # plus what is left of the 3 rows on the backend
     assert w["and 4 bulk"] == w["2 rows queued"]  # interactive rows go first: bulk is not ahead
     assert w["3 rows queued"] == pytest.approx(3 * row)
+
+
+def test_a_wait_for_the_backend_thread_is_not_taken_for_backend_time(backend):
+    async def parked_batch(mb):
+        """(job, release): one interactive row handed to the backend thread, parked until release."""
+        release = threading.Event()
+        mb._executor.submit(release.wait, 30)
+        job = asyncio.ensure_future(mb.synthesize(codes(1), Priority.INTERACTIVE))
+        await asyncio.sleep(0)
+        while mb.queued_jobs():
+            await asyncio.sleep(0.001)
+        return job, release
+
+    async def scenario():
+        mb = MicroBatcher(backend, max_batch=4)
+        await mb.synthesize(codes(1), Priority.INTERACTIVE)  # warm
+        job, release = await parked_batch(mb)
+        await asyncio.sleep(PARKED_S)
+        release.set()
+        await job  # the one batch timed since: it waited PARKED_S for the thread
+        on_backend, release = await parked_batch(mb)
+        behind = asyncio.ensure_future(mb.synthesize(codes(1), Priority.INTERACTIVE))
+        await asyncio.sleep(0)
+        row = mb.interactive_wait_s(time.perf_counter() + 3600)  # one row queued: the average seconds a row
+        release.set()
+        await asyncio.gather(on_backend, behind)
+        await mb.close()
+        return row
+
+    row = asyncio.run(scenario())
+    # Had the park counted, the average would hold at least a quarter of it.
+    assert 0 < row < ROW_TIME_WEIGHT * PARKED_S
