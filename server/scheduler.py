@@ -31,10 +31,13 @@ raises fails the jobs of that batch with BackendFailed (INTERNAL; RenderPipeline
 ItemErrors for streams) and the dispatcher goes on with the next batch.
 
 How long new interactive work would wait (`interactive_wait_s`, read by the server's admission
-rule, rate_limits.Admission): the rows ahead of it, i.e. what is left of the batch on the
-backend plus the interactive rows queued, times the backend's recent seconds per row (a moving
-average over finished batches). Bulk rows are not counted: interactive rows go first, and the
-share kept for bulk makes the estimate low by at most `bulk_share`.
+rule, rate_limits.Admission): the interactive rows ahead of it, i.e. what is left of the batch
+on the backend when it holds interactive rows, plus the interactive rows queued, times the
+backend's recent seconds per row (a moving average over finished batches). Bulk rows are not
+counted: interactive rows go first, and the share kept for bulk makes the estimate low by at
+most `bulk_share`. A batch of bulk rows alone is not counted either: it delays a player by at
+most one batch, once, and counting it would refuse the first preview of every player who
+arrives while a content build streams (a 16-row batch of avatars64 outlasts a 100 ms bound).
 
 Every batch is recorded in `stats` and, when given, in Prometheus `ServingMetrics`.
 """
@@ -159,7 +162,7 @@ class MicroBatcher:
         self.interactive_window_s = interactive_window_s
         self._last_interactive = -math.inf
         self._row_s: float | None = None  # backend seconds per row, moving average; None until a batch ran
-        self._running: tuple[float, int] | None = None  # (start, rows) of the batch on the backend
+        self._running: tuple[float, int] | None = None  # (start, rows) of a batch on the backend with interactive rows
         self.stats = BatcherStats()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"backend-{name}")
         self._queues: dict[Priority, deque[_Job]] = {p: deque() for p in Priority}
@@ -393,7 +396,8 @@ class MicroBatcher:
             batch = self._take_batch()
             rows = sum(s.stop - s.start for s in batch)
             start = time.perf_counter()
-            self._running = (start, rows)
+            if any(s.job.priority == Priority.INTERACTIVE for s in batch):
+                self._running = (start, rows)
             self.stats.batches_started += 1
             try:
                 images, slice_ws, busy_s = await loop.run_in_executor(self._executor, self._run, batch)

@@ -333,3 +333,29 @@ def test_a_wait_for_the_backend_thread_is_not_taken_for_backend_time(backend):
     row = asyncio.run(scenario())
     # Had the park counted, the average would hold at least a quarter of it.
     assert 0 < row < ROW_TIME_WEIGHT * PARKED_S
+
+
+def test_a_batch_of_bulk_rows_on_the_backend_is_not_counted_as_interactive_wait(backend):
+    """A player who arrives while a content build's batch renders waits for it once; the
+    admission rule must not refuse them for it (a 16-row avatars64 batch outlasts 100 ms)."""
+    async def scenario():
+        mb = MicroBatcher(backend, max_batch=4)
+        await mb.synthesize(codes(4), Priority.INTERACTIVE)  # one batch timed
+        release = threading.Event()
+        mb._executor.submit(release.wait, 30)  # park the backend thread
+        bulk = asyncio.ensure_future(mb.synthesize(codes(4), Priority.BULK))
+        await asyncio.sleep(0)
+        while mb.queued_jobs():  # handed to the (parked) backend by the dispatcher
+            await asyncio.sleep(0.001)
+        waits = {"bulk on the backend": mb.interactive_wait_s()}
+        player = asyncio.ensure_future(mb.synthesize(codes(2), Priority.INTERACTIVE))
+        await asyncio.sleep(0)
+        waits["and 2 interactive rows queued"] = mb.interactive_wait_s()
+        release.set()
+        await asyncio.gather(bulk, player)
+        await mb.close()
+        return waits
+
+    waits = asyncio.run(scenario())
+    assert waits["bulk on the backend"] == 0
+    assert waits["and 2 interactive rows queued"] > 0
