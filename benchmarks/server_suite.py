@@ -44,6 +44,12 @@ TARGETS = {
 }
 
 
+# The concurrency sweeps here and the mixed and endurance soaks saturate a server with closed-loop
+# clients on purpose, to measure the scheduler: admission's queue bound (--max-queue-wait-ms) would
+# refuse those clients, so the servers they start run without it. The overload soak keeps it.
+UNBOUNDED_QUEUE = ("--max-queue-wait-ms", "0")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -230,7 +236,8 @@ def run_server_suite(
 
     proc = None
     if address is None:
-        proc, address = start_server_process(str(bundle.path), backend, threads, list(server_args), log_path)
+        proc, address = start_server_process(str(bundle.path), backend, threads, [*UNBOUNDED_QUEUE, *server_args],
+                                             log_path)
     try:
         info = asyncio.run(load.wait_until_serving(address))
         max_batch = info.limits.max_batch

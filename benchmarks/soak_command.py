@@ -11,14 +11,24 @@ long window; zero errors and a bounded memory are the point, not speed:
     avatarforge soak --streams 64 --players 16 --seconds 60 --max-rss-mb 1500
     avatarforge soak --streams 64 --players 16 --short --random-config tiny   # CI: 8 s
 
-Exit status: 1 on any RPC error (or, with --gate, a missed target; with --max-rss-mb, a server
-peak RSS above it), else 0.
+Overload instead (benchmarks/overload_load.py): the sustainable RenderPreview rate from a
+closed-loop sweep, then 4x that open loop; accepted calls' p99 against the unloaded p99, and
+how fast the rest are refused. The server runs with its own admission defaults unless
+--max-inflight or --max-queue-wait-ms say otherwise; the mixed and endurance soaks run without
+the queue bound (server_suite.UNBOUNDED_QUEUE):
+
+    avatarforge soak --overload 4 --model avatars64 --seconds 10             # the README's figures
+    avatarforge soak --overload 4 --short --random-config tiny               # CI: ~15 s
+
+Exit status: 1 on any RPC error, refusals aside in --overload (or, with --gate, a missed target;
+with --max-rss-mb, a server peak RSS above it), else 0.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -27,7 +37,7 @@ from avatarforge.server.openmp_policy import use_passive_wait_policy
 
 use_passive_wait_policy()  # the server subprocess inherits it, as under `avatarforge serve`
 
-HELP = "mixed players + bulk load on a real server: interactive p99, bulk share, errors, peak RSS"
+HELP = "mixed players + bulk load, or an overload, on a real server: interactive p99, refusals, errors, peak RSS"
 DESCRIPTION = __doc__
 
 
@@ -39,11 +49,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--backend", default="torch", help="--backend of the server it starts (default torch)")
     a("--threads", help="--threads of the server it starts (default: the server's, auto)")
     a("--seconds", type=float, help="window per scenario (default 10, --short 2)")
-    a("--short", action="store_true", help="CI mode: 2 s windows, saturation beside 16 bulk streams only")
+    a("--short", action="store_true", help="CI mode: 2 s windows, saturation beside 16 bulk streams only "
+                                           "(--overload: 4 and max-batch players in the sweep)")
     a("--gate", action="store_true", help="also exit 1 when a target is missed (meaningful on an idle machine only)")
     a("--streams", type=int, default=0, help="endurance: this many GenerateBatch streams at once (with --players)")
     a("--players", type=int, default=0, help="endurance: this many players editing faces at once (with --streams)")
     a("--max-rss-mb", type=float, default=0.0, help="exit 1 when the server's peak RSS exceeds this (default: report only)")
+    a("--overload", type=float, default=0.0, metavar="FACTOR",
+      help="overload: offer FACTOR x the sustainable RenderPreview rate open loop (e.g. 4)")
+    a("--max-inflight", help="--overload: --max-inflight of the server it starts (default: the server's)")
+    a("--max-queue-wait-ms", help="--overload: --max-queue-wait-ms of the server it starts (default: the server's)")
     a("--json", dest="json_path", default="out/soak/results.json", help="results file (default out/soak/results.json)")
 
 
@@ -53,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from .load import wait_until_serving
     from .mixed_load import format_report, peak_rss_mb, run_mixed
     from .run import random_bundle
-    from .server_suite import start_server_process, stop_server_process
+    from .server_suite import UNBOUNDED_QUEUE, start_server_process, stop_server_process
 
     out_json = Path(args.json_path)
     out_json.parent.mkdir(parents=True, exist_ok=True)
@@ -65,11 +80,21 @@ def run(args: argparse.Namespace) -> int:
         return 2
     endurance = bool(args.streams or args.players)
     seconds = args.seconds or ((8.0 if endurance else 2.0) if args.short else (60.0 if endurance else 10.0))
-    proc, address = start_server_process(str(bundle.path), args.backend, args.threads,
+    extra = list(UNBOUNDED_QUEUE)
+    if args.overload:
+        extra = [arg for flag in ("max_inflight", "max_queue_wait_ms") if getattr(args, flag) is not None
+                 for arg in ("--" + flag.replace("_", "-"), getattr(args, flag))]
+    proc, address = start_server_process(str(bundle.path), args.backend, args.threads, extra,
                                          log_path=out_json.parent / "server.log")
     try:
         info = asyncio.run(wait_until_serving(address))
-        if endurance:
+        if args.overload:
+            from .overload_load import UNLOADED_PLAYERS, format_overload, run_overload
+
+            players = [UNLOADED_PLAYERS, info.limits.max_batch] if args.short else None  # CI: two levels
+            report = asyncio.run(run_overload(address, info.limits.max_batch, seconds, args.overload, players=players))
+            report.update(server_flags=extra, server_peak_rss_mb=peak_rss_mb(proc.pid))
+        elif endurance:
             from .endurance_load import format_endurance, run_endurance
 
             report = asyncio.run(run_endurance(address, proc.pid, args.streams, args.players, seconds))
@@ -78,10 +103,12 @@ def run(args: argparse.Namespace) -> int:
             report["server_peak_rss_mb"] = peak_rss_mb(proc.pid)
     finally:
         stop_server_process(proc)
-    report.update(started_at=time.strftime("%Y-%m-%dT%H:%M:%S"), model=bundle.name,
+    # this machine's 1/5/15-minute load average at the end: the figures are only as quiet as the machine was
+    report.update(started_at=time.strftime("%Y-%m-%dT%H:%M:%S"), model=bundle.name, load_average=os.getloadavg(),
                   backend=info.backend.backend, threads=info.backend.threads, max_batch=info.limits.max_batch)
     out_json.write_text(json.dumps(report, indent=2) + "\n")
-    print(format_endurance(report) if endurance else format_report(report))
+    print(format_overload(report) if args.overload else format_endurance(report) if endurance
+          else format_report(report))
     if args.max_rss_mb:
         within = report["server_peak_rss_mb"] <= args.max_rss_mb
         print(f"server peak RSS {report['server_peak_rss_mb']:.0f} MB, bound {args.max_rss_mb:.0f} MB "

@@ -62,7 +62,8 @@ def call_guard(config: ServerConfig) -> CallGuard:
     """The check both doors run (call_guard.py): keys from --keys-file, if any, and the limits."""
     keys = KeyStore.load(config.keys_file) if config.keys_file else None
     mode = {"open": OPEN, "keyed": ANY_KEY, "off": ANY_KEY}  # "off": reflection is not served at all
-    return CallGuard(keys, config.max_inflight, config.max_stream_s, mode[config.health], mode[config.reflection])
+    return CallGuard(keys, config.max_inflight, config.max_stream_s, mode[config.health], mode[config.reflection],
+                     max_queue_wait_s=config.max_queue_wait_ms / 1e3)
 
 
 async def start_server(config: ServerConfig, registry: ModelRegistry | None = None,
@@ -70,6 +71,8 @@ async def start_server(config: ServerConfig, registry: ModelRegistry | None = No
     """Load the models and the keys (unless given), bind `config.address` and start serving."""
     guard = guard or call_guard(config)  # before the models: a bad keys file fails fast
     registry = registry or load_models(config)
+    if guard.queue_wait is None:
+        guard.queue_wait = registry.interactive_wait_s
     opts = [
         ("grpc.max_send_message_length", config.max_message_bytes),
         ("grpc.max_receive_message_length", config.max_message_bytes),

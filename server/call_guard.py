@@ -3,8 +3,9 @@
     authenticate(method, authorization)   stateless, before the request is read:
         the RPC's rule (RPC_RULES) -> the key named by `authorization: Bearer <key>`
         -> Unauthenticated (no key, unknown key) or PermissionDenied (key without the scope)
-    admit(caller, images)                 when the call starts, after its request is read:
-        ShuttingDown once drain() began, then --max-inflight, then the key's concurrency,
+    admit(caller, images, model)          when the call starts, after its request is read:
+        ShuttingDown once drain() began, then --max-inflight, then (for a call that renders
+        images) --max-queue-wait-ms on its model's backend queue, then the key's concurrency,
         requests/s and images/s (rate_limits.py)
         -> Throttled, or a Ticket that the door releases when the call ends
     relay(ticket, events)                 around a response stream:
@@ -107,11 +108,16 @@ class Ticket:
 
 class CallGuard:
     def __init__(self, keys: KeyStore | None, max_inflight: int = 0, max_stream_s: float = 0.0,
-                 health: str = OPEN, reflection: str = ANY_KEY, clock: Callable[[], float] = time.monotonic):
+                 health: str = OPEN, reflection: str = ANY_KEY, clock: Callable[[], float] = time.monotonic,
+                 max_queue_wait_s: float = 0.0):
         """keys: None = no authentication. health / reflection: OPEN or ANY_KEY (config.py's
-        --health and --reflection). max_stream_s: 0 = streams may run for ever."""
+        --health and --reflection). max_stream_s: 0 = streams may run for ever.
+        max_queue_wait_s: 0 = no bound on the backend queue an interactive render joins."""
         self.keys = keys
-        self.admission = Admission(max_inflight)
+        self.admission = Admission(max_inflight, max_queue_wait_s)
+        # model name -> seconds a new interactive render would wait for its backend
+        # (ModelRegistry.interactive_wait_s); set once the models are loaded, None = not known
+        self.queue_wait: Callable[[str], float] | None = None
         self.max_stream_s = max_stream_s
         self.clock = clock
         self.rules = dict(RPC_RULES)
@@ -140,15 +146,16 @@ class CallGuard:
                                    f"with it (`avatarforge keys add NAME --scopes {rule}`)")
         return Caller(method, key, exempt)
 
-    def admit(self, caller: Caller, images: int = 0) -> Ticket:
-        """Count the call in, or raise Throttled with nothing counted."""
+    def admit(self, caller: Caller, images: int = 0, model: str = "") -> Ticket:
+        """Count the call in, or raise Throttled with nothing counted. images: what a unary call
+        renders (images_requested); model: the request's model, whose queue it would join."""
         now = self.clock()
         if caller.exempt:
             return Ticket(self, caller, None, now)
         if self.draining:
             raise ShuttingDown("this server is shutting down and takes no new calls: retry on another instance, "
                                "or here once it is back")
-        self.admission.enter()
+        self.admission.enter(self.queue_wait(model) if images and self.queue_wait is not None else 0.0)
         quota = None
         if caller.key is not None:
             quota = self._quota(caller.key, now)

@@ -82,6 +82,10 @@ class ServerConfig:
     # Calls in flight server-wide before new ones are refused at once (RESOURCE_EXHAUSTED with a
     # retry hint) instead of queueing into timeouts; 0 = no limit.
     max_inflight: int = 256
+    # An interactive render (Generate, RenderPreview, Mix, Mutate, GetParts of a DNA) is refused the
+    # same way while its model's backend would take longer than this to start it
+    # (server/rate_limits.py: what waits past it only delays everyone behind it); 0 = no bound.
+    max_queue_wait_ms: float = 100.0
     max_stream_s: float = 0.0  # longest a stream may run, seconds; 0 = no limit
     edit_idle_timeout_s: float = 300.0  # an EditSession with no message for this long ends; 0 = never
     # Serve the browser character creator (server/web_static) on the web door, same origin as
@@ -121,7 +125,7 @@ class ServerConfig:
             raise ValueError("tls_cert and tls_key go together: give both (the certificate and its private key)")
         if self.tls_client_ca and not self.tls_cert:
             raise ValueError("tls_client_ca (mutual TLS) needs tls_cert and tls_key too")
-        for name in ("max_inflight", "max_stream_s", "edit_idle_timeout_s"):
+        for name in ("max_inflight", "max_queue_wait_ms", "max_stream_s", "edit_idle_timeout_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (0 = no limit), got {getattr(self, name)}")
 
@@ -221,6 +225,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       "(mutual TLS) on both doors")
     a("--max-inflight", dest="max_inflight", type=int, help="calls in flight server-wide before new ones are "
       f"refused with RESOURCE_EXHAUSTED and a retry hint; 0 = no limit (default {d.max_inflight})")
+    a("--max-queue-wait-ms", dest="max_queue_wait_ms", type=float, help="refuse an interactive render "
+      "(RESOURCE_EXHAUSTED and a retry hint) while its model's backend is further behind than this, ms; "
+      f"0 = no bound (default {d.max_queue_wait_ms:g})")
     a("--max-stream-s", dest="max_stream_s", type=float, help="longest a stream may run, seconds; 0 = no limit "
       "(default 0)")
     a("--edit-idle-timeout-s", dest="edit_idle_timeout_s", type=float, help="end an EditSession whose client sent "

@@ -63,7 +63,9 @@ def _admit(guard: CallGuard, method: str, request, ctx):
     """call_guard's check for one call of this door; the caller releases the ticket."""
     try:
         caller = guard.authenticate(method, ctx.request_headers.get("authorization"))
-        return guard.admit(caller, images_requested(method, request) if request is not None else 0)
+        if request is None:
+            return guard.admit(caller)
+        return guard.admit(caller, images_requested(method, request), getattr(request, "model", ""))
     except Exception as e:
         raise connect_error(e) from e
 

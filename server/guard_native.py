@@ -60,7 +60,9 @@ def _guarded(handler: grpc.RpcMethodHandler, guard: CallGuard, caller: Caller) -
 
     async def admit(request, context):
         try:
-            return guard.admit(caller, 0 if handler.request_streaming else images_requested(caller.method, request))
+            if handler.request_streaming:
+                return guard.admit(caller)
+            return guard.admit(caller, images_requested(caller.method, request), getattr(request, "model", ""))
         except AvatarForgeError as e:
             await abort(context, e)
 

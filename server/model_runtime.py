@@ -125,6 +125,12 @@ class ModelRegistry:
             raise ModelNotFound(f"unknown model {name!r}; this server has {', '.join(sorted(self.runtimes))}")
         return rt
 
+    def interactive_wait_s(self, name: str) -> float:
+        """Seconds a new interactive render on model `name` would wait for its backend; 0 for a
+        model this server lacks (the call then fails with NOT_FOUND in the service)."""
+        rt = self.runtimes.get(name or self.default_name)
+        return rt.batcher.interactive_wait_s() if rt is not None else 0.0
+
     async def close(self) -> None:
         for rt in self.runtimes.values():
             await rt.batcher.close()

@@ -10,9 +10,19 @@ Per API key (its row in the keys file, api_keys.py):
   token even into debt, and the stream waits out the debt before sending it. A content build
   therefore runs at its key's rate, and the debt makes the key's unary calls wait their turn.
 - max_concurrent: calls of the key in flight at once; over it, a call is refused at once.
-Server-wide (--max-inflight): calls in flight across all keys. Past the limit a call is refused
-at once instead of queueing, so overload turns into fast RESOURCE_EXHAUSTED answers that a
-client can back off from, while the calls already admitted keep their latency.
+Server-wide, two rules; past either a call is refused at once instead of queueing, so overload
+turns into fast RESOURCE_EXHAUSTED answers that a client can back off from, while the calls
+already admitted keep their latency:
+- --max-inflight: calls in flight across all keys, streams and idle EditSessions included. It
+  bounds what the server holds (sockets, sessions, memory), not how long a call waits: 256
+  previews in flight on a backend that renders 40 a second wait 6 s.
+- --max-queue-wait-ms: an interactive call that renders (Generate, RenderPreview, Mix, Mutate,
+  GetParts of a DNA) is refused while its model's backend would not start new interactive
+  work within that bound (scheduler.MicroBatcher.interactive_wait_s). This is the rule that
+  keeps admitted latency: what waits past the bound only adds delay to everyone queued behind
+  it. The RetryInfo delay is the time until the queue is back under the bound. Streams are not
+  held to it: GenerateBatch is bulk (paced by the scheduler's backpressure), and an EditSession
+  is admitted once and renders one preview at a time, latest wins.
 
 Concurrency refusals have no bucket to read a delay from: a slot frees whenever any call ends,
 and interactive calls take milliseconds, so they suggest CONCURRENCY_RETRY_S and leave the
@@ -26,6 +36,7 @@ from .api_keys import ApiKey
 from .errors import Throttled
 
 CONCURRENCY_RETRY_S = 0.1
+MIN_QUEUE_RETRY_S = 0.01  # a queue just over its bound drains in a few ms; no retry sooner than this
 
 
 class TokenBucket:
@@ -105,16 +116,25 @@ class KeyQuota:
 
 
 class Admission:
-    """At most `limit` calls in flight server-wide (0 = no limit)."""
+    """At most `limit` calls in flight server-wide (0 = no limit), and no interactive render
+    admitted into a backend queue more than `max_wait_s` deep (0 = no bound)."""
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, max_wait_s: float = 0.0):
         self.limit = limit
+        self.max_wait_s = max_wait_s
         self.in_flight = 0
 
-    def enter(self) -> None:
+    def enter(self, wait_s: float = 0.0) -> None:
+        """Count a call in, or raise Throttled. wait_s: how long the backend would take to start
+        the call's work (0 for calls that render nothing unary)."""
         if self.limit and self.in_flight >= self.limit:
             raise Throttled(f"the server is at its limit of {self.limit} calls in flight (--max-inflight): "
                             f"retry in about {CONCURRENCY_RETRY_S:g} s, with backoff", CONCURRENCY_RETRY_S)
+        if self.max_wait_s and wait_s > self.max_wait_s:
+            retry = max(MIN_QUEUE_RETRY_S, wait_s - self.max_wait_s)
+            raise Throttled(f"the server's backend is {wait_s * 1e3:.0f} ms behind on interactive work, past its "
+                            f"bound of {self.max_wait_s * 1e3:g} ms (--max-queue-wait-ms): retry in about "
+                            f"{retry:.3f} s, with backoff", retry)
         self.in_flight += 1
 
     def leave(self) -> None:

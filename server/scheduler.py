@@ -30,6 +30,15 @@ Work whose caller was cancelled is dropped before it reaches the backend. A back
 raises fails the jobs of that batch with BackendFailed (INTERNAL; RenderPipeline turns it into
 ItemErrors for streams) and the dispatcher goes on with the next batch.
 
+How long new interactive work would wait (`interactive_wait_s`, read by the server's admission
+rule, rate_limits.Admission): the interactive rows ahead of it, i.e. what is left of the batch
+on the backend when it holds interactive rows, plus the interactive rows queued, times the
+backend's recent seconds per row (a moving average over finished batches). Bulk rows are not
+counted: interactive rows go first, and the share kept for bulk makes the estimate low by at
+most `bulk_share`. A batch of bulk rows alone is not counted either: it delays a player by at
+most one batch, once, and counting it would refuse the first preview of every player who
+arrives while a content build streams (a 16-row batch of avatars64 outlasts a 100 ms bound).
+
 Every batch is recorded in `stats` and, when given, in Prometheus `ServingMetrics`.
 """
 from __future__ import annotations
@@ -50,6 +59,8 @@ import numpy as np
 from .errors import BackendFailed
 
 log = logging.getLogger(__name__)
+
+ROW_TIME_WEIGHT = 0.25  # of the newest batch in the seconds-per-row average: a few batches follow a change of load
 
 
 class Priority(IntEnum):
@@ -72,6 +83,7 @@ class BatchTiming:
 class BatcherStats:
     """Counters, read by tests and the benchmark; the same events feed Prometheus metrics."""
 
+    batches_started: int = 0  # batches handed to the backend thread (batches_run counts those that returned)
     batches_run: int = 0  # backend.synthesize calls made
     rows_run: int = 0  # W+ rows synthesized
     jobs_skipped: int = 0  # queued requests dropped because their caller was cancelled
@@ -149,6 +161,8 @@ class MicroBatcher:
         self.bulk_rows_when_interactive = max(1, min(max_batch, bulk_rows_when_interactive or max_batch // 4))
         self.interactive_window_s = interactive_window_s
         self._last_interactive = -math.inf
+        self._row_s: float | None = None  # backend seconds per row, moving average; None until a batch ran
+        self._running: tuple[float, int] | None = None  # (start, rows) of a batch on the backend with interactive rows
         self.stats = BatcherStats()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"backend-{name}")
         self._queues: dict[Priority, deque[_Job]] = {p: deque() for p in Priority}
@@ -216,6 +230,18 @@ class MicroBatcher:
         """What waits for the backend, interactive first, each queue oldest first (call it on
         the server's event loop: the queues live there)."""
         return [QueuedJob(p, j.untaken, j.future.done()) for p in Priority for j in self._queues[p]]
+
+    def interactive_wait_s(self, now: float | None = None) -> float:
+        """Seconds a new interactive row would wait before its backend call starts (module doc);
+        0 until a batch has been timed. Call it on the server's event loop."""
+        if self._row_s is None:
+            return 0.0
+        now = time.perf_counter() if now is None else now
+        running = 0.0
+        if self._running is not None:
+            start, rows = self._running
+            running = max(0.0, start + rows * self._row_s - now)
+        return running + self._queued_rows[Priority.INTERACTIVE] * self._row_s
 
     def _map_rows(self, z: np.ndarray) -> np.ndarray:
         return np.concatenate([self.backend.map(z[i : i + 1]) for i in range(len(z))])
@@ -313,9 +339,10 @@ class MicroBatcher:
         taken = sum(s.stop - s.start for s in batch)
         return batch + self._take(Priority.INTERACTIVE, size - taken)
 
-    def _run(self, batch: list[_Slice]) -> tuple[np.ndarray, list[np.ndarray]]:
+    def _run(self, batch: list[_Slice]) -> tuple[np.ndarray, list[np.ndarray], float]:
         """Worker thread: map the slices that came as z, then one backend call.
-        Returns (images, each slice's W+)."""
+        Returns (images, each slice's W+, seconds this took on the thread)."""
+        began = time.perf_counter()
         slice_ws = []
         for s in batch:
             j = s.job
@@ -327,7 +354,7 @@ class MicroBatcher:
         images = self.backend.synthesize(ws)
         self.stats.batches_run += 1
         self.stats.rows_run += len(ws)
-        return images, slice_ws
+        return images, slice_ws, time.perf_counter() - began
 
     def _finish(self, batch: list[_Slice], images: np.ndarray, slice_ws: list[np.ndarray], start: float,
                 end: float) -> None:
@@ -367,11 +394,14 @@ class MicroBatcher:
                     self.stats.delayed_batches += 1
                 continue
             batch = self._take_batch()
+            rows = sum(s.stop - s.start for s in batch)
             start = time.perf_counter()
+            if any(s.job.priority == Priority.INTERACTIVE for s in batch):
+                self._running = (start, rows)
+            self.stats.batches_started += 1
             try:
-                images, slice_ws = await loop.run_in_executor(self._executor, self._run, batch)
+                images, slice_ws, busy_s = await loop.run_in_executor(self._executor, self._run, batch)
             except Exception as e:  # a backend failure fails these jobs, not the dispatcher
-                rows = sum(s.stop - s.start for s in batch)
                 log.exception("backend %s failed on a batch of %d", self.name, rows)
                 if self.metrics is not None:
                     self.metrics.count_error("compute", "INTERNAL")
@@ -383,7 +413,12 @@ class MicroBatcher:
                     if not s.job.future.done():
                         s.job.future.set_exception(failure)
                 continue
+            finally:
+                self._running = None
             end = time.perf_counter()
+            # the thread's own time: waiting for the thread (a map call ahead, a parked thread) is not the backend's speed
+            row_s = busy_s / rows
+            self._row_s = row_s if self._row_s is None else (1 - ROW_TIME_WEIGHT) * self._row_s + ROW_TIME_WEIGHT * row_s
             if self.metrics is not None:
                 waits = [(s.job.priority.label, start - s.job.enqueued) for s in batch for _ in range(s.stop - s.start)]
                 self.metrics.observe_batch(self.name, self.backend_name, waits, end - start)

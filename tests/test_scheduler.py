@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
 import numpy as np
 import pytest
 
 from avatarforge.models.bundle import load_bundle
 from avatarforge.server.backends import create_backend
-from avatarforge.server.scheduler import MicroBatcher, Priority
+from avatarforge.server.scheduler import ROW_TIME_WEIGHT, MicroBatcher, Priority
 
 
 @pytest.fixture(scope="module")
@@ -258,3 +260,102 @@ def test_a_seed_job_split_across_batches_maps_every_row_as_one_batch_would(backe
     stats, images, ws, whole = asyncio.run(scenario())
     assert stats.batches_run == 3 and np.array_equal(ws, whole)
     assert np.abs(images.astype(int) - backend.synthesize(whole).astype(int)).max() <= 1
+
+
+PARKED_S = 1.0
+
+
+def test_interactive_wait_counts_interactive_rows_ahead_at_the_measured_row_time(backend):
+    async def scenario():
+        mb = MicroBatcher(backend, max_batch=4)
+        waits = {"before any batch": mb.interactive_wait_s()}
+        await mb.synthesize(codes(4), Priority.INTERACTIVE)  # one batch timed
+        waits["idle"] = mb.interactive_wait_s()
+        held, release = threading.Event(), threading.Event()
+        mb._executor.submit(lambda: (held.set(), release.wait(30)))  # park the backend thread
+        later = time.perf_counter() + 3600  # by then the batch on the backend is done
+        running = asyncio.ensure_future(mb.synthesize(codes(3), Priority.INTERACTIVE))
+        await asyncio.sleep(0)  # queued
+        while mb.queued_jobs():  # then handed to the (parked) backend by the dispatcher
+            await asyncio.sleep(0.001)
+        waits["running only"] = mb.interactive_wait_s(later)
+        queued = [asyncio.ensure_future(mb.synthesize(codes(2), Priority.INTERACTIVE))]
+        await asyncio.sleep(0)
+        waits["2 rows queued"] = mb.interactive_wait_s(later)
+        waits["2 rows, now"] = mb.interactive_wait_s()
+        queued.append(asyncio.ensure_future(mb.synthesize(codes(4), Priority.BULK)))
+        await asyncio.sleep(0)
+        waits["and 4 bulk"] = mb.interactive_wait_s(later)
+        queued.append(asyncio.ensure_future(mb.synthesize(codes(1), Priority.INTERACTIVE)))
+        await asyncio.sleep(0)
+        waits["3 rows queued"] = mb.interactive_wait_s(later)
+        release.set()
+        await asyncio.gather(running, *queued)
+        waits["done"] = mb.interactive_wait_s()
+        await mb.close()
+        return waits
+
+    w = asyncio.run(scenario())
+    row = w["2 rows queued"] / 2
+    assert w["before any batch"] == w["idle"] == w["running only"] == w["done"] == 0 and row > 0
+    assert 2 * row <= w["2 rows, now"] <= 5 * row  # plus what is left of the 3 rows on the backend
+    assert w["and 4 bulk"] == w["2 rows queued"]  # interactive rows go first: bulk is not ahead
+    assert w["3 rows queued"] == pytest.approx(3 * row)
+
+
+def test_a_wait_for_the_backend_thread_is_not_taken_for_backend_time(backend):
+    async def parked_batch(mb):
+        """(job, release): one interactive row handed to the backend thread, parked until release."""
+        release = threading.Event()
+        mb._executor.submit(release.wait, 30)
+        job = asyncio.ensure_future(mb.synthesize(codes(1), Priority.INTERACTIVE))
+        await asyncio.sleep(0)
+        while mb.queued_jobs():
+            await asyncio.sleep(0.001)
+        return job, release
+
+    async def scenario():
+        mb = MicroBatcher(backend, max_batch=4)
+        await mb.synthesize(codes(1), Priority.INTERACTIVE)  # warm
+        job, release = await parked_batch(mb)
+        await asyncio.sleep(PARKED_S)
+        release.set()
+        await job  # the one batch timed since: it waited PARKED_S for the thread
+        on_backend, release = await parked_batch(mb)
+        behind = asyncio.ensure_future(mb.synthesize(codes(1), Priority.INTERACTIVE))
+        await asyncio.sleep(0)
+        row = mb.interactive_wait_s(time.perf_counter() + 3600)  # one row queued: the average seconds a row
+        release.set()
+        await asyncio.gather(on_backend, behind)
+        await mb.close()
+        return row
+
+    row = asyncio.run(scenario())
+    # Had the park counted, the average would hold at least a quarter of it.
+    assert 0 < row < ROW_TIME_WEIGHT * PARKED_S
+
+
+def test_a_batch_of_bulk_rows_on_the_backend_is_not_counted_as_interactive_wait(backend):
+    """A player who arrives while a content build's batch renders waits for it once; the
+    admission rule must not refuse them for it (a 16-row avatars64 batch outlasts 100 ms)."""
+    async def scenario():
+        mb = MicroBatcher(backend, max_batch=4)
+        await mb.synthesize(codes(4), Priority.INTERACTIVE)  # one batch timed
+        release = threading.Event()
+        mb._executor.submit(release.wait, 30)  # park the backend thread
+        bulk = asyncio.ensure_future(mb.synthesize(codes(4), Priority.BULK))
+        await asyncio.sleep(0)
+        while mb.queued_jobs():  # handed to the (parked) backend by the dispatcher
+            await asyncio.sleep(0.001)
+        waits = {"bulk on the backend": mb.interactive_wait_s()}
+        player = asyncio.ensure_future(mb.synthesize(codes(2), Priority.INTERACTIVE))
+        await asyncio.sleep(0)
+        waits["and 2 interactive rows queued"] = mb.interactive_wait_s()
+        release.set()
+        await asyncio.gather(bulk, player)
+        await mb.close()
+        return waits
+
+    waits = asyncio.run(scenario())
+    assert waits["bulk on the backend"] == 0
+    assert waits["and 2 interactive rows queued"] > 0

@@ -2,7 +2,9 @@
 the blocking Python client and plain gRPC-Web POSTs."""
 from __future__ import annotations
 
+import asyncio
 import base64
+import concurrent.futures
 import logging
 import time
 
@@ -11,6 +13,7 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
+from test_generate_batch import hold_backend
 from test_grpc_web import web_call
 
 from avatarforge.client import AvatarForgeClient
@@ -192,6 +195,46 @@ def test_admission_limit_refuses_at_once_while_admitted_calls_go_on(start_own_se
             except grpc.RpcError as e:
                 assert e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and time.monotonic() < deadline
                 time.sleep(0.05)
+
+
+def test_queue_bound_refuses_renders_while_the_backend_is_behind_on_either_door(start_own_server):
+    server = start_own_server(max_queue_wait_ms=0.001, web_address="127.0.0.1:0")  # any row queued is too many
+    batcher = server.batcher()
+    pool = concurrent.futures.ThreadPoolExecutor(2)
+    with AvatarForgeClient(server.address, timeout=30) as c:
+        dna = c.generate(seeds=[4]).results[0].dna  # a batch ran: the backend's row time is known
+        held, release = hold_backend(batcher)
+        try:
+            assert held.wait(30)
+            started = batcher.stats.batches_started
+            first = pool.submit(c.generate, seeds=[5])  # handed to the parked backend
+            wait_until(lambda: batcher.stats.batches_started == started + 1)
+            second = pool.submit(c.generate, seeds=[6])  # queued behind it
+            wait_until(lambda: queued_rows(server, batcher) == 1)
+            code, message, delay = refusal(lambda: c.render_preview(dna, {"sefa/0": 0.5}))
+            assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "(--max-queue-wait-ms)" in message
+            assert delay is not None and delay > 0
+            reply = web_call(server.web_address, "Generate", pb.GenerateRequest(characters=[pb.CharacterSource(seed=7)]))
+            assert reply.grpc_status == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0] and web_retry_delay(reply) > 0
+            assert c.get_model().name == "tiny"  # a call that renders nothing is never held to the queue
+        finally:
+            release.set()
+        assert first.result(30).results[0].seed == 5 and second.result(30).results[0].seed == 6
+        assert c.generate(seeds=[7]).results[0].seed == 7  # the queue drained: admitted again
+
+
+def queued_rows(server, batcher) -> int:
+    async def rows():
+        return sum(job.rows for job in batcher.queued_jobs())
+
+    return asyncio.run_coroutine_threadsafe(rows(), server.loop).result(10)
+
+
+def wait_until(condition, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 def test_exposed_server_warns_caps_stream_duration_and_can_hide_reflection(start_own_server, caplog):
