@@ -72,7 +72,7 @@ async def start_server(config: ServerConfig, registry: ModelRegistry | None = No
     guard = guard or call_guard(config)  # before the models: a bad keys file fails fast
     registry = registry or load_models(config)
     if guard.queue_wait is None:
-        guard.queue_wait = registry.interactive_wait_s
+        guard.queue_wait = registry.queue_delay_s
     opts = [
         ("grpc.max_send_message_length", config.max_message_bytes),
         ("grpc.max_receive_message_length", config.max_message_bytes),

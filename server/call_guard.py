@@ -115,8 +115,8 @@ class CallGuard:
         max_queue_wait_s: 0 = no bound on the backend queue an interactive render joins."""
         self.keys = keys
         self.admission = Admission(max_inflight, max_queue_wait_s)
-        # model name -> seconds a new interactive render would wait for its backend
-        # (ModelRegistry.interactive_wait_s); set once the models are loaded, None = not known
+        # model name -> how long a new interactive render would wait for its backend while
+        # interactive rows are queued (ModelRegistry.queue_delay_s); set once the models are loaded
         self.queue_wait: Callable[[str], float] | None = None
         self.max_stream_s = max_stream_s
         self.clock = clock

@@ -125,11 +125,16 @@ class ModelRegistry:
             raise ModelNotFound(f"unknown model {name!r}; this server has {', '.join(sorted(self.runtimes))}")
         return rt
 
-    def interactive_wait_s(self, name: str) -> float:
-        """Seconds a new interactive render on model `name` would wait for its backend; 0 for a
-        model this server lacks (the call then fails with NOT_FOUND in the service)."""
+    def queue_delay_s(self, name: str) -> float:
+        """How long a new interactive render on model `name` would wait for its backend, counted
+        only while interactive rows are queued (what the admission rule bounds): the batch on the
+        backend alone is no backlog, so a client making one call at a time is never refused,
+        however slow a row is on this machine. 0 for a model this server lacks (the call then
+        fails with NOT_FOUND in the service)."""
         rt = self.runtimes.get(name or self.default_name)
-        return rt.batcher.interactive_wait_s() if rt is not None else 0.0
+        if rt is None or not rt.batcher.interactive_rows_queued():
+            return 0.0
+        return rt.batcher.interactive_wait_s()
 
     async def close(self) -> None:
         for rt in self.runtimes.values():

@@ -18,7 +18,8 @@ already admitted keep their latency:
   previews in flight on a backend that renders 40 a second wait 6 s.
 - --max-queue-wait-ms: an interactive call that renders (Generate, RenderPreview, Mix, Mutate,
   GetParts of a DNA) is refused while its model's backend would not start new interactive
-  work within that bound (scheduler.MicroBatcher.interactive_wait_s). This is the rule that
+  work within that bound while interactive rows are queued (ModelRegistry.queue_delay_s: the
+  batch on the backend alone is no backlog, so one call at a time is never refused). This is the rule that
   keeps admitted latency: what waits past the bound only adds delay to everyone queued behind
   it. The RetryInfo delay is the time until the queue is back under the bound. Streams are not
   held to it: GenerateBatch is bulk (paced by the scheduler's backpressure), and an EditSession

@@ -241,7 +241,12 @@ class MicroBatcher:
         if self._running is not None:
             start, rows = self._running
             running = max(0.0, start + rows * self._row_s - now)
-        return running + self._queued_rows[Priority.INTERACTIVE] * self._row_s
+        return running + self.interactive_rows_queued() * self._row_s
+
+    def interactive_rows_queued(self) -> int:
+        """Interactive rows waiting for the backend whose callers still wait: a cancelled call, or
+        one past its deadline, leaves its job queued until the dispatcher drops it."""
+        return sum(j.untaken for j in self._queues[Priority.INTERACTIVE] if not j.future.done())
 
     def _map_rows(self, z: np.ndarray) -> np.ndarray:
         return np.concatenate([self.backend.map(z[i : i + 1]) for i in range(len(z))])

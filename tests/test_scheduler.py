@@ -359,3 +359,32 @@ def test_a_batch_of_bulk_rows_on_the_backend_is_not_counted_as_interactive_wait(
     waits = asyncio.run(scenario())
     assert waits["bulk on the backend"] == 0
     assert waits["and 2 interactive rows queued"] > 0
+
+
+def test_rows_of_callers_that_have_gone_are_not_counted_as_interactive_wait(backend):
+    """A cancelled call (or one past its deadline) leaves its job queued until the dispatcher
+    drops it: counting it would refuse the next player for work nobody waits for."""
+    async def scenario():
+        mb = MicroBatcher(backend, max_batch=4)
+        await mb.synthesize(codes(4), Priority.INTERACTIVE)  # one batch timed
+        release = threading.Event()
+        mb._executor.submit(release.wait, 30)  # park the backend thread
+        later = time.perf_counter() + 3600  # by then the batch on the backend is done
+        running = asyncio.ensure_future(mb.synthesize(codes(1), Priority.INTERACTIVE))
+        await asyncio.sleep(0)
+        while mb.queued_jobs():  # handed to the (parked) backend by the dispatcher
+            await asyncio.sleep(0.001)
+        gone = asyncio.ensure_future(mb.synthesize(codes(3), Priority.INTERACTIVE))
+        waiting = asyncio.ensure_future(mb.synthesize(codes(2), Priority.INTERACTIVE))
+        await asyncio.sleep(0)
+        waits = {"5 rows queued": mb.interactive_wait_s(later)}
+        gone.cancel()
+        await asyncio.sleep(0)
+        waits["3 of them cancelled"] = mb.interactive_wait_s(later)
+        release.set()
+        await asyncio.gather(running, waiting)
+        await mb.close()
+        return waits
+
+    waits = asyncio.run(scenario())
+    assert waits["3 of them cancelled"] == pytest.approx(waits["5 rows queued"] * 2 / 5)
