@@ -89,7 +89,8 @@ unity-test: csharp-build
 
 # Python, C++ and C# clients must agree to the byte: the same seeds of the trained default
 # model through each (the C++ and C# dump tools that cpp-test and csharp-test built) give
-# identical raw RGBA/BGRA pixels and DNA files.
+# identical raw RGBA/BGRA pixels and DNA files, and a seed's face with parts set the same PNG and
+# DNA (Python through an EditSession, C++ and C# through RenderPreview).
 cross-client-check: install
 	AVATARFORGE_TEST_MODELS=avatars64 clients/csharp/tests/with_web_server.sh $(PY) build/cross-client \
 		clients/cross_client_check.sh $(VENV)/bin/avatarforge $(CPP_BUILD)/avatarforge_dump \

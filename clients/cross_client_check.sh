@@ -28,5 +28,23 @@ for format in raw raw_bgra; do
     fi
   done
 done
+# Parts set on a seed's face (hair_color and accessory, in that order): Python commits them in an
+# EditSession (`avatarforge edit`), C++ and C# ask RenderPreview; the PNG and the DNA, which
+# records each part, must be the same bytes.
+dir="$out/set_parts" seed=42
+mkdir -p "$dir/python" "$dir/cpp" "$dir/csharp"
+"$cli" edit --server "$AVATARFORGE_SERVER" --seed $seed --set hair_color=RED --set accessory=ROUND --out "$dir/python" >/dev/null
+"$cpp" --seeds $seed --format png --set hair_color=RED,accessory=ROUND --out "$dir/cpp" "$AVATARFORGE_SERVER" >/dev/null
+mono "$csharp" --seeds $seed --format png --set hair_color=RED,accessory=ROUND --out "$dir/csharp" "$web" >/dev/null
+for other in cpp csharp; do
+  stem="$dir/$other/$(printf seed%06d $seed)"
+  if cmp -s "$dir/python/parts.png" "$stem.png" && cmp -s "$dir/python/edited.dna" "$stem.dna"; then
+    echo "PASS set_parts: Python and $other give the same PNG and DNA for seed $seed with hair_color=RED, accessory=ROUND"
+    passed=$((passed + 1))
+  else
+    echo "FAIL set_parts: Python and $other differ for seed $seed:"; ls -l "$dir/python" "$dir/$other"
+    failed=$((failed + 1))
+  fi
+done
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -138,14 +138,21 @@ std::vector<Face> Faces(const pb::GenerateResponse& resp) {
   return faces;
 }
 
+// Seeds, then stored DNA, as a request's characters (Generate and GetParts take the same list).
+Status AddCharacters(const std::vector<int64_t>& seeds, const std::vector<Dna>& dnas,
+                     google::protobuf::RepeatedPtrField<pb::CharacterSource>* out) {
+  for (int64_t seed : seeds) out->Add()->set_seed(seed);
+  for (size_t i = 0; i < dnas.size(); ++i)
+    if (!ParseDna(dnas[i], out->Add()->mutable_dna()))
+      return InvalidArgument("dnas[" + std::to_string(i) + "] is not a CharacterDna message");
+  return {};
+}
+
 Status BuildGenerate(const GenerateRequest& in, const std::string& model, const CallOptions& call,
                      pb::GenerateRequest* out) {
   out->set_request_id(call.request_id);
   out->set_model(model);
-  for (int64_t seed : in.seeds) out->add_characters()->set_seed(seed);
-  for (size_t i = 0; i < in.dnas.size(); ++i)
-    if (!ParseDna(in.dnas[i], out->add_characters()->mutable_dna()))
-      return InvalidArgument("dnas[" + std::to_string(i) + "] is not a CharacterDna message");
+  if (Status s = AddCharacters(in.seeds, in.dnas, out->mutable_characters()); !s.ok()) return s;
   if (in.truncation_psi) out->set_truncation_psi(*in.truncation_psi);
   ToProto(in.output, out->mutable_output());
   return {};
@@ -159,8 +166,16 @@ Status BuildPreview(const RenderPreviewRequest& in, const std::string& model, co
   for (const auto& e : in.edits) ToProto(e, out->add_edits());
   if (in.mix && !ToProto(*in.mix, out->mutable_mix())) return InvalidArgument("mix.other is not a CharacterDna message");
   if (in.truncation_psi) out->set_truncation_psi(*in.truncation_psi);
+  for (const auto& p : in.set_parts) ToProto(p, out->add_set_parts());
   ToProto(in.output, out->mutable_output());
   return {};
+}
+
+Status BuildGetParts(const GetPartsRequest& in, const std::string& model, const CallOptions& call,
+                     pb::GetPartsRequest* out) {
+  out->set_request_id(call.request_id);
+  out->set_model(model);
+  return AddCharacters(in.seeds, in.dnas, out->mutable_characters());
 }
 
 }  // namespace
@@ -217,6 +232,24 @@ AsyncCall<RenderPreviewResponse> Client::RenderPreviewAsync(const RenderPreviewR
 
 Result<RenderPreviewResponse> Client::RenderPreview(const RenderPreviewRequest& request, const CallOptions& call) {
   return RenderPreviewAsync(request, {}, call).result.get();
+}
+
+AsyncCall<std::vector<FaceParts>> Client::GetPartsAsync(const GetPartsRequest& request,
+                                                        Callback<std::vector<FaceParts>> done, const CallOptions& call) {
+  pb::GetPartsRequest req;
+  if (Status s = BuildGetParts(request, impl_->options.model, call, &req); !s.ok()) return Failed(std::move(s), done);
+  return StartUnary<std::vector<FaceParts>, pb::GetPartsRequest, pb::GetPartsResponse>(
+      impl_, std::move(req), call, [](auto* a, auto... args) { a->GetParts(args...); },
+      [](const pb::GetPartsResponse& r) {
+        std::vector<FaceParts> faces;
+        for (const auto& f : r.faces()) faces.push_back(FromProto(f));
+        return faces;
+      },
+      std::move(done));
+}
+
+Result<std::vector<FaceParts>> Client::GetParts(const GetPartsRequest& request, const CallOptions& call) {
+  return GetPartsAsync(request, {}, call).result.get();
 }
 
 AsyncCall<EncodeResponse> Client::EncodeAsync(const EncodeRequest& request, Callback<EncodeResponse> done,

@@ -68,6 +68,11 @@ void ToProto(const DirectionEdit& in, pb::DirectionEdit* out) {
   out->set_strength(in.strength);
 }
 
+void ToProto(const PartValue& in, pb::PartValue* out) {
+  out->set_part(in.part);
+  out->set_value(in.value);
+}
+
 void ToProto(const Image& in, pb::FaceImage* out) {
   out->set_data(in.data.data(), in.data.size());
   out->set_format(static_cast<pb::ImageFormat>(in.format));
@@ -139,10 +144,24 @@ ModelInfo FromProto(const pb::ModelInfo& in) {
                               d.layer_end(), d.strength_min(), d.strength_max(),
                               d.default_strength()});
   }
+  for (const auto& p : in.parts()) {
+    PartInfo& part = out.parts.emplace_back();
+    part.name = p.name();
+    part.values.assign(p.values().begin(), p.values().end());
+    if (p.has_classifier_accuracy()) part.classifier_accuracy = p.classifier_accuracy();
+  }
   out.default_truncation_psi = in.default_truncation_psi();
   out.max_unary_items = in.limits().max_unary_items();
   out.max_stream_items = in.limits().max_stream_items();
   out.max_message_bytes = in.limits().max_message_bytes();
+  return out;
+}
+
+FaceParts FromProto(const pb::FaceParts& in) {
+  FaceParts out;
+  out.index = in.index();
+  out.source = static_cast<PartsSource>(in.source());  // same numbers as the proto enum
+  for (const auto& p : in.parts()) out.parts.push_back({p.part(), p.value(), p.confidence()});
   return out;
 }
 

@@ -16,6 +16,7 @@ Dna SerializeDna(const pb::CharacterDna& dna);
 
 void ToProto(const Output& in, pb::OutputSpec* out);
 void ToProto(const DirectionEdit& in, pb::DirectionEdit* out);
+void ToProto(const PartValue& in, pb::PartValue* out);
 void ToProto(const Image& in, pb::FaceImage* out);
 // False when `in.other` is not a DNA message.
 bool ToProto(const MixSpec& in, pb::MixSpec* out);
@@ -27,5 +28,6 @@ ModelInfo FromProto(const pb::ModelInfo& in);
 BatchProgress FromProto(const pb::BatchProgress& in);
 BatchSummary FromProto(const pb::BatchSummary& in);
 ItemError FromProto(const pb::ItemError& in);
+FaceParts FromProto(const pb::FaceParts& in);
 
 }  // namespace avatarforge

@@ -110,6 +110,7 @@ class EditSessionImpl final : public EditSession {
           for (const auto& e : pending_->edits) ToProto(e, s->add_edits());
           if (pending_->mix && !ToProto(*pending_->mix, s->mutable_mix())) s->clear_mix();  // bad DNA: server says so
           if (pending_->truncation_psi) s->set_truncation_psi(*pending_->truncation_psi);
+          for (const auto& p : pending_->set_parts) ToProto(p, s->add_set_parts());
           sent_seq_ = pending_seq_;
           ++states_sent_;
           pending_.reset();

@@ -18,8 +18,23 @@ float Sliders::Get(const std::string& direction) const {
   return it == strengths_.end() ? 0.0f : it->second;
 }
 
+bool Sliders::SetPart(const std::string& part, const std::string& value) {
+  if (part.empty()) return false;
+  if (value.empty())
+    parts_.erase(part);
+  else
+    parts_[part] = value;
+  return true;
+}
+
+std::string Sliders::GetPart(const std::string& part) const {
+  auto it = parts_.find(part);
+  return it == parts_.end() ? std::string() : it->second;
+}
+
 void Sliders::Reset() {
   strengths_.clear();
+  parts_.clear();
   truncation_psi_.reset();
 }
 
@@ -27,6 +42,8 @@ EditState Sliders::State() const {
   EditState state;
   state.edits.reserve(strengths_.size());
   for (const auto& [direction, strength] : strengths_) state.edits.push_back({direction, strength});
+  state.set_parts.reserve(parts_.size());
+  for (const auto& [part, value] : parts_) state.set_parts.push_back({part, value});
   state.truncation_psi = truncation_psi_;
   return state;
 }

@@ -1,7 +1,8 @@
 // What the engine adapters (clients/cpp is wrapped by the Unreal plugin) lean on, against a real
-// server: named sliders as edit states, async GetModel, Encode, and Shutdown, which an engine calls
-// when play stops so that no callback runs into freed objects. Run by with_server.sh with the
-// address; prints every failed check and a closing "N passed, N failed" line.
+// server: named sliders as edit states, async GetModel, Encode, parts (parts_checks.cc), and
+// Shutdown, which an engine calls when play stops so that no callback runs into freed objects.
+// Run by with_server.sh with the address and the Python that runs the server; prints every
+// failed check and a closing "N passed, N failed" line.
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
@@ -12,6 +13,7 @@
 #include "avatarforge/client.h"
 #include "avatarforge/pixels.h"
 #include "avatarforge/sliders.h"
+#include "parts_checks.h"
 
 using namespace avatarforge;
 using namespace std::chrono_literals;
@@ -44,8 +46,16 @@ void TestSlidersAlone() {
         "Sliders: an empty name or a non-finite value is refused and changes nothing");
   s.SetTruncation(0.7f);
   Check(s.State().truncation_psi == 0.7f, "Sliders: truncation travels with the state");
+  s.SetPart("top", "BOB");
+  s.SetPart("hair_color", "BLONDE");
+  s.SetPart("hair_color", "RED");
+  st = s.State();
+  Check(st.set_parts.size() == 2 && st.set_parts[0].part == "hair_color" && st.set_parts[0].value == "RED" &&
+            st.set_parts[1].part == "top" && st.edits.size() == 2,
+        "Sliders: one entry per part, ordered by name, newest value, beside the edits");
   s.Reset();
-  Check(s.State().edits.empty() && !s.State().truncation_psi, "Sliders: Reset clears everything");
+  Check(s.State().edits.empty() && s.State().set_parts.empty() && !s.State().truncation_psi,
+        "Sliders: Reset clears everything");
 }
 
 void TestPixelsAlone() {
@@ -225,8 +235,8 @@ void TestShutdownDrains(const std::string& address) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: engine_support_test HOST:PORT\n");
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: engine_support_test HOST:PORT PYTHON\n");
     return 2;
   }
   TestSlidersAlone();
@@ -237,6 +247,9 @@ int main(int argc, char** argv) {
   TestPixelsFromServer(af);
   TestSlidersDriveSession(af);
   TestEncode(af, argv[1]);
+  PartsTally parts = RunPartsChecks(argv[1], argv[2]);
+  passed += parts.passed;
+  failed += parts.failed;
   TestShutdownDrains(argv[1]);
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

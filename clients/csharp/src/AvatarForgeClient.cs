@@ -120,6 +120,7 @@ namespace AvatarForge.Client
             if (dna == null) return BadDna<PreviewResult>("dna");
             var request = new V1.RenderPreviewRequest { RequestId = RequestId(call), Model = ModelName, Dna = dna, Output = ToSpec(spec.Output) };
             request.Edits.AddRange(spec.Edits.Select(ToEdit));
+            request.SetParts.AddRange(spec.SetParts.Select(ToPartValue));
             if (spec.TruncationPsi.HasValue) request.TruncationPsi = spec.TruncationPsi.Value;
             if (spec.Mix != null)
             {
@@ -131,6 +132,25 @@ namespace AvatarForge.Client
             var r = await Unary("RenderPreview", request, V1.RenderPreviewResponse.Parser, call, ct).ConfigureAwait(false);
             if (!r.IsOk) return new Result<PreviewResult>(r.Status);
             return new Result<PreviewResult>(new PreviewResult { Picture = ToPicture(r.Value.Image), Dna = DnaBytes(r.Value.Dna), Timing = ToTiming(r.Value.Timing) });
+        }
+
+        /// <summary>The parts of faces, seeds first, then stored DNAs (together at most
+        /// ModelInfo.MaxUnaryItems), for a model whose ModelInfo.Parts is not empty; other models
+        /// answer InvalidArgument. Exact for seeds and for seed faces whose only edits are set parts
+        /// (PartsSource.Seed), the classifier's reading of the render otherwise.</summary>
+        public async Task<Result<IList<FaceParts>>> GetPartsAsync(IEnumerable<long> seeds, IEnumerable<byte[]> dnas = null,
+                                                                  CallSettings call = null, CancellationToken ct = default(CancellationToken))
+        {
+            var request = new V1.GetPartsRequest { RequestId = RequestId(call), Model = ModelName };
+            request.Characters.AddRange((seeds ?? Enumerable.Empty<long>()).Select(s => new V1.CharacterSource { Seed = s }));
+            foreach (var bytes in dnas ?? Enumerable.Empty<byte[]>())
+            {
+                var dna = ParseDna(bytes);
+                if (dna == null) return BadDna<IList<FaceParts>>("dnas");
+                request.Characters.Add(new V1.CharacterSource { Dna = dna });
+            }
+            var r = await Unary("GetParts", request, V1.GetPartsResponse.Parser, call, ct).ConfigureAwait(false);
+            return r.IsOk ? new Result<IList<FaceParts>>(r.Value.Faces.Select(ToFaceParts).ToList()) : new Result<IList<FaceParts>>(r.Status);
         }
 
         /// <summary>Pictures of one character -> its DNA, the reconstruction and how well it matched.</summary>

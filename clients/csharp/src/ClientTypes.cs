@@ -80,6 +80,54 @@ namespace AvatarForge.Client
         public float StrengthMin, StrengthMax, DefaultStrength;
     }
 
+    /// <summary>A part of the faces a model draws (hair colour, top, accessory ...) and its values:
+    /// a creator's dropdown.</summary>
+    public sealed class PartInfo
+    {
+        public string Name = "";                          // e.g. "hair_color"
+        public IList<string> Values = new List<string>();  // e.g. "AUBURN", "BLACK", ...: what SetParts accepts
+        /// <summary>Held-out accuracy of the classifier head that reads this part off a render: how
+        /// far a PartsSource.Classifier reading of it can be trusted; null when the server sent none.</summary>
+        public float? ClassifierAccuracy;
+    }
+
+    /// <summary>One part set to one value by name, e.g. ("hair_color", "RED").</summary>
+    public struct PartValue
+    {
+        public string Part;   // a PartInfo.Name
+        public string Value;  // one of that part's PartInfo.Values
+        public PartValue(string part, string value) { Part = part; Value = value; }
+    }
+
+    /// <summary>How a face's parts were found.</summary>
+    public enum PartsSource
+    {
+        Unspecified = 0,
+        Seed = 1,        // what the mapping drew from the seed, with the parts set since: exact
+        Classifier = 2,  // the attribute classifier's reading of the render (encoded, mixed, edited faces)
+    }
+
+    public struct ReadPart
+    {
+        public string Part, Value;
+        public float Confidence;  // 1 for PartsSource.Seed; the classifier's probability of Value otherwise
+    }
+
+    /// <summary>One face's parts: every part of ModelInfo.Parts, in that order.</summary>
+    public sealed class FaceParts
+    {
+        public long Index;  // position in the request (seeds first, then DNAs)
+        public PartsSource Source;
+        public IList<ReadPart> Parts = new List<ReadPart>();
+
+        /// <summary>The value read for `part`; "" when the reply has no such part.</summary>
+        public string Value(string part)
+        {
+            foreach (var p in Parts) if (p.Part == part) return p.Value;
+            return "";
+        }
+    }
+
     public sealed class ModelInfo
     {
         public string Name = "", Version = "", Description = "", GeneratorSha256 = "", DataLicence = "";
@@ -87,6 +135,7 @@ namespace AvatarForge.Client
         public IList<int> SupportedSizes = new List<int>();
         public string Backend = "", Device = "", Precision = "";
         public IList<DirectionInfo> Directions = new List<DirectionInfo>();
+        public IList<PartInfo> Parts = new List<PartInfo>();  // the parts vocabulary; empty when the model draws no parts
         public float DefaultTruncationPsi = 1;
         public int MaxUnaryItems;        // characters per Generate call
         public long MaxStreamItems;      // items per GenerateBatch call

@@ -65,6 +65,20 @@ namespace AvatarForge.Client
             return new V1.DirectionEdit { Direction = e.Direction ?? "", Strength = e.Strength };
         }
 
+        public static V1.PartValue ToPartValue(PartValue p)
+        {
+            return new V1.PartValue { Part = p.Part ?? "", Value = p.Value ?? "" };
+        }
+
+        public static FaceParts ToFaceParts(V1.FaceParts f)
+        {
+            return new FaceParts
+            {
+                Index = f.Index, Source = (PartsSource)f.Source,  // same numbers as the proto enum
+                Parts = f.Parts.Select(p => new ReadPart { Part = p.Part, Value = p.Value, Confidence = p.Confidence }).ToList(),
+            };
+        }
+
         public static ModelInfo ToModel(V1.ModelInfo m)
         {
             var info = new ModelInfo
@@ -76,6 +90,10 @@ namespace AvatarForge.Client
                 {
                     Name = d.Name, Description = d.Description, Kind = d.Kind, LayerStart = d.LayerStart, LayerEnd = d.LayerEnd,
                     StrengthMin = d.StrengthMin, StrengthMax = d.StrengthMax, DefaultStrength = d.DefaultStrength,
+                }).ToList(),
+                Parts = m.Parts.Select(p => new PartInfo
+                {
+                    Name = p.Name, Values = p.Values.ToList(), ClassifierAccuracy = p.HasClassifierAccuracy ? p.ClassifierAccuracy : (float?)null,
                 }).ToList(),
             };
             if (m.Backend != null) { info.Backend = m.Backend.Backend; info.Device = m.Backend.Device; info.Precision = m.Backend.Precision; }

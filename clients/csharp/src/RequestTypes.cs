@@ -54,6 +54,9 @@ namespace AvatarForge.Client
         public IList<DirectionEdit> Edits = new List<DirectionEdit>();  // absolute slider values
         public MixSpec Mix;
         public float? TruncationPsi;
+        /// <summary>Parts set exactly (ModelInfo.Parts names them), each part at most once; applied
+        /// first, and recorded in the edited DNA as "part/&lt;part&gt;/&lt;VALUE&gt;".</summary>
+        public IList<PartValue> SetParts = new List<PartValue>();
         public OutputOptions Output = new OutputOptions();
     }
 

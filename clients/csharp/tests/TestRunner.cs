@@ -49,6 +49,7 @@ namespace AvatarForge.Client.Tests
                 var faces = await UnaryTests.Run(af, address);
                 await StreamTests.Run(af, address, faces);
                 await ErrorTests.Run(af, address);
+                await PartsTests.Run(af, address);
                 await WireTests.Run();
             }
         }

@@ -43,6 +43,7 @@ namespace AvatarForge.PackageTests
 
         static async Task Run(string address)
         {
+            SliderEditsTests.Run();
             await PixelTests.Run(address);
             await FaceLibraryTests.Run(address);
             await SchedulerTests.Run(address);

@@ -110,6 +110,9 @@ struct RenderPreviewRequest {
   std::vector<DirectionEdit> edits;
   std::optional<MixSpec> mix;
   std::optional<float> truncation_psi;
+  // Parts set exactly (ModelInfo::parts names them), each part at most once; applied first, and
+  // recorded in the edited DNA as "part/<part>/<VALUE>".
+  std::vector<PartValue> set_parts;
   Output output;
 };
 
@@ -154,6 +157,13 @@ struct MutateRequest {
   Output output;
 };
 
+// Faces whose parts to read: seeds (exact) and/or stored DNA, together at most
+// ModelInfo::max_unary_items; the reply lists the seeds' faces first, then the DNAs'.
+struct GetPartsRequest {
+  std::vector<int64_t> seeds;  // 0 .. 2^32-1
+  std::vector<Dna> dnas;
+};
+
 struct EncodeRequest {
   // Pictures of one character (ModelInfo limits say how many and how large): encoded files need
   // only `format` and `data`; raw ones also width and height. Any framing: the server aligns it.
@@ -190,6 +200,7 @@ struct EditState {
   std::vector<DirectionEdit> edits;  // absolute slider values, never deltas
   std::optional<MixSpec> mix;
   std::optional<float> truncation_psi;
+  std::vector<PartValue> set_parts;  // absolute too: the parts set on the start face, as RenderPreviewRequest's
 };
 
 // The character creator's stream. Slider moves call Update as often as they like: the newest state
@@ -250,6 +261,15 @@ class Client {
   Result<EncodeResponse> Encode(const EncodeRequest& request, const CallOptions& call = {});
   AsyncCall<EncodeResponse> EncodeAsync(const EncodeRequest& request, Callback<EncodeResponse> done = {},
                                         const CallOptions& call = {});
+
+  // The parts of faces (a creator's dropdowns when it opens a face), for a model whose
+  // ModelInfo::parts is not empty; other models answer INVALID_ARGUMENT. Exact for seeds and for
+  // seed faces whose only edits are set parts (PartsSource::Seed), the classifier's reading of
+  // the render otherwise (PartsSource::Classifier).
+  Result<std::vector<FaceParts>> GetParts(const GetPartsRequest& request, const CallOptions& call = {});
+  AsyncCall<std::vector<FaceParts>> GetPartsAsync(const GetPartsRequest& request,
+                                                  Callback<std::vector<FaceParts>> done = {},
+                                                  const CallOptions& call = {});
 
   // Opens an edit session on `dna`; the first event is Started (the face) or Error.
   std::unique_ptr<EditSession> StartEdit(const Dna& dna, EditHandler on_event, Output output = {},

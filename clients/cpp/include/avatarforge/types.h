@@ -104,16 +104,57 @@ struct DirectionInfo {
   float strength_min = 0, strength_max = 0, default_strength = 0;
 };
 
+// One part of the faces a model draws (hair colour, top, accessory ...) and the values it takes.
+struct PartInfo {
+  std::string name;                 // e.g. "hair_color"
+  std::vector<std::string> values;  // e.g. "AUBURN", "BLACK", ...: what set_parts accepts for it
+  // Held-out accuracy of the classifier head that reads this part off a render: how far a
+  // PartsSource::Classifier reading of it can be trusted (low for eyes, mouth, eyebrows).
+  std::optional<float> classifier_accuracy;
+};
+
+// One part set to one value by name, e.g. {"hair_color", "RED"}: an entry of set_parts.
+struct PartValue {
+  std::string part;   // a PartInfo::name
+  std::string value;  // one of that part's PartInfo::values
+};
+
 struct ModelInfo {
   std::string name, version, description, generator_sha256, data_licence;
   int resolution = 0, z_dim = 0, w_dim = 0, num_ws = 0;
   std::vector<int> supported_sizes;
   std::string backend, device, precision;
   std::vector<DirectionInfo> directions;
+  std::vector<PartInfo> parts;     // the parts vocabulary; empty when the model draws no parts
   float default_truncation_psi = 1;
   int max_unary_items = 0;         // characters per Generate call
   int64_t max_stream_items = 0;    // items per GenerateBatch call
   int64_t max_message_bytes = 0;   // the server's message size limit
+};
+
+// How a face's parts were found.
+enum class PartsSource {
+  Unspecified = 0,
+  Seed = 1,        // what the mapping drew from the seed, with the parts set since: exact
+  Classifier = 2,  // the attribute classifier's reading of the render (encoded, mixed, edited faces)
+};
+
+struct ReadPart {
+  std::string part, value;
+  float confidence = 0;  // 1 for PartsSource::Seed; the classifier's probability of `value` otherwise
+};
+
+// One face's parts, every part of ModelInfo::parts in that order.
+struct FaceParts {
+  int64_t index = 0;  // position in the request (seeds first, then DNAs)
+  PartsSource source = PartsSource::Unspecified;
+  std::vector<ReadPart> parts;
+  // The value read for `part`; empty when the reply has no such part.
+  std::string Value(const std::string& part) const {
+    for (const ReadPart& p : parts)
+      if (p.part == part) return p.value;
+    return {};
+  }
 };
 
 // Per-call settings; the defaults come from ClientOptions.

@@ -1,7 +1,8 @@
-// The character creator: UI sliders bound to the model's directions, one preview texture updated
-// in place. Every slider move renders the whole editor state with RenderPreview through a
-// LatestWinsScheduler: one request in flight, the newest state waiting, so a dragged slider never
-// queues and the last position is always the one shown.
+// The character creator: UI sliders bound to the model's directions, part dropdowns (SetPart) for
+// a model that draws parts, one preview texture updated in place. Every slider move or pick
+// renders the whole editor state with RenderPreview through a LatestWinsScheduler: one request in
+// flight, the newest state waiting, so a dragged slider never queues and the last position is
+// always the one shown.
 //
 // RenderPreview is used on every platform. WebGL cannot do otherwise (gRPC-Web carries no
 // bidirectional stream); on desktop and mobile EditSession would save re-sending the DNA, but the
@@ -45,6 +46,10 @@ namespace AvatarForge.Runtime
         /// <summary>The model's directions (slider names and ranges); empty before BeginAsync.</summary>
         public IList<DirectionInfo> Directions { get { return model != null ? model.Directions : new List<DirectionInfo>(); } }
 
+        /// <summary>The model's parts and their values (one dropdown each); empty before BeginAsync
+        /// and for a model that draws no parts.</summary>
+        public IList<PartInfo> Parts { get { return model != null ? model.Parts : new List<PartInfo>(); } }
+
         /// <summary>Starts editing `dna`: loads the model's directions once, resets every slider to
         /// 0 and shows the face. Call from the main thread.</summary>
         public async Task<RpcStatus> BeginAsync(byte[] dna)
@@ -58,7 +63,7 @@ namespace AvatarForge.Runtime
             if (scheduler == null)
                 scheduler = new LatestWinsScheduler<PreviewSpec, Result<PreviewResult>>(
                     (spec, ct) => settings.Client.RenderPreviewAsync(spec, null, ct), Show);
-            edits = new SliderEdits(dna, model.Directions);
+            edits = new SliderEdits(dna, model.Directions, model.Parts);
             renderedDna = dna;
             foreach (var pair in bound) pair.Key.SetValueWithoutNotify(0);
             scheduler.Submit(edits.Snapshot(RawPixels.TextureOutput(size)));
@@ -83,6 +88,15 @@ namespace AvatarForge.Runtime
         public void Set(string direction, float value)
         {
             if (edits != null && edits.Set(direction, value)) scheduler.Submit(edits.Snapshot(RawPixels.TextureOutput(size)));
+        }
+
+        /// <summary>One part picked from its dropdown ("" unpicks it); renders soon, never queues.
+        /// False for a part or value the model does not have.</summary>
+        public bool SetPart(string part, string value)
+        {
+            if (edits == null || !edits.SetPart(part, value)) return false;
+            scheduler.Submit(edits.Snapshot(RawPixels.TextureOutput(size)));
+            return true;
         }
 
         /// <summary>Waits for the render of the current slider state and returns that face's DNA

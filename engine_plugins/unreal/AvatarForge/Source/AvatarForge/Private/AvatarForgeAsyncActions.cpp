@@ -121,11 +121,12 @@ void UAvatarForgeGenerateFaces::Deliver(const avatarforge::Result<std::vector<av
 // ---------------------------------------------------------------- RenderPreview
 
 UAvatarForgeRenderPreview* UAvatarForgeRenderPreview::RenderPreview(UObject* WorldContextObject, const TArray<uint8>& Dna,
-	const TMap<FString, float>& Sliders, float TruncationPsi, int32 Size)
+	const TMap<FString, float>& Sliders, const TMap<FString, FString>& Parts, float TruncationPsi, int32 Size)
 {
 	UAvatarForgeRenderPreview* Action = NewObject<UAvatarForgeRenderPreview>();
 	Action->RequestDna = Dna;
 	Action->RequestSliders = Sliders;
+	Action->RequestParts = Parts;
 	Action->RequestTruncationPsi = TruncationPsi;
 	Action->RequestSize = Size;
 	Action->Bind(WorldContextObject);
@@ -145,8 +146,14 @@ void UAvatarForgeRenderPreview::Activate()
 	{
 		State.Set(ToStd(Slider.Key), Slider.Value);
 	}
+	for (const TPair<FString, FString>& Part : RequestParts)
+	{
+		State.SetPart(ToStd(Part.Key), ToStd(Part.Value));
+	}
+	avatarforge::EditState Edits = State.State();
 	Request.dna = ToStd(RequestDna);
-	Request.edits = State.State().edits;
+	Request.edits = std::move(Edits.edits);
+	Request.set_parts = std::move(Edits.set_parts);
 	if (RequestTruncationPsi >= 0.f)
 	{
 		Request.truncation_psi = RequestTruncationPsi;
@@ -250,6 +257,16 @@ static FAvatarForgeModelInfo ToUnrealModel(const avatarforge::ModelInfo& In)
 	Out.Resolution = In.resolution;
 	Out.SupportedSizes = TArray<int32>(In.supported_sizes.data(), static_cast<int32>(In.supported_sizes.size()));
 	Out.MaxFacesPerCall = In.max_unary_items;
+	for (const avatarforge::PartInfo& P : In.parts)
+	{
+		FAvatarForgePart& Part = Out.Parts.AddDefaulted_GetRef();
+		Part.Name = ToUnreal(P.name);
+		for (const std::string& Value : P.values)
+		{
+			Part.Values.Add(ToUnreal(Value));
+		}
+		Part.ClassifierAccuracy = P.classifier_accuracy.value_or(-1.f);
+	}
 	for (const avatarforge::DirectionInfo& D : In.directions)
 	{
 		FAvatarForgeDirection& Direction = Out.Directions.AddDefaulted_GetRef();
@@ -285,6 +302,79 @@ void UAvatarForgeGetModel::Activate()
 				return;
 			}
 			Self->OnSuccess.Broadcast(ToUnrealModel(Result.value));
+			Self->SetReadyToDestroy();
+		});
+	});
+	Started(Call);
+}
+
+// ---------------------------------------------------------------- GetParts
+
+UAvatarForgeGetParts* UAvatarForgeGetParts::GetSeedParts(UObject* WorldContextObject, const TArray<int64>& Seeds)
+{
+	UAvatarForgeGetParts* Action = NewObject<UAvatarForgeGetParts>();
+	Action->RequestSeeds = Seeds;
+	Action->Bind(WorldContextObject);
+	return Action;
+}
+
+UAvatarForgeGetParts* UAvatarForgeGetParts::GetFaceParts(UObject* WorldContextObject, const TArray<uint8>& Dna)
+{
+	UAvatarForgeGetParts* Action = NewObject<UAvatarForgeGetParts>();
+	Action->RequestDna = Dna;
+	Action->Bind(WorldContextObject);
+	return Action;
+}
+
+static FAvatarForgeFaceParts ToUnrealParts(const avatarforge::FaceParts& In)
+{
+	FAvatarForgeFaceParts Out;
+	Out.Index = In.index;
+	Out.bExact = In.source == avatarforge::PartsSource::Seed;
+	for (const avatarforge::ReadPart& P : In.parts)
+	{
+		FAvatarForgeReadPart& Part = Out.Parts.AddDefaulted_GetRef();
+		Part.Part = ToUnreal(P.part);
+		Part.Value = ToUnreal(P.value);
+		Part.Confidence = P.confidence;
+	}
+	return Out;
+}
+
+void UAvatarForgeGetParts::Activate()
+{
+	avatarforge::Client* Client;
+	avatarforge::Output Unused;
+	if (!Begin(Client, Unused, 0))
+	{
+		return;
+	}
+	avatarforge::GetPartsRequest Request;
+	Request.seeds.assign(RequestSeeds.GetData(), RequestSeeds.GetData() + RequestSeeds.Num());
+	if (RequestDna.Num() > 0)
+	{
+		Request.dnas.push_back(ToStd(RequestDna));
+	}
+	TWeakObjectPtr<UAvatarForgeGetParts> Weak(this);
+	auto Call = Client->GetPartsAsync(Request, [Weak](const avatarforge::Result<std::vector<avatarforge::FaceParts>>& Result)
+	{
+		OnGameThread(Weak, [Result](UAvatarForgeGetParts* Self)
+		{
+			if (!Self->ShouldBroadcastDelegates())
+			{
+				return;
+			}
+			if (!Result.ok())
+			{
+				Self->Fail(ToUnreal(Result.status));
+				return;
+			}
+			TArray<FAvatarForgeFaceParts> Faces;
+			for (const avatarforge::FaceParts& Face : Result.value)
+			{
+				Faces.Add(ToUnrealParts(Face));
+			}
+			Self->OnSuccess.Broadcast(Faces);
 			Self->SetReadyToDestroy();
 		});
 	});

@@ -42,6 +42,21 @@ float UAvatarForgeEditSession::GetSlider(const FString& Direction) const
 	return Sliders.Get(ToStd(Direction));
 }
 
+bool UAvatarForgeEditSession::SetPart(const FString& Part, const FString& Value)
+{
+	if (!Session || !Sliders.SetPart(ToStd(Part), ToStd(Value)))
+	{
+		return false;
+	}
+	Send();
+	return true;
+}
+
+FString UAvatarForgeEditSession::GetPart(const FString& Part) const
+{
+	return ToUnreal(Sliders.GetPart(ToStd(Part)));
+}
+
 void UAvatarForgeEditSession::SetTruncation(float Psi)
 {
 	Sliders.SetTruncation(Psi >= 0.f ? std::optional<float>(Psi) : std::nullopt);

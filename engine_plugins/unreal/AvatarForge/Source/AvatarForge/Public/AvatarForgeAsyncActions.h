@@ -75,11 +75,12 @@ class AVATARFORGE_API UAvatarForgeRenderPreview : public UAvatarForgeAsyncAction
 	GENERATED_BODY()
 
 public:
-	// One face with slider values applied (direction name -> strength), as a texture and its DNA.
-	// The unary twin of an edit session, for one-off edits. TruncationPsi < 0 = the model's default.
+	// One face with slider values (direction name -> strength) and parts (part name -> value, e.g.
+	// hair_color -> RED) applied, as a texture and its DNA. The unary twin of an edit session, for
+	// one-off edits. TruncationPsi < 0 = the model's default.
 	UFUNCTION(BlueprintCallable, Category = "AvatarForge", meta = (BlueprintInternalUseOnly = "true", WorldContext = "WorldContextObject"))
 	static UAvatarForgeRenderPreview* RenderPreview(UObject* WorldContextObject, const TArray<uint8>& Dna,
-		const TMap<FString, float>& Sliders, float TruncationPsi = -1.f, int32 Size = 0);
+		const TMap<FString, float>& Sliders, const TMap<FString, FString>& Parts, float TruncationPsi = -1.f, int32 Size = 0);
 
 	UPROPERTY(BlueprintAssignable)
 	FAvatarForgeImageReady OnSuccess;
@@ -89,6 +90,7 @@ public:
 private:
 	TArray<uint8> RequestDna;
 	TMap<FString, float> RequestSliders;
+	TMap<FString, FString> RequestParts;
 	float RequestTruncationPsi = -1.f;
 	int32 RequestSize = 0;
 };
@@ -128,4 +130,30 @@ public:
 	FAvatarForgeModelReady OnSuccess;
 
 	virtual void Activate() override;
+};
+
+UCLASS()
+class AVATARFORGE_API UAvatarForgeGetParts : public UAvatarForgeAsyncAction
+{
+	GENERATED_BODY()
+
+public:
+	// The parts seeds' faces are drawn with (exact), e.g. to label NPCs or filter seeds.
+	// A model that draws no parts (GetModel's Parts is empty) fails with code 3 (INVALID_ARGUMENT).
+	UFUNCTION(BlueprintCallable, Category = "AvatarForge", meta = (BlueprintInternalUseOnly = "true", WorldContext = "WorldContextObject"))
+	static UAvatarForgeGetParts* GetSeedParts(UObject* WorldContextObject, const TArray<int64>& Seeds);
+
+	// A stored face's parts, to set a creator's dropdowns when it opens the face: exact for a
+	// seed's face whose only edits are set parts, the classifier's reading otherwise.
+	UFUNCTION(BlueprintCallable, Category = "AvatarForge", meta = (BlueprintInternalUseOnly = "true", WorldContext = "WorldContextObject"))
+	static UAvatarForgeGetParts* GetFaceParts(UObject* WorldContextObject, const TArray<uint8>& Dna);
+
+	UPROPERTY(BlueprintAssignable)
+	FAvatarForgePartsReady OnSuccess;
+
+	virtual void Activate() override;
+
+private:
+	TArray<int64> RequestSeeds;
+	TArray<uint8> RequestDna;
 };

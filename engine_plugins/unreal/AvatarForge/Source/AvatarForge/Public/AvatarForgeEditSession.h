@@ -52,11 +52,22 @@ public:
 	UFUNCTION(BlueprintPure, Category = "AvatarForge")
 	float GetSlider(const FString& Direction) const;
 
+	// Sets one part (a name and one of its values from GetModel's Parts, e.g. hair_color, RED) and
+	// sends the whole state. An empty Value unsets it: the face keeps its own. A part or value the
+	// model does not have fires OnFailed with its Field (e.g. "set_parts[0].value"). False, sending
+	// nothing, for an empty part name or a closed session.
+	UFUNCTION(BlueprintCallable, Category = "AvatarForge")
+	bool SetPart(const FString& Part, const FString& Value);
+
+	// The value set for Part; empty when none is set (the face's own shows).
+	UFUNCTION(BlueprintPure, Category = "AvatarForge")
+	FString GetPart(const FString& Part) const;
+
 	// Pulls the face toward the model's average (0..1); negative = the model's default.
 	UFUNCTION(BlueprintCallable, Category = "AvatarForge")
 	void SetTruncation(float Psi);
 
-	// Every slider back to 0 and sent.
+	// Every slider back to 0, every part unset, and sent.
 	UFUNCTION(BlueprintCallable, Category = "AvatarForge")
 	void ResetSliders();
 

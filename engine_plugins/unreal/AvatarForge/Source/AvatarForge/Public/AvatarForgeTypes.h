@@ -80,6 +80,64 @@ struct AVATARFORGE_API FAvatarForgeDirection
 	float Default = 0.f;
 };
 
+// A part of the faces the model draws (hair colour, top, accessory ...): one dropdown of a
+// character creator.
+USTRUCT(BlueprintType)
+struct AVATARFORGE_API FAvatarForgePart
+{
+	GENERATED_BODY()
+
+	// The name SetPart and RenderPreview's Parts take, e.g. "hair_color".
+	UPROPERTY(BlueprintReadOnly, Category = "AvatarForge")
+	FString Name;
+
+	// The dropdown's entries, e.g. "AUBURN", "BLACK", ...
+	UPROPERTY(BlueprintReadOnly, Category = "AvatarForge")
+	TArray<FString> Values;
+
+	// How often the classifier reads this part right (0..1): how far a non-exact GetParts reading
+	// of it can be trusted; -1 when the server sent none.
+	UPROPERTY(BlueprintReadOnly, Category = "AvatarForge")
+	float ClassifierAccuracy = -1.f;
+};
+
+// One part of a face as GetParts read it.
+USTRUCT(BlueprintType)
+struct AVATARFORGE_API FAvatarForgeReadPart
+{
+	GENERATED_BODY()
+
+	UPROPERTY(BlueprintReadOnly, Category = "AvatarForge")
+	FString Part;
+
+	UPROPERTY(BlueprintReadOnly, Category = "AvatarForge")
+	FString Value;
+
+	// 1 when exact; the classifier's probability of Value otherwise.
+	UPROPERTY(BlueprintReadOnly, Category = "AvatarForge")
+	float Confidence = 0.f;
+};
+
+// A face's parts: what its dropdowns show when a creator opens it.
+USTRUCT(BlueprintType)
+struct AVATARFORGE_API FAvatarForgeFaceParts
+{
+	GENERATED_BODY()
+
+	// Position in the request: the seeds first, then the DNAs.
+	UPROPERTY(BlueprintReadOnly, Category = "AvatarForge")
+	int64 Index = 0;
+
+	// True for a seed, or a seed's face whose only edits are set parts: the parts it was drawn
+	// with. False: the classifier's reading of the render (encoded, mixed or slider-edited faces).
+	UPROPERTY(BlueprintReadOnly, Category = "AvatarForge")
+	bool bExact = false;
+
+	// Every part of the model, in FAvatarForgeModelInfo::Parts' order.
+	UPROPERTY(BlueprintReadOnly, Category = "AvatarForge")
+	TArray<FAvatarForgeReadPart> Parts;
+};
+
 USTRUCT(BlueprintType)
 struct AVATARFORGE_API FAvatarForgeModelInfo
 {
@@ -103,6 +161,10 @@ struct AVATARFORGE_API FAvatarForgeModelInfo
 
 	UPROPERTY(BlueprintReadOnly, Category = "AvatarForge")
 	TArray<FAvatarForgeDirection> Directions;
+
+	// The parts and their values (one dropdown each); empty for a model that draws no parts.
+	UPROPERTY(BlueprintReadOnly, Category = "AvatarForge")
+	TArray<FAvatarForgePart> Parts;
 
 	// Faces one GenerateFaces call may ask for.
 	UPROPERTY(BlueprintReadOnly, Category = "AvatarForge")
@@ -136,3 +198,4 @@ DECLARE_DYNAMIC_MULTICAST_DELEGATE_OneParam(FAvatarForgeDnaEvent, const TArray<u
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_OneParam(FAvatarForgeFacesReady, const TArray<FAvatarForgeFace>&, Faces);
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_TwoParams(FAvatarForgeImageReady, UTexture2D*, Texture, const TArray<uint8>&, Dna);
 DECLARE_DYNAMIC_MULTICAST_DELEGATE_OneParam(FAvatarForgeModelReady, const FAvatarForgeModelInfo&, Model);
+DECLARE_DYNAMIC_MULTICAST_DELEGATE_OneParam(FAvatarForgePartsReady, const TArray<FAvatarForgeFaceParts>&, Faces);

@@ -1,0 +1,12 @@
+// The parts checks (parts_checks.cc), run by engine_support_test against its server: tiny as the
+// default model and avatars64 beside it.
+#pragma once
+
+#include <string>
+
+struct PartsTally {
+  int passed = 0, failed = 0;
+};
+
+// `python` runs the Python client for its reading of a seed's parts from the same server.
+PartsTally RunPartsChecks(const std::string& address, const std::string& python);
