@@ -343,7 +343,9 @@ def test_a_batch_of_bulk_rows_on_the_backend_is_not_counted_as_interactive_wait(
         await mb.synthesize(codes(4), Priority.INTERACTIVE)  # one batch timed
         release = threading.Event()
         mb._executor.submit(release.wait, 30)  # park the backend thread
-        bulk = asyncio.ensure_future(mb.synthesize(codes(4), Priority.BULK))
+        # one row: right after interactive work a bulk-only batch holds max_batch // 4 rows, and
+        # a longer job would stay partly queued until the parked thread gave up
+        bulk = asyncio.ensure_future(mb.synthesize(codes(1), Priority.BULK))
         await asyncio.sleep(0)
         while mb.queued_jobs():  # handed to the (parked) backend by the dispatcher
             await asyncio.sleep(0.001)
