@@ -9,18 +9,16 @@
 #include <thread>
 
 #include "avatarforge/client.h"
+#include "check.h"
 
 using namespace avatarforge;
 using namespace std::chrono_literals;
 
 namespace {
 
-int passed = 0, failed = 0;
-
-void Check(bool ok, const std::string& what) {
-  ok ? ++passed : ++failed;
-  if (!ok) std::printf("FAIL %s\n", what.c_str());
-}
+using avatarforge_test::Check;
+using avatarforge_test::failed;
+using avatarforge_test::passed;
 
 std::string Describe(const Status& s) { return "[" + std::to_string(s.code) + "] " + s.message; }
 

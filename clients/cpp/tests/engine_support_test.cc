@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "avatarforge/client.h"
+#include "check.h"
 #include "avatarforge/pixels.h"
 #include "avatarforge/sliders.h"
 #include "parts_checks.h"
@@ -20,12 +21,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-int passed = 0, failed = 0;
-
-void Check(bool ok, const std::string& what) {
-  ok ? ++passed : ++failed;
-  if (!ok) std::printf("FAIL %s\n", what.c_str());
-}
+using avatarforge_test::Check;
+using avatarforge_test::failed;
+using avatarforge_test::passed;
 
 std::string Describe(const Status& s) { return "[" + std::to_string(s.code) + "] " + s.message; }
 
@@ -247,9 +245,7 @@ int main(int argc, char** argv) {
   TestPixelsFromServer(af);
   TestSlidersDriveSession(af);
   TestEncode(af, argv[1]);
-  PartsTally parts = RunPartsChecks(argv[1], argv[2]);
-  passed += parts.passed;
-  failed += parts.failed;
+  RunPartsChecks(argv[1], argv[2]);  // counts into the same tally (check.h)
   TestShutdownDrains(argv[1]);
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

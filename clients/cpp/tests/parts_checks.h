@@ -4,9 +4,6 @@
 
 #include <string>
 
-struct PartsTally {
-  int passed = 0, failed = 0;
-};
-
-// `python` runs the Python client for its reading of a seed's parts from the same server.
-PartsTally RunPartsChecks(const std::string& address, const std::string& python);
+// Counts into check.h's tally. `python` runs the Python client for its reading of a seed's parts
+// from the same server.
+void RunPartsChecks(const std::string& address, const std::string& python);
