@@ -158,3 +158,28 @@ def test_classifier_trains_at_the_datas_resolution(data128, tmp_path):
     with pytest.raises(ValueError):
         classifier.train_classifier(data128, tmp_path / "c.safetensors", epochs=1, batch=8,
                                     init="models/zoo/avatars64/classifier.safetensors")
+
+
+def test_grown_classifier_keeps_every_trained_block_and_fine_tunes_at_128(data128, tmp_path):
+    """Growing the shipped 64 px classifier adds one block in front; every trained weight moves
+    one block down unchanged, and fine-tuning it on 128 px renders gives a 128 px classifier that
+    reports its whole training time (the 64 px part included)."""
+    from avatarforge.models.training import classifier
+    from avatarforge.models.training.growing import grow_classifier
+
+    shipped = Path("models/zoo/avatars64/classifier.safetensors")
+    low = classifier.load_classifier(shipped)
+    grown = grow_classifier(low)
+    assert (grown.resolution, grown.width) == (128, low.width // 2)
+    for i, block in enumerate(low.blocks):
+        for (k, v), (k2, v2) in zip(block.state_dict().items(), grown.blocks[i + 1].state_dict().items()):
+            assert k == k2 and torch.equal(v, v2)
+    assert torch.equal(grown.heads["mouth"].weight, low.heads["mouth"].weight)
+
+    metrics = classifier.train_classifier(data128, tmp_path / "g.safetensors", epochs=1, batch=8, grow_from=str(shipped))
+    clf = classifier.load_classifier(tmp_path / "g.safetensors")
+    assert clf.resolution == 128
+    with safe_open(str(shipped), "pt") as f:
+        assert metrics["train_seconds"] >= json.loads(f.metadata()["metrics"])["train_seconds"]
+    with pytest.raises(ValueError, match="px"):  # grown to 128, it cannot read 64 px data... nor grow twice
+        classifier.train_classifier(data128, tmp_path / "x.safetensors", epochs=1, batch=8, grow_from=str(tmp_path / "g.safetensors"))

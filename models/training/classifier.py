@@ -33,7 +33,7 @@ def accuracy_per_head(model: AttributeClassifier, images: np.ndarray, labels: np
     return out
 
 
-def train_classifier(data: str | Path, out: str | Path, epochs: float = 4, batch: int = 64, lr: float = 2e-3, seed: int = 0, width: int = 24, init: str | None = None) -> dict:
+def train_classifier(data: str | Path, out: str | Path, epochs: float = 4, batch: int = 64, lr: float = 2e-3, seed: int = 0, width: int = 24, init: str | None = None, grow_from: str | None = None) -> dict:
     from tqdm import tqdm
 
     torch.manual_seed(seed)
@@ -47,6 +47,12 @@ def train_classifier(data: str | Path, out: str | Path, epochs: float = 4, batch
         model = load_classifier(init).train().requires_grad_(True)
         if model.resolution != images.shape[1]:
             raise ValueError(f"{init} reads {model.resolution} px, the data in {data} are {images.shape[1]} px")
+    if grow_from:  # a trained classifier at half the data's resolution, one block added in front
+        from .growing import grow_classifier
+
+        model = grow_classifier(load_classifier(grow_from)).train().requires_grad_(True)
+        if model.resolution != images.shape[1]:
+            raise ValueError(f"{grow_from} grown reads {model.resolution} px, the data in {data} are {images.shape[1]} px")
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     steps = int(epochs * (len(images) // batch))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
@@ -74,8 +80,8 @@ def train_classifier(data: str | Path, out: str | Path, epochs: float = 4, batch
     model.eval()
     acc = accuracy_per_head(model, held_images, held_labels)
     earlier = {"train_seconds": 0, "steps": 0}
-    if init:  # report the whole training, not just this continuation
-        with safe_open(str(init), "pt") as f:
+    if init or grow_from:  # report the whole training, not just this continuation
+        with safe_open(str(init or grow_from), "pt") as f:
             earlier = json.loads(f.metadata()["metrics"])
     metrics = {"heldout_accuracy": acc, "train_seconds": round(time.time() - t0) + earlier["train_seconds"],
                "steps": steps + earlier["steps"], "batch": batch}
@@ -90,10 +96,12 @@ def main(argv=None) -> None:
     p.add_argument("--width", type=int, default=24, help="channels at full resolution (doubles per halving, max 128)")
     p.add_argument("--epochs", type=float, default=4)
     p.add_argument("--init", default=None, help="start from this classifier file instead of from scratch")
+    p.add_argument("--grow-from", default=None, help="grow this classifier (half the data's resolution) by one block in front and fine-tune it")
+    p.add_argument("--lr", type=float, default=2e-3, help="peak of the one-cycle schedule")
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    metrics = train_classifier(a.data, a.out, a.epochs, width=a.width, init=a.init)
+    metrics = train_classifier(a.data, a.out, a.epochs, lr=a.lr, width=a.width, init=a.init, grow_from=a.grow_from)
     print(json.dumps(metrics["heldout_accuracy"], indent=1))
 
 

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..attribute_classifier import AttributeClassifier
 from ..encoder import EqualConv2d, Encoder
 from ..networks import LRELU_GAIN, LRELU_SLOPE, GeneratorConfig, SynthesisNetwork
 
@@ -113,3 +114,23 @@ def grow_encoder(low: Encoder, channels: dict[int, int]) -> tuple[Encoder, Encod
     fade = EncoderFade(low.channels[low.resolution])
     fade.fromrgb_low.load_state_dict(low.fromrgb.state_dict())
     return grown, fade
+
+
+def grow_classifier(low: AttributeClassifier) -> AttributeClassifier:
+    """An attribute classifier at twice low's resolution: a new fromrgb and down block in front
+    (fresh weights, half low's width so every trained block keeps its channel count), then low's
+    blocks, features and heads. Fine-tuning it costs a fraction of training one from scratch:
+    only the new block has to learn what the trained ones already expect."""
+    if low.width % 2:
+        raise ValueError(f"a classifier of odd width {low.width} cannot be grown (the new block has half its width)")
+    grown = AttributeClassifier(low.vocab, resolution=2 * low.resolution, width=low.width // 2)
+    state = {}
+    for k, v in low.state_dict().items():
+        if k.startswith("blocks."):
+            _, i, rest = k.split(".", 2)
+            state[f"blocks.{int(i) + 1}.{rest}"] = v
+        elif not k.startswith("fromrgb."):
+            state[k] = v
+    missing, unexpected = grown.load_state_dict(state, strict=False)
+    assert not unexpected and all(k.startswith(("fromrgb.", "blocks.0.")) for k in missing), (missing, unexpected)
+    return grown
