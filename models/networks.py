@@ -24,7 +24,7 @@ at the activations' statistics (which is what caused StyleGAN1's droplet artefac
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F

@@ -107,3 +107,17 @@ def start_own_server(tiny_bundle):
     for running in started:
         lt.run(running.stop(0.5))
     lt.close()
+
+
+@pytest.fixture(scope="module")
+def af():
+    """A client of a server on the shipped avatars64 model (one backend thread: the tests share the
+    machine) with both doors; `af.web_address` is its gRPC-Web door."""
+    lt = _LoopThread()
+    running = lt.run(start_server(ServerConfig(address="127.0.0.1:0", model="avatars64", backend="torch", device="cpu",
+                                               threads="1", web_address="127.0.0.1:0")), timeout=120)
+    with AvatarForgeClient(f"127.0.0.1:{running.port}", timeout=120) as client:
+        client.web_address = f"127.0.0.1:{running.web_port}"
+        yield client
+    lt.run(running.stop(1.0))
+    lt.close()

@@ -7,7 +7,6 @@ floor needs the trained bundle and skips with the reason when it or its directio
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch

@@ -10,10 +10,8 @@ edge, or detail to resampling.
 """
 from __future__ import annotations
 
-import asyncio
 import io
 import struct
-import threading
 import time
 import zlib
 
@@ -23,9 +21,6 @@ import pytest
 from PIL import Image
 
 from avatarforge import cli
-from avatarforge.client import AvatarForgeClient
-from avatarforge.server.app import start_server
-from avatarforge.server.config import ServerConfig
 from avatarforge.server.dna import dna_checksum
 from avatarforge.v1 import avatarforge_pb2 as pb
 
@@ -36,23 +31,6 @@ PERTURBED_FLOOR_DB = 22.0  # mean of the four faces, for each perturbation
 WORST_FACE_FLOOR_DB = 16.0  # any one face (seed 200004's wide hat loses most when scaled down)
 BACKGROUND = (220, 230, 240)  # avatars64's training background
 SEEDS = [200_001, 200_002, 200_003, 200_004]  # not among the seeds the README's figures were measured on
-
-
-@pytest.fixture(scope="module")
-def af():
-    """A server on avatars64 (one backend thread: the tests share the machine) with both doors."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    run = lambda coro: asyncio.run_coroutine_threadsafe(coro, loop).result(120)  # noqa: E731
-    running = run(start_server(ServerConfig(address="127.0.0.1:0", model="avatars64", backend="torch", device="cpu",
-                                            threads="1", web_address="127.0.0.1:0")))
-    with AvatarForgeClient(f"127.0.0.1:{running.port}", timeout=120) as client:
-        client.web_address = f"127.0.0.1:{running.web_port}"
-        yield client
-    run(running.stop(1.0))
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,9 @@
 """Standard gRPC plumbing a studio's tooling expects: health checks and reflection."""
 from __future__ import annotations
 
-import grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from avatarforge.server.backends.thread_choice import available_cores
-from avatarforge.v1 import avatarforge_pb2 as pb
 
 
 def test_health_is_serving(client):

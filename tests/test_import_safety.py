@@ -18,7 +18,7 @@ from avatarforge.cli import main as avatarforge
 from avatarforge.models.bundle import BundleError, create_seeded_bundle, load_bundle, resolve_bundle_path, write_manifest
 from avatarforge.models.importers.safe_unpickle import UnsafePickleError, load_network_pickle
 
-from stylegan2_reference import Generator, nvlabs_names, write_nvlabs_pickle
+from stylegan2_reference import Generator, write_nvlabs_pickle
 
 TINY = dict(z_dim=16, w_dim=16, img_resolution=32, channels={4: 16, 8: 16, 16: 8, 32: 8}, mapping_layers=2)
 

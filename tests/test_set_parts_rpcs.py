@@ -8,9 +8,7 @@ Floors sit below what `python -m avatarforge.models.training.part_setting_qualit
 """
 from __future__ import annotations
 
-import asyncio
 import base64
-import threading
 
 import grpc
 import numpy as np
@@ -18,36 +16,17 @@ import pytest
 import torch
 
 from avatarforge import cli
-from avatarforge.client import AvatarForgeClient, EditRejected, parts_dict
+from avatarforge.client import EditRejected, parts_dict
 from avatarforge.models.attribute_classifier import load_bundle_classifier
 from avatarforge.models.bundle import load_bundle
 from avatarforge.models.latents import zs_from_seeds
 from avatarforge.models.training import dataset
-from avatarforge.server.app import start_server
-from avatarforge.server.config import ServerConfig
 from avatarforge.v1 import avatarforge_pb2 as pb
 
 from test_grpc_web import web_call
 
 SEEDS = list(range(4_000_000, 4_000_040))  # not among the seeds the README's table was measured on
 RAW = pb.OutputSpec(format=pb.IMAGE_FORMAT_RAW_RGBA8)
-
-
-@pytest.fixture(scope="module")
-def af():
-    """A server on avatars64 (one backend thread: the tests share the machine) with both doors."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    run = lambda coro: asyncio.run_coroutine_threadsafe(coro, loop).result(120)  # noqa: E731
-    running = run(start_server(ServerConfig(address="127.0.0.1:0", model="avatars64", backend="torch", device="cpu",
-                                            threads="1", web_address="127.0.0.1:0")))
-    with AvatarForgeClient(f"127.0.0.1:{running.port}", timeout=120) as client:
-        client.web_address = f"127.0.0.1:{running.web_port}"
-        yield client
-    run(running.stop(1.0))
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
 
 
 @pytest.fixture(scope="module")
