@@ -17,18 +17,7 @@ SUDO=()
 [[ "$(id -u)" -ne 0 ]] && SUDO=(sudo)
 export DEBIAN_FRONTEND=noninteractive
 
-PACKAGES=(mono-devel protobuf-compiler)
-missing=()
-for p in "${PACKAGES[@]}"; do
-  if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]]; then
-    missing+=("$p")
-  fi
-done
-if [[ ${#missing[@]} -gt 0 ]]; then
-  echo "install-csharp-deps: installing ${missing[*]}"
-  "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq
-  "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+"$root/tools/apt-ensure.sh" install-csharp-deps mono-devel protobuf-compiler
 
 # The runtime must be the protoc's own version: protoc 3.21 code calls 3.21 runtime APIs.
 version="$(dpkg-query -W -f='${Version}' protobuf-compiler)"
