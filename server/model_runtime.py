@@ -132,9 +132,7 @@ class ModelRegistry:
         however slow a row is on this machine. 0 for a model this server lacks (the call then
         fails with NOT_FOUND in the service)."""
         rt = self.runtimes.get(name or self.default_name)
-        if rt is None or not rt.batcher.interactive_rows_queued():
-            return 0.0
-        return rt.batcher.interactive_wait_s()
+        return 0.0 if rt is None else rt.batcher.admission_wait_s()
 
     async def close(self) -> None:
         for rt in self.runtimes.values():

@@ -234,6 +234,15 @@ class MicroBatcher:
     def interactive_wait_s(self, now: float | None = None) -> float:
         """Seconds a new interactive row would wait before its backend call starts (module doc);
         0 until a batch has been timed. Call it on the server's event loop."""
+        return self._wait_s(self.interactive_rows_queued(), now)
+
+    def admission_wait_s(self, now: float | None = None) -> float:
+        """interactive_wait_s while interactive rows are queued, else 0: what the admission rule
+        bounds (ModelRegistry.queue_delay_s). The batch on the backend alone is no backlog."""
+        queued = self.interactive_rows_queued()
+        return self._wait_s(queued, now) if queued else 0.0
+
+    def _wait_s(self, queued_rows: int, now: float | None) -> float:
         if self._row_s is None:
             return 0.0
         now = time.perf_counter() if now is None else now
@@ -241,7 +250,7 @@ class MicroBatcher:
         if self._running is not None:
             start, rows = self._running
             running = max(0.0, start + rows * self._row_s - now)
-        return running + self.interactive_rows_queued() * self._row_s
+        return running + queued_rows * self._row_s
 
     def interactive_rows_queued(self) -> int:
         """Interactive rows waiting for the backend whose callers still wait: a cancelled call, or

@@ -349,18 +349,20 @@ def test_a_batch_of_bulk_rows_on_the_backend_is_not_counted_as_interactive_wait(
         await asyncio.sleep(0)
         while mb.queued_jobs():  # handed to the (parked) backend by the dispatcher
             await asyncio.sleep(0.001)
-        waits = {"bulk on the backend": mb.interactive_wait_s()}
+        waits = {"bulk on the backend": mb.interactive_wait_s(), "admission": mb.admission_wait_s()}
         player = asyncio.ensure_future(mb.synthesize(codes(2), Priority.INTERACTIVE))
         await asyncio.sleep(0)
         waits["and 2 interactive rows queued"] = mb.interactive_wait_s()
+        waits["admission, 2 rows queued"] = mb.admission_wait_s()
         release.set()
         await asyncio.gather(bulk, player)
         await mb.close()
         return waits
 
     waits = asyncio.run(scenario())
-    assert waits["bulk on the backend"] == 0
+    assert waits["bulk on the backend"] == waits["admission"] == 0
     assert waits["and 2 interactive rows queued"] > 0
+    assert waits["admission, 2 rows queued"] == pytest.approx(waits["and 2 interactive rows queued"], rel=0.05)
 
 
 def test_rows_of_callers_that_have_gone_are_not_counted_as_interactive_wait(backend):
