@@ -42,11 +42,20 @@ export class Editor {
   parts = new Map<string, string>(); // only the parts set to a value other than the base's
   private shownUrl = "";
   private newestShown = 0; // the seq whose image is being decoded or on screen
+  private baseSeq = 0; // the first render of the current base; onBaseShown waits for its reply
+  private baseAnswered = true;
 
-  constructor(readonly client: AvatarForgeClient, readonly model: ModelInfo, private onChange: () => void) {
+  // onChange: a new base was set (sliders go back to neutral). onBaseShown: its first render has
+  // come back, shown or failed; work about the new face that is not its image (the parts
+  // reading) waits for this, so it never shares a micro-batch with that image (README, Determinism).
+  constructor(readonly client: AvatarForgeClient, readonly model: ModelInfo, private onChange: () => void,
+              private onBaseShown: () => void = () => {}) {
     this.loop = new PreviewLoop(client, {
       show: (reply, seq) => this.show(reply, seq),
-      error: (err, seq) => status(`seq ${seq}: ${describeError(err)}`, true),
+      error: (err, seq) => {
+        status(`seq ${seq}: ${describeError(err)}`, true);
+        this.baseAnswer(seq);
+      },
       progress: (l) => {
         byId("newest-seq").textContent = String(l.newestSeq);
         byId("sent-seq").textContent = String(l.sentSeq);
@@ -75,12 +84,21 @@ export class Editor {
     this.psi = undefined;
     this.parts.clear();
     this.onChange();
-    this.render();
+    this.baseAnswered = false;
+    this.baseSeq = this.render() ?? 0;
   }
 
-  render(inputAt?: number): void {
-    if (!this.base) return;
-    this.loop.request({ dna: this.base, strengths: new Map(this.strengths), psi: this.psi, parts: new Map(this.parts) }, inputAt);
+  // -> the seq of the request (undefined before any face)
+  render(inputAt?: number): number | undefined {
+    if (!this.base) return undefined;
+    return this.loop.request({ dna: this.base, strengths: new Map(this.strengths), psi: this.psi, parts: new Map(this.parts) }, inputAt);
+  }
+
+  // A later seq stands in for the base's first one, which latest-wins may never send.
+  private baseAnswer(seq: number): void {
+    if (this.baseAnswered || seq < this.baseSeq) return;
+    this.baseAnswered = true;
+    this.onBaseShown();
   }
 
   private async show(reply: RenderPreviewResponse, seq: number): Promise<number | undefined> {
@@ -101,6 +119,7 @@ export class Editor {
     this.shownPng = reply.image.data;
     const paintedAt = await new Promise<number>((done) => requestAnimationFrame(() => done(performance.now())));
     this.showLatency();
+    this.baseAnswer(seq);
     return paintedAt;
   }
 

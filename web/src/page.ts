@@ -70,10 +70,7 @@ async function main(): Promise<void> {
     return;
   }
   byId("model-info").textContent = describeModel(model);
-  const editor: Editor = new Editor(client, model, () => {
-    syncSliders(editor);
-    void parts.read();
-  });
+  const editor: Editor = new Editor(client, model, () => syncSliders(editor), () => void parts.read());
   byId("sliders").append(...model.directions.map((d) => slider(d, editor)));
   const parts = new PartPicker(editor);
   const psi = byId<HTMLInputElement>("psi");
