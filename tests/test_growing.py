@@ -183,3 +183,32 @@ def test_grown_classifier_keeps_every_trained_block_and_fine_tunes_at_128(data12
         assert metrics["train_seconds"] >= json.loads(f.metadata()["metrics"])["train_seconds"]
     with pytest.raises(ValueError, match="px"):  # grown to 128, it cannot read 64 px data... nor grow twice
         classifier.train_classifier(data128, tmp_path / "x.safetensors", epochs=1, batch=8, grow_from=str(tmp_path / "g.safetensors"))
+
+
+def test_grown_checkpoint_becomes_a_128_px_bundle(data128, tmp_path):
+    """Stage 2 and the bundle builder pick the architecture from the data's size: a grown
+    checkpoint (faded in) becomes a bundle that loads and draws 128 px faces, records how it
+    grew, and a checkpoint still fading in is refused by stage 2."""
+    from avatarforge.models.bundle import load_bundle
+    from avatarforge.models.training import build_bundle, train_mapping
+
+    _grow(data128, tmp_path / "ae", 2)  # alpha 2/3: mid-fade
+    mapping_args = ["--data", str(data128), "--run", str(tmp_path / "m"), "--steps", "20", "--batch", "8",
+                    "--check-every", "10", "--threads", "1"]
+    with pytest.raises(ValueError, match="mid-fade"):
+        train_mapping.main(mapping_args + ["--stage1", str(tmp_path / "ae" / "weights.safetensors")])
+    _grow(data128, tmp_path / "ae", 4, resume=tmp_path / "ae" / "state.pt")
+    train_mapping.main(mapping_args + ["--stage1", str(tmp_path / "ae" / "compact.safetensors")])
+    build_bundle.main(["--stage1", str(tmp_path / "ae" / "compact.safetensors"),
+                       "--mapping", str(tmp_path / "m" / "mapping.safetensors"),
+                       "--classifier", "models/zoo/avatars64/classifier.safetensors",  # reads 128 px pooled: enough here
+                       "--data", str(data128), "--out", str(tmp_path / "b"), "--n", "8"])
+    bundle = load_bundle(str(tmp_path / "b"))
+    assert bundle.name == "avatars128" and bundle.config.resolution == 128
+    training = bundle.manifest["training"]
+    assert training["growth"]["from_resolution"] == 64 and "grown from 64 px to 128 px" in training["recipe"]
+    assert bundle.manifest["encoder"]["resolution"] == 128
+    from avatarforge.models.training.evaluate import generate_images
+
+    faces = generate_images(bundle.generator, [0, 1])
+    assert faces.shape == (2, 128, 128, 3) and faces.std() > 5

@@ -1,4 +1,5 @@
-"""Assemble the default bundle `models/zoo/avatars64` from the training runs, then evaluate it.
+"""Assemble a shipped bundle (`models/zoo/avatars64`, `models/zoo/avatars128`) from the training
+runs, then evaluate it. The data's image size picks the architecture (architectures.py):
 
     stage 1  runs/avatars64-ae/weights.safetensors       EMA synthesis + EMA encoder (train_autoencoder)
     stage 2  runs/avatars64-mapping/mapping.safetensors  parts mapping + w_avg      (train_mapping)
@@ -24,7 +25,7 @@ from ..bundle import ZOO_DIR, add_file, register_file, save_bundle
 from .evaluate import CLASSIFIER_FILE, evaluate
 from ..networks import Generator
 from ..encoder import ENCODER_FILE
-from ..architectures import AVATARS64, ENCODER_CHANNELS
+from ..architectures import STAGE1_BY_RESOLUTION
 from .train_autoencoder import checkpoint_part
 
 
@@ -33,24 +34,35 @@ def _metadata(path: Path) -> dict:
         return f.metadata() or {}
 
 
-def build(stage1: Path, mapping: Path, classifier: Path, data: Path, out: Path, evaluate_n: int = 2000, note: str = "") -> dict:
+RECIPE = (
+    "reconstruction-first (ALAE-style): stage 1 trains encoder + StyleGAN2 synthesis as an autoencoder (L1 + "
+    "image-gradient L1 + linear part classifiers on w), 32 px then 64 px, then sharpens it (perceptual loss in the "
+    "attribute classifier + a gradient-balanced adversarial loss, decaying lr), then adds an L1 on each image's "
+    "hardest 2 % of pixels for thin details (see stage1_phases); stage 2 fits the mapping network, which draws a "
+    "face's parts from z, to the encoder's codes of the training faces by regression from their part labels")
+GROWN = ("; grown from {low} px to {high} px (ProGAN-style fade-in of a new top block, see stage1_phases and growth): "
+         "stage1_steps and stage1_seconds include the {low} px training it grew from")
+
+
+def build(stage1: Path, mapping: Path, classifier: Path, data: Path, out: Path, evaluate_n: int = 2000, note: str = "",
+          name: str | None = None, description: str | None = None) -> dict:
     flat = load_file(str(stage1))
     take = lambda prefix: checkpoint_part(flat, prefix)  # noqa: E731
     meta1, meta2, meta_c = _metadata(stage1), _metadata(mapping), _metadata(classifier)
-    g = Generator(dataclasses.replace(AVATARS64, mapping_parts=json.loads(meta2["parts"])))
+    attrs = json.loads((data / "attributes.json").read_text())
+    resolution = int(attrs["size"])
+    arch, encoder_channels = STAGE1_BY_RESOLUTION[resolution]
+    name = name or f"avatars{resolution}"
+    g = Generator(dataclasses.replace(arch, mapping_parts=json.loads(meta2["parts"])))
     g.synthesis.load_state_dict(take("ema_synthesis"))
     g.mapping.load_state_dict(load_file(str(mapping)))
-    attrs = json.loads((data / "attributes.json").read_text())
+    growth = json.loads(meta1["growth"]) if meta1.get("growth") else None
     s1, s2 = float(meta1["seconds"]), float(meta2["seconds"])
     c_metrics = json.loads(meta_c["metrics"])
     training = {
-        "recipe": "reconstruction-first (ALAE-style): stage 1 trains encoder + StyleGAN2 synthesis as an "
-                  "autoencoder (L1 + image-gradient L1 + linear part classifiers on w), 32 px then 64 px, then "
-                  "sharpens it (perceptual loss in the attribute classifier + a gradient-balanced adversarial loss, "
-                  "decaying lr), then adds an L1 on each image's hardest 2 % of pixels for thin details (see "
-                  "stage1_phases); stage 2 fits the mapping network, which draws a face's parts "
-                  "from z, to the encoder's codes of the training faces by regression from their part labels",
+        "recipe": RECIPE + (GROWN.format(low=growth["from_resolution"], high=resolution) if growth else ""),
         "stage1_phases": json.loads(meta1.get("phases", "[]")),
+        **({"growth": growth} if growth else {}),
         "machine": "2-core x86_64 CPU, PyTorch 2.13 CPU build, no GPU",
         "stage1_steps": int(meta1["step"]), "stage1_seconds": round(s1), "stage1_batch": 16,
         "stage2_steps": int(meta2["steps"]), "stage2_seconds": round(s2), "stage2_lr": meta2.get("lr"),
@@ -62,8 +74,8 @@ def build(stage1: Path, mapping: Path, classifier: Path, data: Path, out: Path, 
     if out.exists():
         shutil.rmtree(out)
     save_bundle(
-        out, g, name="avatars64", version=f"1.{int(meta1['step'])}", dtype=torch.float16,
-        description="64 px cartoon avatars (Avataaars parts), trained from scratch on a 2-core CPU",
+        out, g, name=name, version=f"1.{int(meta1['step'])}", dtype=torch.float16,
+        description=description or f"{resolution} px cartoon avatars (Avataaars parts), trained from scratch on a 2-core CPU",
         extra={
             "data": {"source": attrs["source"], "licence": "Avataaars artwork: free for personal and commercial use "
                      "(python-avatars is MIT)", "train_images": attrs["train"], "heldout_images": attrs["heldout"],
@@ -79,8 +91,8 @@ def build(stage1: Path, mapping: Path, classifier: Path, data: Path, out: Path, 
     register_file(out, CLASSIFIER_FILE, key="classifier",
                   manifest_entry={"heldout_accuracy": c_metrics["heldout_accuracy"], "heads": list(attrs["heads"])})
     add_file(out, ENCODER_FILE, take("ema_encoder"), key="encoder",
-             manifest_entry={"resolution": AVATARS64.resolution, "w_dim": AVATARS64.w_dim,
-                             "channels": {str(k): v for k, v in ENCODER_CHANNELS.items()},
+             manifest_entry={"resolution": arch.resolution, "w_dim": arch.w_dim,
+                             "channels": {str(k): v for k, v in encoder_channels.items()},
                              "output": "one w per image (broadcast to every layer)"})
     report = evaluate(str(out), n=evaluate_n, data=str(data))
     manifest = json.loads((out / bundles.MANIFEST).read_text())
@@ -95,12 +107,16 @@ def main(argv=None) -> None:
     p.add_argument("--stage1", default="runs/avatars64-ae/weights.safetensors")
     p.add_argument("--mapping", default="runs/avatars64-mapping/mapping.safetensors")
     p.add_argument("--classifier", default="runs/classifier.safetensors")
-    p.add_argument("--data", default="data/avatars64")
-    p.add_argument("--out", default=str(ZOO_DIR / "avatars64"))
+    p.add_argument("--data", default="data/avatars64", help="its image size picks the architecture and the name (avatars128 from 128 px data)")
+    p.add_argument("--out", default=None, help="bundle folder (default: models/zoo/<name>)")
+    p.add_argument("--name", default=None, help="bundle name (default: avatars<resolution>)")
+    p.add_argument("--description", default=None)
     p.add_argument("--n", type=int, default=2000)
     p.add_argument("--note", default="", help="free text for the manifest's training section (e.g. how the run was interrupted)")
     a = p.parse_args(argv)
-    report = build(Path(a.stage1), Path(a.mapping), Path(a.classifier), Path(a.data), Path(a.out), a.n, a.note)
+    size = json.loads((Path(a.data) / "attributes.json").read_text())["size"]
+    out = Path(a.out) if a.out else ZOO_DIR / (a.name or f"avatars{size}")
+    report = build(Path(a.stage1), Path(a.mapping), Path(a.classifier), Path(a.data), out, a.n, a.note, a.name, a.description)
     from .evaluate import summary_lines
 
     print("\n".join(summary_lines(report)))

@@ -32,18 +32,26 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from . import dataset
 from ..encoder import Encoder, encode_images
 from ..networks import GeneratorConfig, PartsMapping
-from ..architectures import AVATARS64, ENCODER_CHANNELS
+from ..architectures import AVATARS64, STAGE1_BY_RESOLUTION
 from .train_autoencoder import checkpoint_part
 
 
-def load_stage1_encoder(weights: str | Path) -> Encoder:
-    """The EMA encoder of a stage-1 weights.safetensors: stage 2 fits the mapping to its codes."""
-    encoder = Encoder(AVATARS64.resolution, AVATARS64.w_dim, ENCODER_CHANNELS)
+def load_stage1_encoder(weights: str | Path, resolution: int = 64) -> Encoder:
+    """The EMA encoder of a stage-1 weights.safetensors: stage 2 fits the mapping to its codes.
+    A grown checkpoint must have finished fading in: before that its encoder still leans on
+    the old block's input (training/growing.py), which the plain encoder does not have."""
+    with safe_open(str(weights), "pt") as f:
+        alpha = float((f.metadata() or {}).get("fade_alpha", "1"))
+    if alpha < 1.0:
+        raise ValueError(f"{weights} is mid-fade (alpha {alpha}): train it until the new block has faded in")
+    cfg, channels = STAGE1_BY_RESOLUTION[resolution]
+    encoder = Encoder(cfg.resolution, cfg.w_dim, channels)
     encoder.load_state_dict(checkpoint_part(load_file(str(weights)), "ema_encoder"))
     return encoder.eval()
 
@@ -90,13 +98,14 @@ def train_mapping(args) -> dict:
     run = Path(args.run)
     run.mkdir(parents=True, exist_ok=True)
     vocab = json.loads((Path(args.data) / "attributes.json").read_text())["heads"]
-    encoder = load_stage1_encoder(args.stage1)
     images, labels = dataset.load_split(args.data, "train")
+    resolution = images.shape[1]  # the data's size picks the architecture (architectures.py)
+    encoder = load_stage1_encoder(args.stage1, resolution)
     held_images, held_labels = dataset.load_split(args.data, "heldout")
     t0 = time.time()
     w_train = encode_images(encoder, images, desc="encode training set")
     w_held = encode_images(encoder, held_images, desc="encode held-out set")
-    cfg = parts_config(vocab)
+    cfg = parts_config(vocab, STAGE1_BY_RESOLUTION[resolution][0])
     mapping = PartsMapping(cfg)
     mapping.set_value_shares(value_shares(labels, vocab))
     mapping.w_mean.copy_(w_train.mean(0))
@@ -136,7 +145,7 @@ def train_mapping(args) -> dict:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Stage 2: fit the mapping network (parts -> w) to the encoder's codes",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--data", default="data/avatars64")
+    p.add_argument("--data", default="data/avatars64", help="its image size picks the architecture (data/avatars128: 128 px)")
     p.add_argument("--stage1", default="runs/avatars64-ae/weights.safetensors", help="stage-1 weights")
     p.add_argument("--run", default="runs/avatars64-mapping")
     p.add_argument("--steps", type=int, default=10000)
