@@ -212,3 +212,12 @@ def test_grown_checkpoint_becomes_a_128_px_bundle(data128, tmp_path):
 
     faces = generate_images(bundle.generator, [0, 1])
     assert faces.shape == (2, 128, 128, 3) and faces.std() > 5
+
+    # The growing-vs-scratch comparison reads the same checkpoint, counting only its own training.
+    from avatarforge.models.training import growing_comparison
+
+    report = growing_comparison.compare({"grown": str(tmp_path / "ae" / "compact.safetensors")},
+                                        "models/zoo/avatars64/classifier.safetensors", str(data128), 8, str(COMMITTED_64))
+    run = report["runs"]["grown"]
+    assert run["grown"] and run["steps"] == 4 and 0 < run["seconds"] < 3600
+    assert 5 < run["psnr_p10"] <= run["psnr_mean"] < 60 and run["fd_ratio"] > 0
