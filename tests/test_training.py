@@ -152,3 +152,11 @@ def test_hardest_pixels_phase_is_recorded(data, tmp_path):
     with safe_open(str(tmp_path / "h" / "weights.safetensors"), "pt") as f:
         losses = json.loads(f.metadata()["phases"])[0]["losses"]
     assert losses["hardest_pixels_l1"] == 0.25 and losses["hardest_pixels_share"] == 0.02
+
+
+def test_time_budget_stops_and_checkpoints(data, tmp_path):
+    """--budget-seconds (equal budgets for compared runs): the run stops at the first step that
+    uses it up, with its checkpoint written, well before --steps."""
+    _train(data, tmp_path / "r", 50, extra=["--budget-seconds", "1e-6"])
+    assert train_autoencoder.checkpoint_step(tmp_path / "r") == 1
+    assert (tmp_path / "r" / "compact.safetensors").is_file()

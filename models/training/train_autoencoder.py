@@ -457,8 +457,9 @@ class AutoencoderTrainer:
         log = open(self.run / "log.jsonl", "a")
         bar = tqdm(total=a.steps, initial=self.step, unit="step", desc="autoencoder")
         t_last = time.time()
+        budget_end = self.seconds + a.budget_seconds if a.budget_seconds else float("inf")
         try:
-            while self.step < a.steps and not stop["now"]:
+            while self.step < a.steps and not stop["now"] and self.seconds < budget_end:
                 self.tune_threads()
                 logs = self.train_step()
                 self.step += 1
@@ -530,6 +531,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch threads, or 'auto': re-measure 1 vs all cores every 300 steps and keep the faster "
                         "(on a shared machine two threads can be several times slower than one)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--budget-seconds", type=float, default=None,
+                   help="stop (and checkpoint) after this many seconds of training in this invocation, "
+                        "pauses not counted: equal budgets for compared runs")
     p.add_argument("--resume", default=None, help="state.pt or weights.safetensors to continue from")
     p.add_argument("--grow-from", default=None,
                    help="stage-1 checkpoint (.safetensors) at half the data's resolution to grow from (ignored with --resume, "
