@@ -101,16 +101,7 @@ def grow_encoder(low: Encoder, channels: dict[int, int]) -> tuple[Encoder, Encod
     if any(channels[r] != c for r, c in low.channels.items()):
         raise ValueError(f"channels {channels} change the trained encoder's {low.channels}")
     grown = Encoder(res, low.w_dim, channels)
-    # Low's blocks[i] is grown's blocks[i + 1]: the new down block from 2R to R comes first.
-    state = {}
-    for k, v in low.state_dict().items():
-        if k.startswith("blocks."):
-            _, i, rest = k.split(".", 2)
-            state[f"blocks.{int(i) + 1}.{rest}"] = v
-        elif not k.startswith("fromrgb."):
-            state[k] = v
-    missing, unexpected = grown.load_state_dict(state, strict=False)
-    assert not unexpected and all(k.startswith(("fromrgb.", "blocks.0.")) for k in missing), (missing, unexpected)
+    _load_below_new_block(grown, low)
     fade = EncoderFade(low.channels[low.resolution])
     fade.fromrgb_low.load_state_dict(low.fromrgb.state_dict())
     return grown, fade
@@ -124,6 +115,14 @@ def grow_classifier(low: AttributeClassifier) -> AttributeClassifier:
     if low.width % 2:
         raise ValueError(f"a classifier of odd width {low.width} cannot be grown (the new block has half its width)")
     grown = AttributeClassifier(low.vocab, resolution=2 * low.resolution, width=low.width // 2)
+    _load_below_new_block(grown, low)
+    return grown
+
+
+def _load_below_new_block(grown: nn.Module, low: nn.Module) -> None:
+    """Copy a down-sampling network's trained weights into its grown copy: low's blocks[i] is
+    grown's blocks[i + 1] (the new block from 2R to R comes first), heads as they were; only
+    the new fromrgb and blocks[0] keep their fresh weights."""
     state = {}
     for k, v in low.state_dict().items():
         if k.startswith("blocks."):
@@ -133,4 +132,3 @@ def grow_classifier(low: AttributeClassifier) -> AttributeClassifier:
             state[k] = v
     missing, unexpected = grown.load_state_dict(state, strict=False)
     assert not unexpected and all(k.startswith(("fromrgb.", "blocks.0.")) for k in missing), (missing, unexpected)
-    return grown
