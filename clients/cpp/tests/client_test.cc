@@ -17,10 +17,10 @@ using namespace std::chrono_literals;
 namespace {
 
 using avatarforge_test::Check;
+using avatarforge_test::Describe;
 using avatarforge_test::failed;
 using avatarforge_test::passed;
 
-std::string Describe(const Status& s) { return "[" + std::to_string(s.code) + "] " + s.message; }
 
 constexpr int CANCELLED = 1, INVALID_ARGUMENT = 3, DEADLINE_EXCEEDED = 4, NOT_FOUND = 5,
               RESOURCE_EXHAUSTED = 8, OUT_OF_RANGE = 11;
@@ -184,7 +184,7 @@ void TestErrors(Client& af, const std::string& address) {
         "unknown model -> NOT_FOUND naming it: " + Describe(m.status));
   auto g = af.Generate(Seeds({1}, {ImageFormat::RawRgba8, 33, 0}));
   Check(g.status.code == INVALID_ARGUMENT && !g.status.message.empty() && g.status.field == "output.size",
-        "size 33 -> INVALID_ARGUMENT naming output.size: " + Describe(g.status) + " field=" + g.status.field);
+        "size 33 -> INVALID_ARGUMENT naming output.size: " + Describe(g.status));
   GenerateRequest bad;
   bad.dnas = {Bytes{0xff, 0xff, 0xff}};
   g = af.Generate(bad);

@@ -21,10 +21,10 @@ using namespace std::chrono_literals;
 namespace {
 
 using avatarforge_test::Check;
+using avatarforge_test::Describe;
 using avatarforge_test::failed;
 using avatarforge_test::passed;
 
-std::string Describe(const Status& s) { return "[" + std::to_string(s.code) + "] " + s.message + " field=" + s.field; }
 
 constexpr int CANCELLED = 1, INVALID_ARGUMENT = 3, DEADLINE_EXCEEDED = 4;
 constexpr int64_t SEED = 42;
