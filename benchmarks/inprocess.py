@@ -37,7 +37,7 @@ def benchmark_ws(backend, z_dim: int, num_ws: int, count: int, first_seed: int =
     return np.ascontiguousarray(np.repeat(w[:, None, :], num_ws, axis=1), dtype=np.float32)
 
 
-def _interleaved(backends: dict, call, seconds: float, min_samples: int, calls_per_turn: int) -> dict[str, list[float]]:
+def interleaved(backends: dict, call, seconds: float, min_samples: int, calls_per_turn: int) -> dict[str, list[float]]:
     """Run `call(backend)` in turns across backends until `seconds` passed and each has `min_samples`."""
     for b in backends.values():
         call(b)  # warm-up: lazy allocation, first-run kernel selection
@@ -55,7 +55,7 @@ def _interleaved(backends: dict, call, seconds: float, min_samples: int, calls_p
 def measure_latency(backends: dict, ws1: np.ndarray, seconds: float = 3.0, min_samples: int = 20) -> dict[str, dict]:
     """Single-image forward latency per backend. ws1: float32 [1, num_ws, w_dim]."""
     assert ws1.shape[0] == 1, "latency is measured on one image"
-    samples = _interleaved(backends, lambda b: b.synthesize(ws1), seconds, min_samples, calls_per_turn=5)
+    samples = interleaved(backends, lambda b: b.synthesize(ws1), seconds, min_samples, calls_per_turn=5)
     return {name: percentiles_ms(s) for name, s in samples.items()}
 
 
@@ -66,7 +66,7 @@ def measure_throughput(backends: dict, ws: np.ndarray, batch_sizes=DEFAULT_BATCH
     for n in batch_sizes:
         batch = ws[:n]
         assert batch.shape[0] == n, f"need at least {n} codes, got {ws.shape[0]}"
-        samples = _interleaved(backends, lambda b: b.synthesize(batch), seconds_per_batch, min_samples, calls_per_turn=1)
+        samples = interleaved(backends, lambda b: b.synthesize(batch), seconds_per_batch, min_samples, calls_per_turn=1)
         for name, s in samples.items():
             p50 = float(np.median(s))
             out[name].append({"batch": n, "batch_ms": percentiles_ms(s), "images_per_s": n / p50})

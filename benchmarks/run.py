@@ -28,11 +28,12 @@ def random_config(name: str):
 
     if name == "tiny":
         return TINY_CONFIG
-    if name == "avatars64":
-        from avatarforge.models.architectures import AVATARS64
+    from avatarforge.models.architectures import AVATARS64, AVATARS128
 
-        return AVATARS64
-    raise ValueError(f"unknown random config {name!r}; choose tiny or avatars64")
+    configs = {"avatars64": AVATARS64, "avatars128": AVATARS128}
+    if name not in configs:
+        raise ValueError(f"unknown random config {name!r}; choose tiny, {' or '.join(configs)}")
+    return configs[name]
 
 
 def random_bundle(name: str, folder: Path, seed: int = 0) -> Bundle:
@@ -84,7 +85,7 @@ def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", help="bundle folder or zoo name")
-    src.add_argument("--random-config", choices=["tiny", "avatars64"], help="random weights of this architecture")
+    src.add_argument("--random-config", choices=["tiny", "avatars64", "avatars128"], help="random weights of this architecture")
     ap.add_argument("--suites", default="inprocess", type=lambda s: s.split(","), help=f"comma list of {list(SUITES)}")
     ap.add_argument("--backends", default="torch,onnxruntime", type=lambda s: s.split(","))
     ap.add_argument("--device", default="cpu")

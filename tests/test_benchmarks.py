@@ -42,3 +42,17 @@ def test_run_writes_json_markdown_and_plots(tmp_path):
     assert "| torch |" in md and "| onnxruntime |" in md and "onnxruntime_vs_torch" in md
     for png in ("latency.png", "throughput.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_resolution_cost_measures_both_architectures_in_one_run(tmp_path, capsys):
+    """The 128-vs-64 serving-cost benchmark runs both architectures side by side and reports a
+    ratio per batch size and kind of work (the figures themselves are the benchmark's, not a test's)."""
+    from avatarforge.benchmarks import resolution_cost
+
+    resolution_cost.main(["--threads", "1", "--seconds", "0.01", "--batch-sizes", "1,2", "--out", str(tmp_path)])
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert [(r["batch"], r["work"]) for r in result["rows"]] == [(1, "synthesis"), (1, "served PNG"),
+                                                                (2, "synthesis"), (2, "served PNG")]
+    for r in result["rows"]:
+        assert set(r["images_per_s"]) == {"avatars64", "avatars128"} and r["ratio_128_to_64"] > 0
+    assert "| 2 | served PNG |" in capsys.readouterr().out
