@@ -181,7 +181,10 @@ def test_grown_classifier_keeps_every_trained_block_and_fine_tunes_at_128(data12
     assert clf.resolution == 128
     with safe_open(str(shipped), "pt") as f:
         assert metrics["train_seconds"] >= json.loads(f.metadata()["metrics"])["train_seconds"]
-    with pytest.raises(ValueError, match="px"):  # grown to 128, it cannot read 64 px data... nor grow twice
+    r = classifier.report(tmp_path / "g.safetensors", data128)  # what the README's classifier table shows
+    assert r["resolution"] == 128 and set(r["heldout_accuracy"]) == set(clf.vocab)
+    assert all(0 <= v <= 1 for v in r["attribute_balanced_accuracy"].values())
+    with pytest.raises(ValueError, match="px"):  # grown to 128, it cannot grow again from 128 px data
         classifier.train_classifier(data128, tmp_path / "x.safetensors", epochs=1, batch=8, grow_from=str(tmp_path / "g.safetensors"))
 
 

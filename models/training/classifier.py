@@ -89,8 +89,25 @@ def train_classifier(data: str | Path, out: str | Path, epochs: float = 4, batch
     return metrics
 
 
+def report(path: str | Path, data: str | Path) -> dict:
+    """A trained classifier on the held-out split of `data` (at its own resolution): accuracy per
+    head, and the balanced accuracy of each binary attribute an edit direction is fitted for
+    (attributes.py), which must reach direction_fitting.ATTRIBUTE_ACCURACY for the edit to ship."""
+    from .attributes import ATTRIBUTES, LabelReader
+    from .direction_fitting import ATTRIBUTE_ACCURACY, attribute_accuracy
+
+    model = load_classifier(path)
+    images, labels = dataset.load_split(data, "heldout")
+    attrs = attribute_accuracy(model, LabelReader(model.vocab), data, ATTRIBUTES)
+    return {"resolution": model.resolution, "heldout_accuracy": accuracy_per_head(model, images, labels),
+            "attribute_balanced_accuracy": attrs, "attributes_below_bar": sorted(a for a, v in attrs.items() if v < ATTRIBUTE_ACCURACY)}
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description="Train the attribute classifier on real renders")
+    p.add_argument("--report", default=None, metavar="CLASSIFIER",
+                   help="train nothing: measure this classifier on --data's held-out renders (per head, and the "
+                        "binary attributes edit directions need) and print the report as JSON")
     p.add_argument("--data", default="data/avatars64", help="its image size is the classifier's resolution (data/avatars128: 128 px)")
     p.add_argument("--out", default="runs/classifier.safetensors")
     p.add_argument("--width", type=int, default=24, help="channels at full resolution (doubles per halving, max 128)")
@@ -101,6 +118,9 @@ def main(argv=None) -> None:
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
+    if a.report:
+        print(json.dumps(report(a.report, a.data), indent=1))
+        return
     metrics = train_classifier(a.data, a.out, a.epochs, lr=a.lr, width=a.width, init=a.init, grow_from=a.grow_from)
     print(json.dumps(metrics["heldout_accuracy"], indent=1))
 
