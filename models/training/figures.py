@@ -26,15 +26,20 @@ def grid(images: np.ndarray, columns: int, scale: int = 2, pad: int = 2) -> Imag
     return sheet
 
 
+def _scale(generator) -> int:
+    """Tiles are shown at 128 px or more: a 64 px face is doubled (nearest), a 128 px one not."""
+    return max(1, 128 // generator.cfg.resolution)
+
+
 def contact_sheet(generator, seeds=range(64), psi: float = 1.0, columns: int = 8) -> Image.Image:
-    return grid(generate_images(generator, list(seeds), psi), columns)
+    return grid(generate_images(generator, list(seeds), psi), columns, scale=_scale(generator))
 
 
 def truncation_sweep(generator, seeds=range(8), psis=(0.5, 0.6, 0.7, 0.8, 0.9, 1.0)) -> Image.Image:
     """One row per seed, one column per psi (left: closest to the average face)."""
     rows = [generate_images(generator, list(seeds), psi) for psi in psis]  # [P][S]
     images = np.stack(rows, 1).reshape(-1, *rows[0].shape[1:])  # seed-major
-    return grid(images, columns=len(psis))
+    return grid(images, columns=len(psis), scale=_scale(generator))
 
 
 def main(argv=None) -> None:
@@ -44,10 +49,11 @@ def main(argv=None) -> None:
     a = p.parse_args(argv)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    g = load_bundle(a.model).generator
-    contact_sheet(g).save(out / "avatars64_seeds_0-63.png")
-    truncation_sweep(g).save(out / "avatars64_truncation.png")
-    print(f"wrote {out}/avatars64_seeds_0-63.png and {out}/avatars64_truncation.png")
+    bundle = load_bundle(a.model)
+    sheet, sweep = out / f"{bundle.name}_seeds_0-63.png", out / f"{bundle.name}_truncation.png"
+    contact_sheet(bundle.generator).save(sheet)
+    truncation_sweep(bundle.generator).save(sweep)
+    print(f"wrote {sheet} and {sweep}")
 
 
 if __name__ == "__main__":
