@@ -30,16 +30,11 @@ from safetensors.torch import load_file
 from . import quality_metrics
 from ..architectures import STAGE1_BY_RESOLUTION
 from .classifier import load_classifier
+from ..encoding_scores import psnr
 from .evaluate import real_heldout, reconstruct_images
 from ..networks import Generator
 from .train_autoencoder import checkpoint_part
 from .train_mapping import load_stage1_encoder
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per-image PSNR in dB of uint8 [N, H, W, 3] pairs."""
-    mse = ((a.astype(np.float64) - b.astype(np.float64)) ** 2).reshape(len(a), -1).mean(1)
-    return 10 * np.log10(255.0**2 / np.maximum(mse, 1e-10))
 
 
 def seconds_of(checkpoint: str) -> float:
