@@ -224,3 +224,6 @@ def test_grown_checkpoint_becomes_a_128_px_bundle(data128, tmp_path):
     run = report["runs"]["grown"]
     assert run["grown"] and run["steps"] == 4 and 0 < run["seconds"] < 3600
     assert 5 < run["psnr_p10"] <= run["psnr_mean"] < 60 and run["fd_ratio"] > 0
+    raw = growing_comparison.compare({"grown": str(tmp_path / "ae" / "weights.safetensors")},
+                                     "models/zoo/avatars64/classifier.safetensors", str(data128), 8, str(COMMITTED_64), "raw")
+    assert raw["weights"] == "raw" and raw["runs"]["grown"]["psnr_mean"] != run["psnr_mean"]  # not the EMA

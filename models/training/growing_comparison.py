@@ -42,15 +42,22 @@ def seconds_of(checkpoint: str) -> float:
         return float((f.metadata() or {}).get("seconds", 0))
 
 
-def measure(checkpoint: str, real: np.ndarray, f_real_a: np.ndarray, fd_floor: float, classifier, grown_from: str) -> dict:
+def measure(checkpoint: str, real: np.ndarray, f_real_a: np.ndarray, fd_floor: float, classifier, grown_from: str,
+            weights: str = "ema") -> dict:
     """real: 2n held-out faces; the second half is reconstructed and compared with the first.
-    grown_from: the checkpoint a grown run started from, whose seconds are not this run's."""
+    grown_from: the checkpoint a grown run started from, whose seconds are not this run's.
+    weights: "ema" (what ships) or "raw" (the trained weights themselves, in weights.safetensors:
+    after a short run the EMA still lags them, most for a block that started from scratch)."""
     resolution = real.shape[1]
     with safe_open(checkpoint, "pt") as f:
         meta = f.metadata() or {}
-    encoder = load_stage1_encoder(checkpoint, resolution)
+    flat = load_file(checkpoint)
+    encoder = load_stage1_encoder(checkpoint, resolution)  # checks the fade-in is over
+    prefix = "ema_" if weights == "ema" else ""
+    if weights == "raw":
+        encoder.load_state_dict(checkpoint_part(flat, "encoder"))
     generator = Generator(STAGE1_BY_RESOLUTION[resolution][0])
-    generator.synthesis.load_state_dict(checkpoint_part(load_file(checkpoint), "ema_synthesis"))
+    generator.synthesis.load_state_dict(checkpoint_part(flat, f"{prefix}synthesis"))
     n = len(f_real_a)
     inputs = real[n:]
     recon = reconstruct_images(encoder, generator.eval(), inputs)
@@ -66,14 +73,14 @@ def measure(checkpoint: str, real: np.ndarray, f_real_a: np.ndarray, fd_floor: f
             "fd": round(fd, 3), "fd_ratio": round(fd / fd_floor, 3)}
 
 
-def compare(runs: dict[str, str], classifier_path: str, data: str, n: int, grown_from: str) -> dict:
+def compare(runs: dict[str, str], classifier_path: str, data: str, n: int, grown_from: str, weights: str = "ema") -> dict:
     classifier = load_classifier(classifier_path)
     size = json.loads((Path(data) / "attributes.json").read_text())["size"]
     real = real_heldout(data, 2 * n, size)
     _, f_real = classifier.predict(real)
     fd_floor = quality_metrics.frechet_distance(f_real[n:], f_real[:n])
-    return {"n": n, "fd_floor": round(fd_floor, 3), "classifier": classifier_path,
-            "runs": {name: measure(path, real, f_real[:n], fd_floor, classifier, grown_from) for name, path in runs.items()}}
+    return {"n": n, "fd_floor": round(fd_floor, 3), "classifier": classifier_path, "weights": weights,
+            "runs": {name: measure(path, real, f_real[:n], fd_floor, classifier, grown_from, weights) for name, path in runs.items()}}
 
 
 def table(report: dict) -> str:
@@ -92,6 +99,8 @@ def main(argv=None) -> None:
     p.add_argument("--n", type=int, default=1000, help="held-out faces reconstructed (and as many as the reference half)")
     p.add_argument("--grown-from", default="models/checkpoints/avatars64-stage1.safetensors",
                    help="the checkpoint grown runs started from: its steps and seconds are not theirs")
+    p.add_argument("--weights", choices=["ema", "raw"], default="ema",
+                   help="ema: the shipped (averaged) weights; raw: the trained ones (weights.safetensors only)")
     p.add_argument("--json", default=None, metavar="OUT", help="also write the report here")
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args(argv)
@@ -102,7 +111,7 @@ def main(argv=None) -> None:
         if not sep:
             p.error(f"{item!r}: give NAME=CHECKPOINT")
         runs[name] = path
-    report = compare(runs, a.classifier, a.data, a.n, a.grown_from)
+    report = compare(runs, a.classifier, a.data, a.n, a.grown_from, a.weights)
     print(table(report))
     if a.json:
         with open(a.json, "w") as f:
