@@ -227,3 +227,16 @@ def test_grown_checkpoint_becomes_a_128_px_bundle(data128, tmp_path):
     raw = growing_comparison.compare({"grown": str(tmp_path / "ae" / "weights.safetensors")},
                                      "models/zoo/avatars64/classifier.safetensors", str(data128), 8, str(COMMITTED_64), "raw")
     assert raw["weights"] == "raw" and raw["runs"]["grown"]["psnr_mean"] != run["psnr_mean"]  # not the EMA
+
+
+def test_face_crop_probe_reports_the_face_heads_and_mouth_attributes(data128, tmp_path):
+    """The probe behind the README's face-crop figures runs end to end: it fine-tunes on the face
+    box of 128 px renders and reports each face head and smile / open mouth."""
+    from avatarforge.models.training import face_crop_probe
+
+    face_crop_probe.main(["--data", str(data128), "--steps", "3", "--batch", "4", "--out", str(tmp_path)])
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert set(report["heldout_accuracy"]) == set(face_crop_probe.FACE_HEADS)
+    assert set(report["mouth_attribute_balanced_accuracy"]) == {"smile", "open_mouth"}
+    assert all(0 <= v <= 1 for v in report["heldout_accuracy"].values())
+    assert (tmp_path / "classifier_face_crop.safetensors").is_file()
