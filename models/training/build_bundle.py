@@ -44,8 +44,9 @@ GROWN = ("; grown from {low} px to {high} px (ProGAN-style fade-in of a new top 
          "stage1_steps and stage1_seconds include the {low} px training it grew from")
 
 
-def build(stage1: Path, mapping: Path, classifier: Path, data: Path, out: Path, evaluate_n: int = 2000, note: str = "",
-          name: str | None = None, description: str | None = None) -> dict:
+def build(stage1: Path, mapping: Path, classifier: Path, data: Path, out: Path | None = None, evaluate_n: int = 2000,
+          note: str = "", name: str | None = None, description: str | None = None) -> dict:
+    """out: the bundle folder, models/zoo/<name> by default."""
     flat = load_file(str(stage1))
     take = lambda prefix: checkpoint_part(flat, prefix)  # noqa: E731
     meta1, meta2, meta_c = _metadata(stage1), _metadata(mapping), _metadata(classifier)
@@ -53,6 +54,7 @@ def build(stage1: Path, mapping: Path, classifier: Path, data: Path, out: Path, 
     resolution = int(attrs["size"])
     arch, encoder_channels = STAGE1_BY_RESOLUTION[resolution]
     name = name or f"avatars{resolution}"
+    out = out or ZOO_DIR / name
     g = Generator(dataclasses.replace(arch, mapping_parts=json.loads(meta2["parts"])))
     g.synthesis.load_state_dict(take("ema_synthesis"))
     g.mapping.load_state_dict(load_file(str(mapping)))
@@ -114,9 +116,8 @@ def main(argv=None) -> None:
     p.add_argument("--n", type=int, default=2000)
     p.add_argument("--note", default="", help="free text for the manifest's training section (e.g. how the run was interrupted)")
     a = p.parse_args(argv)
-    size = json.loads((Path(a.data) / "attributes.json").read_text())["size"]
-    out = Path(a.out) if a.out else ZOO_DIR / (a.name or f"avatars{size}")
-    report = build(Path(a.stage1), Path(a.mapping), Path(a.classifier), Path(a.data), out, a.n, a.note, a.name, a.description)
+    report = build(Path(a.stage1), Path(a.mapping), Path(a.classifier), Path(a.data), Path(a.out) if a.out else None,
+                   a.n, a.note, a.name, a.description)
     from .evaluate import summary_lines
 
     print("\n".join(summary_lines(report)))

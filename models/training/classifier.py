@@ -33,9 +33,28 @@ def accuracy_per_head(model: AttributeClassifier, images: np.ndarray, labels: np
     return out
 
 
-def train_classifier(data: str | Path, out: str | Path, epochs: float = 4, batch: int = 64, lr: float = 2e-3, seed: int = 0, width: int = 24, init: str | None = None, grow_from: str | None = None) -> dict:
+def fit_heads(model: AttributeClassifier, draw_batch, heads: dict[str, int], steps: int, lr: float,
+              gen: torch.Generator, desc: str) -> None:
+    """Adam with a one-cycle schedule on the summed masked cross-entropy of `heads` (head -> its
+    label column). draw_batch(gen) -> (images float [B, 3, R, R], labels int64 [B, heads])."""
     from tqdm import tqdm
 
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
+    bar = tqdm(range(steps), desc=desc, unit="step")
+    for step in bar:
+        x, y = draw_batch(gen)
+        logits = model(x)
+        loss = sum(masked_cross_entropy(logits[h], y[:, i]) for h, i in heads.items())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % 50 == 0:
+            bar.set_postfix(loss=f"{loss.item() / len(heads):.3f}")
+
+
+def train_classifier(data: str | Path, out: str | Path, epochs: float = 4, batch: int = 64, lr: float = 2e-3, seed: int = 0, width: int = 24, init: str | None = None, grow_from: str | None = None) -> dict:
     torch.manual_seed(seed)
     images, labels = dataset.load_split(data, "train")
     held_images, held_labels = dataset.load_split(data, "heldout")
@@ -53,13 +72,9 @@ def train_classifier(data: str | Path, out: str | Path, epochs: float = 4, batch
         model = grow_classifier(load_classifier(grow_from)).train().requires_grad_(True)
         if model.resolution != images.shape[1]:
             raise ValueError(f"{grow_from} grown reads {model.resolution} px, the data in {data} are {images.shape[1]} px")
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
     steps = int(epochs * (len(images) // batch))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
-    gen = torch.Generator().manual_seed(seed)
-    t0 = time.time()
-    bar = tqdm(range(steps), desc="classifier", unit="step")
-    for step in bar:
+
+    def draw_batch(gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         idx = torch.randint(len(images), (batch,), generator=gen)
         x = torch.from_numpy(images[idx.numpy()]).permute(0, 3, 1, 2).float() / 127.5 - 1
         y = torch.from_numpy(labels[idx.numpy()]).long()
@@ -68,15 +83,10 @@ def train_classifier(data: str | Path, out: str | Path, epochs: float = 4, batch
         if torch.rand(1, generator=gen).item() < 0.25:
             x = F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
         shift = torch.randint(-2, 3, (2,), generator=gen).tolist()
-        x = torch.roll(x, shifts=shift, dims=(2, 3))
-        logits = model(x)
-        loss = sum(masked_cross_entropy(logits[h], y[:, i]) for i, h in enumerate(vocab))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % 50 == 0:
-            bar.set_postfix(loss=f"{loss.item() / len(vocab):.3f}")
+        return torch.roll(x, shifts=shift, dims=(2, 3)), y
+
+    t0 = time.time()
+    fit_heads(model, draw_batch, {h: i for i, h in enumerate(vocab)}, steps, lr, torch.Generator().manual_seed(seed), "classifier")
     model.eval()
     acc = accuracy_per_head(model, held_images, held_labels)
     earlier = {"train_seconds": 0, "steps": 0}

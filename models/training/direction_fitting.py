@@ -45,6 +45,7 @@ from ..export import to_uint8_nhwc
 from .attributes import ATTRIBUTES, Attribute, LabelReader
 from ..bundle import Bundle, sha256_file
 from .classifier import AttributeClassifier
+from .quality_metrics import balanced_accuracy
 from ..directions import Direction, as_range
 from ..encoder import encode_images, load_bundle_encoder
 from ..latent_ops import apply_direction, broadcast, condition_direction, named_layer_ranges
@@ -205,7 +206,7 @@ def attribute_accuracy(classifier, reader: LabelReader, data, attributes) -> dic
         seen = reader.present(attr, pred, reader.visible(pred))
         if real.all() or not real.any():
             continue
-        out[attr.name] = round(float((seen[real].mean() + (~seen[~real]).mean()) / 2), 4)
+        out[attr.name] = round(balanced_accuracy(seen, real), 4)
     return out
 
 

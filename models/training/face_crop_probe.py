@@ -20,11 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
-
 from . import dataset
 from .attributes import ATTRIBUTES
-from .classifier import load_classifier, masked_cross_entropy
+from .classifier import fit_heads, load_classifier
+from .quality_metrics import balanced_accuracy
 
 FACE_BOX = (34, 32, 64)  # top, left, size at 128 px: the eyes, brows, mouth, nose and beard
 FACE_HEADS = ("eyes", "eyebrows", "mouth", "nose", "facial_hair")
@@ -36,11 +35,6 @@ def face_crops(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images[:, top : top + size, left : left + size]).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
-def balanced_accuracy(pred: np.ndarray, truth: np.ndarray, codes: list[int]) -> float:
-    real, seen = np.isin(truth, codes), np.isin(pred, codes)
-    return float((seen[real].mean() + (~seen[~real]).mean()) / 2)
-
-
 def probe(data: str, start: str, steps: int, lr: float, batch: int, seed: int = 0) -> tuple[torch.nn.Module, dict]:
     torch.manual_seed(seed)
     images, labels = dataset.load_split(data, "train")
@@ -49,23 +43,15 @@ def probe(data: str, start: str, steps: int, lr: float, batch: int, seed: int = 
         raise SystemExit(f"{data} holds {images.shape[1]} px renders; the face box is defined at 128 px")
     model = load_classifier(start).train().requires_grad_(True)
     heads = list(model.vocab)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
-    gen = torch.Generator().manual_seed(seed)
-    t0 = time.time()
-    bar = tqdm(range(steps), desc="face-crop probe", unit="step")
-    for step in bar:
+
+    def draw_batch(gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         idx = torch.randint(len(images), (batch,), generator=gen).numpy()
         x = torch.roll(face_crops(images[idx]), torch.randint(-2, 3, (2,), generator=gen).tolist(), (2, 3))
-        y = torch.from_numpy(labels[idx]).long()
-        out = model(x)
-        loss = sum(masked_cross_entropy(out[h], y[:, heads.index(h)]) for h in FACE_HEADS)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % 50 == 0:
-            bar.set_postfix(loss=f"{loss.item() / len(FACE_HEADS):.3f}")
+        return x, torch.from_numpy(labels[idx]).long()
+
+    t0 = time.time()
+    fit_heads(model, draw_batch, {h: heads.index(h) for h in FACE_HEADS}, steps, lr, torch.Generator().manual_seed(seed),
+              "face-crop probe")
     model.eval()
     with torch.no_grad():
         out = {h: torch.cat([model(face_crops(held_images[i : i + 500]))[h] for i in range(0, len(held_images), 500)])
@@ -76,8 +62,11 @@ def probe(data: str, start: str, steps: int, lr: float, batch: int, seed: int = 
         shown = truth != dataset.NOT_APPLICABLE
         accuracy[h] = round(float((out[h].argmax(1).numpy()[shown] == truth[shown]).mean()), 4)
     mouth_truth, mouth_pred = held_labels[:, heads.index("mouth")], out["mouth"].argmax(1).numpy()
-    attributes = {a.name: round(balanced_accuracy(mouth_pred, mouth_truth, [model.vocab["mouth"].index(v) for v in a.values]), 4)
-                  for a in ATTRIBUTES if a.head == "mouth"}
+    attributes = {}
+    for a in ATTRIBUTES:
+        if a.head == "mouth":
+            codes = [model.vocab["mouth"].index(v) for v in a.values]
+            attributes[a.name] = round(balanced_accuracy(np.isin(mouth_pred, codes), np.isin(mouth_truth, codes)), 4)
     return model, {"steps": steps, "seconds": round(time.time() - t0), "face_box": FACE_BOX, "heldout": len(held_images),
                    "heldout_accuracy": accuracy, "mouth_attribute_balanced_accuracy": attributes}
 

@@ -51,13 +51,10 @@ def measure(checkpoint: str, real: np.ndarray, f_real_a: np.ndarray, fd_floor: f
     resolution = real.shape[1]
     with safe_open(checkpoint, "pt") as f:
         meta = f.metadata() or {}
-    flat = load_file(checkpoint)
-    encoder = load_stage1_encoder(checkpoint, resolution)  # checks the fade-in is over
     prefix = "ema_" if weights == "ema" else ""
-    if weights == "raw":
-        encoder.load_state_dict(checkpoint_part(flat, "encoder"))
+    encoder = load_stage1_encoder(checkpoint, resolution, f"{prefix}encoder")  # checks the fade-in is over
     generator = Generator(STAGE1_BY_RESOLUTION[resolution][0])
-    generator.synthesis.load_state_dict(checkpoint_part(flat, f"{prefix}synthesis"))
+    generator.synthesis.load_state_dict(checkpoint_part(load_file(checkpoint), f"{prefix}synthesis"))
     n = len(f_real_a)
     inputs = real[n:]
     recon = reconstruct_images(encoder, generator.eval(), inputs)

@@ -36,5 +36,11 @@ def value_shares(labels: np.ndarray, n_values: int) -> np.ndarray:
     return np.bincount(labels.astype(np.int64), minlength=n_values)[:n_values] / max(len(labels), 1)
 
 
+def balanced_accuracy(seen: np.ndarray, real: np.ndarray) -> float:
+    """Mean of the recall on the positives and on the negatives (bool [N] each): a rare attribute
+    read as always absent scores 0.5, not its share of negatives."""
+    return float((seen[real].mean() + (~seen[~real]).mean()) / 2)
+
+
 def total_variation(p: np.ndarray, q: np.ndarray) -> float:
     return float(0.5 * np.abs(p - q).sum())

@@ -29,7 +29,7 @@ from .attributes import ATTRIBUTES, LabelReader
 from ..attribute_classifier import load_bundle_classifier
 from ..bundle import load_bundle
 from ..directions import stored_directions, w_statistics
-from .direction_fitting import SUCCESS_TARGET, UNCHANGED_TARGET, Faces, look, measure, render
+from .direction_fitting import SUCCESS_TARGET, UNCHANGED_TARGET, look, measure, render
 from ..encoder import load_bundle_encoder, to_float
 from ..encoding_scores import psnr
 from ..latents import broadcast, zs_from_seeds
@@ -38,9 +38,9 @@ from ..refinement import refine
 FIRST_SEED = 3_000_000
 
 
-def refined_faces(bundle, images: np.ndarray, w0: torch.Tensor, steps: int, seconds: float) -> tuple[torch.Tensor, dict]:
-    """W+ [N, num_ws, w_dim] refined from w0 towards each image, and what the refinement did."""
-    g, clf = bundle.generator, load_bundle_classifier(bundle)
+def refined_faces(g, clf, images: np.ndarray, w0: torch.Tensor, steps: int, seconds: float) -> tuple[torch.Tensor, dict]:
+    """W+ [N, num_ws, w_dim] refined from w0 towards each image (clf: the feature loss's
+    classifier, as Encode uses it), and what the refinement did."""
     _, w_std = w_statistics(g)
     out, taken, spent = [], [], []
     for img, ws0 in tqdm(zip(images, w0), total=len(images), desc="refine", unit="face"):
@@ -62,7 +62,7 @@ def run(model: str, n: int, steps: int, seconds: float) -> dict:
         ws = broadcast(g.mapping(torch.from_numpy(zs_from_seeds(seeds, bundle.config.z_dim))), g.num_ws)
         images = render(g, ws)
         encoded = broadcast(enc(to_float(torch.from_numpy(images))), g.num_ws)
-    refined, refinement = refined_faces(bundle, images, encoded, steps, seconds)
+    refined, refinement = refined_faces(g, clf, images, encoded, steps, seconds)
     sets = {name: look(g, clf, reader, w) for name, w in (("generated", ws), ("encoded", encoded), ("refined", refined))}
     by_name = {a.name: a for a in ATTRIBUTES}
     rows = {}

@@ -42,8 +42,9 @@ from ..architectures import AVATARS64, STAGE1_BY_RESOLUTION
 from .train_autoencoder import checkpoint_part
 
 
-def load_stage1_encoder(weights: str | Path, resolution: int = 64) -> Encoder:
-    """The EMA encoder of a stage-1 weights.safetensors: stage 2 fits the mapping to its codes.
+def load_stage1_encoder(weights: str | Path, resolution: int = 64, part: str = "ema_encoder") -> Encoder:
+    """The EMA encoder of a stage-1 weights.safetensors: stage 2 fits the mapping to its codes
+    (part "encoder": the trained weights themselves, which only weights.safetensors holds).
     A grown checkpoint must have finished fading in: before that its encoder still leans on
     the old block's input (training/growing.py), which the plain encoder does not have."""
     with safe_open(str(weights), "pt") as f:
@@ -52,7 +53,7 @@ def load_stage1_encoder(weights: str | Path, resolution: int = 64) -> Encoder:
         raise ValueError(f"{weights} is mid-fade (alpha {alpha}): train it until the new block has faded in")
     cfg, channels = STAGE1_BY_RESOLUTION[resolution]
     encoder = Encoder(cfg.resolution, cfg.w_dim, channels)
-    encoder.load_state_dict(checkpoint_part(load_file(str(weights)), "ema_encoder"))
+    encoder.load_state_dict(checkpoint_part(load_file(str(weights)), part))
     return encoder.eval()
 
 
