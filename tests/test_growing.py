@@ -188,10 +188,11 @@ def test_grown_classifier_keeps_every_trained_block_and_fine_tunes_at_128(data12
         classifier.train_classifier(data128, tmp_path / "x.safetensors", epochs=1, batch=8, grow_from=str(tmp_path / "g.safetensors"))
 
 
-def test_grown_checkpoint_becomes_a_128_px_bundle(data128, tmp_path):
+def test_grown_checkpoint_becomes_a_128_px_bundle(data128, face_classifier128, tmp_path):
     """Stage 2 and the bundle builder pick the architecture from the data's size: a grown
     checkpoint (faded in) becomes a bundle that loads and draws 128 px faces, records how it
-    grew, and a checkpoint still fading in is refused by stage 2."""
+    grew, and a checkpoint still fading in is refused by stage 2. Its classifier can then be
+    replaced by one with a face trunk, and the metrics are measured again in its features."""
     from avatarforge.models.bundle import load_bundle
     from avatarforge.models.training import build_bundle, train_mapping
 
@@ -216,6 +217,17 @@ def test_grown_checkpoint_becomes_a_128_px_bundle(data128, tmp_path):
     faces = generate_images(bundle.generator, [0, 1])
     assert faces.shape == (2, 128, 128, 3) and faces.std() > 5
 
+    from avatarforge.models.attribute_classifier import load_bundle_classifier
+
+    fd_before = bundle.manifest["metrics"]["fd"]
+    build_bundle.main(["--replace-classifier", "--classifier", str(face_classifier128[1]), "--data", str(data128),
+                       "--out", str(tmp_path / "b"), "--n", "8"])
+    bundle = load_bundle(str(tmp_path / "b"))  # checksums verified: the manifest lists the new file
+    assert bundle.manifest["classifier"]["face_trunk"] == {"box_top_left_size": [34, 32, 64], "read_at": 64,
+                                                          "heads": ["eyes", "eyebrows", "mouth", "nose", "facial_hair"]}
+    assert load_bundle_classifier(bundle).face_box == (34, 32, 64)
+    assert bundle.manifest["metrics"]["fd"] != fd_before and bundle.manifest["metrics"]["n_generated"] == 8
+
     # The growing-vs-scratch comparison reads the same checkpoint, counting only its own training.
     from avatarforge.models.training import growing_comparison
 
@@ -229,14 +241,65 @@ def test_grown_checkpoint_becomes_a_128_px_bundle(data128, tmp_path):
     assert raw["weights"] == "raw" and raw["runs"]["grown"]["psnr_mean"] != run["psnr_mean"]  # not the EMA
 
 
-def test_face_crop_probe_reports_the_face_heads_and_mouth_attributes(data128, tmp_path):
-    """The probe behind the README's face-crop figures runs end to end: it fine-tunes on the face
-    box of 128 px renders and reports each face head and smile / open mouth."""
-    from avatarforge.models.training import face_crop_probe
+@pytest.fixture(scope="module")
+def face_classifier128(data128, tmp_path_factory):
+    """A small 128 px classifier and the same with a face trunk (a few steps each): (whole, face, metrics)."""
+    from avatarforge.models.training import classifier
 
-    face_crop_probe.main(["--data", str(data128), "--steps", "3", "--batch", "4", "--out", str(tmp_path)])
-    report = json.loads((tmp_path / "report.json").read_text())
-    assert set(report["heldout_accuracy"]) == set(face_crop_probe.FACE_HEADS)
-    assert set(report["mouth_attribute_balanced_accuracy"]) == {"smile", "open_mouth"}
-    assert all(0 <= v <= 1 for v in report["heldout_accuracy"].values())
-    assert (tmp_path / "classifier_face_crop.safetensors").is_file()
+    folder = tmp_path_factory.mktemp("face")
+    classifier.train_classifier(data128, folder / "whole.safetensors", epochs=1, batch=8, width=8)
+    metrics = classifier.train_face_trunk(data128, folder / "f.safetensors", str(folder / "whole.safetensors"),
+                                          "models/zoo/avatars64/classifier.safetensors", epochs=1, batch=8)
+    return folder / "whole.safetensors", folder / "f.safetensors", metrics
+
+
+def test_face_trunk_reads_only_the_face_box_and_keeps_the_whole_classifier(data128, face_classifier128, tmp_path):
+    """`classifier --face-from`: the 128 px classifier gains a second trunk that reads the face
+    box alone. The face heads read it and nothing outside the box reaches them; every other
+    head and the whole-image features are the old classifier's, bit for bit; the saved file
+    loads back to the same network, and its report covers smile and open mouth."""
+    from avatarforge.models.training import classifier
+
+    whole_path, face_path, metrics = face_classifier128
+    assert metrics["face_trunk"]["steps"] == 3 and set(metrics["heldout_accuracy"]) == set(json.loads(
+        (data128 / "attributes.json").read_text())["heads"])
+    whole, clf = classifier.load_classifier(whole_path), classifier.load_classifier(face_path)
+    assert clf.face_box == classifier.FACE_BOX_128 and clf.face_heads == classifier.FACE_HEADS
+    images, _ = dataset.load_split(data128, "heldout")
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
+    f, f_whole = clf.features(x), whole.features(x)
+    assert f.shape == (len(images), 2 * classifier.FEATURE_DIM) and torch.equal(f[:, : classifier.FEATURE_DIM], f_whole)
+    out, out_whole = clf(x), whole(x)
+    assert torch.equal(out["hair_color"], out_whole["hair_color"]) and not torch.equal(out["mouth"], out_whole["mouth"])
+    top, left, size = clf.face_box
+    outside = x.clone()
+    outside[..., :top, :], outside[..., top + size :, :] = 1.0, 1.0  # white out everything around the box
+    outside[..., :left], outside[..., left + size :] = 1.0, 1.0
+    assert torch.allclose(clf(outside)["mouth"], out["mouth"], atol=1e-5)
+    assert not torch.allclose(clf(outside)["hair_color"], out["hair_color"])
+    assert len(clf.feature_maps(x)) == len(whole.feature_maps(x)) + len(clf.face.blocks)  # the perceptual loss sees the face
+    r = classifier.report(face_path, data128)
+    assert {"smile", "open_mouth"} <= set(r["attribute_balanced_accuracy"])
+    with pytest.raises(ValueError, match="px"):  # the whole-image classifier must read the data's resolution
+        classifier.train_face_trunk(data128, tmp_path / "x.safetensors", "models/zoo/avatars64/classifier.safetensors",
+                                    "models/zoo/avatars64/classifier.safetensors", epochs=1, batch=8)
+
+
+def test_face_box_of_a_64_px_render_is_read_enlarged_and_alone():
+    """At 64 px the face box is (17, 16, 32), read by a 64 px face trunk at twice its size:
+    the face heads see that box and nothing else, and the file keeps the trunk's resolution."""
+    from avatarforge.models.training import classifier
+
+    assert classifier.face_box(64) == (17, 16, 32) and classifier.face_box(128) == classifier.FACE_BOX_128
+    torch.manual_seed(0)
+    vocab = {"mouth": ["A", "B", "C"], "hair_color": ["X", "Y"]}
+    clf = classifier.AttributeClassifier(vocab, 64, 8, classifier.face_box(64), ("mouth",), 8, 64).eval()
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    box = x[..., 17:49, 16:48]
+    framed = -torch.ones_like(x)
+    framed[..., 17:49, 16:48] = box
+    with torch.no_grad():
+        assert torch.allclose(clf(framed)["mouth"], clf(x)["mouth"], atol=1e-5)
+        assert not torch.allclose(clf(framed)["hair_color"], clf(x)["hair_color"])
+        enlarged = torch.nn.functional.interpolate(box, size=64, mode="bilinear", align_corners=False, antialias=True)
+        assert torch.allclose(clf.face.features(enlarged), clf.features(x)[:, classifier.FEATURE_DIM:], atol=1e-5)

@@ -89,17 +89,34 @@ def build(stage1: Path, mapping: Path, classifier: Path, data: Path, out: Path |
             "default_truncation_psi": 1.0,
         },
     )
-    shutil.copy(classifier, out / CLASSIFIER_FILE)  # keeps its self-describing metadata
-    register_file(out, CLASSIFIER_FILE, key="classifier",
-                  manifest_entry={"heldout_accuracy": c_metrics["heldout_accuracy"], "heads": list(attrs["heads"])})
     add_file(out, ENCODER_FILE, take("ema_encoder"), key="encoder",
              manifest_entry={"resolution": arch.resolution, "w_dim": arch.w_dim,
                              "channels": {str(k): v for k, v in encoder_channels.items()},
                              "output": "one w per image (broadcast to every layer)"})
+    return install_classifier(out, classifier, data, evaluate_n)
+
+
+def install_classifier(out: Path, classifier: Path, data: Path, evaluate_n: int = 2000) -> dict:
+    """Put `classifier` into the bundle at `out` and measure the bundle in its features: the
+    classifier is the space of the manifest's metrics, so they are measured again whenever it
+    changes. The directions and part-setting figures were measured with the classifier too:
+    re-derive them (`avatarforge directions --derive`, part_setting_quality) after a swap."""
+    meta_c = _metadata(classifier)
+    c_metrics, config = json.loads(meta_c["metrics"]), json.loads(meta_c["config"])
+    shutil.copy(classifier, out / CLASSIFIER_FILE)  # keeps its self-describing metadata
+    entry = {"heldout_accuracy": c_metrics["heldout_accuracy"], "heads": list(json.loads(meta_c["vocab"]))}
+    if config.get("face_box"):
+        entry["face_trunk"] = {"box_top_left_size": config["face_box"], "heads": config["face_heads"],
+                               "read_at": config.get("face_resolution", config["face_box"][2])}
+    register_file(out, CLASSIFIER_FILE, key="classifier", manifest_entry=entry)
     report = evaluate(str(out), n=evaluate_n, data=str(data))
     manifest = json.loads((out / bundles.MANIFEST).read_text())
     manifest["metrics"] = {k: report[k] for k in ("fd", "diversity", "coverage_targets", "n_generated", "n_real", "psi")}
     manifest["metrics"]["coverage_tv"] = {h: c["tv"] for h, c in report["coverage"].items()}
+    training = manifest["training"]
+    old_seconds = training.get("classifier_seconds") or 0
+    training["classifier_seconds"] = c_metrics.get("train_seconds")
+    training["total_hours"] = round(training["total_hours"] + ((c_metrics.get("train_seconds") or 0) - old_seconds) / 3600, 2)
     bundles.write_manifest(out, manifest)
     return report
 
@@ -115,9 +132,16 @@ def main(argv=None) -> None:
     p.add_argument("--description", default=None)
     p.add_argument("--n", type=int, default=2000)
     p.add_argument("--note", default="", help="free text for the manifest's training section (e.g. how the run was interrupted)")
+    p.add_argument("--replace-classifier", action="store_true",
+                   help="build nothing: put --classifier into the existing bundle --out and measure its metrics again")
     a = p.parse_args(argv)
-    report = build(Path(a.stage1), Path(a.mapping), Path(a.classifier), Path(a.data), Path(a.out) if a.out else None,
-                   a.n, a.note, a.name, a.description)
+    if a.replace_classifier:
+        if not a.out:
+            raise SystemExit("--replace-classifier needs --out: the bundle folder whose classifier to replace")
+        report = install_classifier(Path(a.out), Path(a.classifier), Path(a.data), a.n)
+    else:
+        report = build(Path(a.stage1), Path(a.mapping), Path(a.classifier), Path(a.data), Path(a.out) if a.out else None,
+                       a.n, a.note, a.name, a.description)
     from .evaluate import summary_lines
 
     print("\n".join(summary_lines(report)))

@@ -54,6 +54,80 @@ def fit_heads(model: AttributeClassifier, draw_batch, heads: dict[str, int], ste
             bar.set_postfix(loss=f"{loss.item() / len(heads):.3f}")
 
 
+# Every render draws the face in the same place: eyes, brows, mouth and nose vary only inside
+# x 42-84, y 36-82 of a 128 px render. This 64 x 64 box (top, left, size) holds them and the beard.
+FACE_BOX_128 = (34, 32, 64)
+
+
+def face_box(resolution: int) -> tuple[int, int, int]:
+    """FACE_BOX_128 scaled to a render of `resolution` px: (17, 16, 32) at 64."""
+    return tuple(v * resolution // 128 for v in FACE_BOX_128)
+FACE_HEADS = ("eyes", "eyebrows", "mouth", "nose", "facial_hair")
+
+
+def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Light augmentation so the classifier judges generated faces by content, not by
+    render-exact pixels: small shifts and blur (generated faces are slightly soft)."""
+    if torch.rand(1, generator=gen).item() < 0.25:
+        x = F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    shift = torch.randint(-2, 3, (2,), generator=gen).tolist()
+    return torch.roll(x, shifts=shift, dims=(2, 3))
+
+
+def add_face_trunk(whole: AttributeClassifier, face: AttributeClassifier, box: tuple[int, int, int],
+                   heads: tuple[str, ...] = FACE_HEADS) -> AttributeClassifier:
+    """One classifier from two: whole's trunk and its other heads, and `face` (a classifier
+    trained on the box, read at its own resolution) as the face trunk with its `heads`."""
+    if face.vocab != whole.vocab or face.face_box:
+        raise ValueError("the face trunk must be a plain classifier with the same vocabulary as the whole-image one")
+    model = AttributeClassifier(whole.vocab, whole.resolution, whole.width, box, heads, face.width, face.resolution)
+    own = tuple(f"heads.{h}." for h in heads)
+    state = {k: v for k, v in whole.state_dict().items() if not k.startswith(own)}
+    state.update({k if k.startswith("heads.") else f"face.{k}": v for k, v in face.state_dict().items()
+                  if not k.startswith("heads.") or k.startswith(own)})
+    model.load_state_dict(state)
+    return model
+
+
+def train_face_trunk(data: str | Path, out: str | Path, whole: str, face_from: str, epochs: float = 6,
+                     batch: int = 64, lr: float = 1e-3, seed: int = 0) -> dict:
+    """Give the whole-image classifier `whole` (at the data's resolution) a face trunk: the
+    classifier `face_from` (e.g. the shipped 64 px one) fine-tuned on the face box of the
+    renders (face_box), read at its own resolution, on the face heads' losses only; the whole
+    trunk is not touched."""
+    torch.manual_seed(seed)
+    images, labels = dataset.load_split(data, "train")
+    held_images, held_labels = dataset.load_split(data, "heldout")
+    base = load_classifier(whole)
+    if base.resolution != images.shape[1]:
+        raise ValueError(f"{whole} reads {base.resolution} px, the data in {data} are {images.shape[1]} px")
+    face = load_classifier(face_from).train().requires_grad_(True)
+    box = face_box(images.shape[1])
+    top, left, size = box
+    if face.resolution < size:
+        raise ValueError(f"{face_from} reads {face.resolution} px, less than the {size} px face box: it would discard detail")
+
+    def draw_batch(gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.randint(len(images), (batch,), generator=gen).numpy()
+        x = augment(torch.from_numpy(images[idx]).permute(0, 3, 1, 2).float() / 127.5 - 1, gen)[..., top : top + size, left : left + size]
+        if size != face.resolution:  # resized once here rather than in every forward pass
+            x = F.interpolate(x, size=face.resolution, mode="bilinear", align_corners=False, antialias=True)
+        return x, torch.from_numpy(labels[idx]).long()
+
+    steps = int(epochs * (len(images) // batch))
+    t0 = time.time()
+    heads = list(base.vocab)
+    fit_heads(face, draw_batch, {h: heads.index(h) for h in FACE_HEADS}, steps, lr, torch.Generator().manual_seed(seed), "face trunk")
+    model = add_face_trunk(base, face.eval(), box).eval().requires_grad_(False)
+    with safe_open(str(whole), "pt") as f:
+        earlier = json.loads(f.metadata()["metrics"])
+    metrics = {"heldout_accuracy": accuracy_per_head(model, held_images, held_labels),
+               "train_seconds": round(time.time() - t0) + earlier["train_seconds"], "steps": earlier["steps"],
+               "batch": batch, "face_trunk": {"from": str(face_from), "steps": steps, "seconds": round(time.time() - t0)}}
+    model.save(out, metrics)
+    return metrics
+
+
 def train_classifier(data: str | Path, out: str | Path, epochs: float = 4, batch: int = 64, lr: float = 2e-3, seed: int = 0, width: int = 24, init: str | None = None, grow_from: str | None = None) -> dict:
     torch.manual_seed(seed)
     images, labels = dataset.load_split(data, "train")
@@ -77,13 +151,7 @@ def train_classifier(data: str | Path, out: str | Path, epochs: float = 4, batch
     def draw_batch(gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         idx = torch.randint(len(images), (batch,), generator=gen)
         x = torch.from_numpy(images[idx.numpy()]).permute(0, 3, 1, 2).float() / 127.5 - 1
-        y = torch.from_numpy(labels[idx.numpy()]).long()
-        # Light augmentation so the classifier judges generated faces by content, not by
-        # render-exact pixels: small shifts and blur (generated faces are slightly soft).
-        if torch.rand(1, generator=gen).item() < 0.25:
-            x = F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
-        shift = torch.randint(-2, 3, (2,), generator=gen).tolist()
-        return torch.roll(x, shifts=shift, dims=(2, 3)), y
+        return augment(x, gen), torch.from_numpy(labels[idx.numpy()]).long()
 
     t0 = time.time()
     fit_heads(model, draw_batch, {h: i for i, h in enumerate(vocab)}, steps, lr, torch.Generator().manual_seed(seed), "classifier")
@@ -124,6 +192,10 @@ def main(argv=None) -> None:
     p.add_argument("--epochs", type=float, default=4)
     p.add_argument("--init", default=None, help="start from this classifier file instead of from scratch")
     p.add_argument("--grow-from", default=None, help="grow this classifier (half the data's resolution) by one block in front and fine-tune it")
+    p.add_argument("--face-from", default=None, metavar="CLASSIFIER",
+                   help="with --init (a classifier at the data's resolution): add a face trunk, this classifier fine-tuned on "
+                        f"the face box of the renders ({FACE_BOX_128} top, left, size at 128 px, half that at 64 px), read at "
+                        f"its own resolution, for the heads {', '.join(FACE_HEADS)}; the --init classifier is not changed")
     p.add_argument("--lr", type=float, default=2e-3, help="peak of the one-cycle schedule")
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args(argv)
@@ -131,7 +203,12 @@ def main(argv=None) -> None:
     if a.report:
         print(json.dumps(report(a.report, a.data), indent=1))
         return
-    metrics = train_classifier(a.data, a.out, a.epochs, lr=a.lr, width=a.width, init=a.init, grow_from=a.grow_from)
+    if a.face_from:
+        if not a.init:
+            raise SystemExit("--face-from needs --init: the whole-image classifier the face trunk is added to")
+        metrics = train_face_trunk(a.data, a.out, a.init, a.face_from, a.epochs, lr=a.lr)
+    else:
+        metrics = train_classifier(a.data, a.out, a.epochs, lr=a.lr, width=a.width, init=a.init, grow_from=a.grow_from)
     print(json.dumps(metrics["heldout_accuracy"], indent=1))
 
 

@@ -51,6 +51,7 @@ from .growing import EncoderFade, Growth, grow_encoder, grow_synthesis
 from ..encoder import Encoder, to_float
 from ..networks import FullyConnectedLayer, Generator, SynthesisNetwork
 from ..architectures import STAGE1_BY_RESOLUTION
+from ..bundle import sha256_file
 from ..latents import broadcast
 
 DISC_ALONE_STEPS = 300  # a discriminator resumed from nothing trains this long before the generator feels it
@@ -204,6 +205,8 @@ class AutoencoderTrainer:
             losses["adversarial_balanced"] = a.adv_weight
             losses["adversarial_from_step"] = a.adv_start
         phase = {"losses": losses, "lr": a.lr, "decay_start": a.decay_start, "until": a.steps, "batch": a.batch}
+        if a.feature_loss:  # which classifier: a run may switch to a better one mid-phase
+            phase["perceptual_network_sha256"] = sha256_file(a.feature_loss)[:16]
         if self.growth is not None:  # a grown run says at which resolution its phases trained
             phase["resolution"] = self.generator.cfg.resolution
         return phase
