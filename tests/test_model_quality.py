@@ -75,7 +75,10 @@ def test_eval_cli_schema(tmp_path):
     subprocess.run(cmd, check=True, timeout=600, capture_output=True)
     r = json.loads(out.read_text())
     assert r["n_generated"] == 200 and r["n_real"] == 400
-    assert set(r["fd"]) == {"generated_vs_real", "real_vs_real", "ratio", "reconstruction_vs_real", "reconstruction_ratio"}
+    figures = {"generated_vs_real", "real_vs_real", "ratio", "reconstruction_vs_real", "reconstruction_ratio"}
+    # The classifier reads the face with a trunk of its own: FD in all its features, then in each trunk's alone.
+    assert set(r["fd"]) == figures | {"whole_image", "face"}
+    assert set(r["fd"]["whole_image"]) == set(r["fd"]["face"]) == figures
     # The encoder's reconstructions are drawings of real faces' codes: near the real floor and
     # the generated faces (a wrongly wired encoder draws noise, far above both). At 200 faces
     # FD's small-sample bias (~200) dwarfs the model's gap (~7 at 2,000), so the three are near

@@ -22,7 +22,7 @@ import torch
 
 from . import dataset, quality_metrics
 from ..bundle import DEFAULT_MODEL, load_bundle, sha256_file
-from .classifier import load_classifier
+from .classifier import FEATURE_DIM, load_classifier
 from ..encoder import encode_images, load_bundle_encoder
 from ..export import to_uint8_nhwc
 from ..latents import broadcast, truncate, zs_from_seeds
@@ -73,6 +73,19 @@ def coverage(pred_gen: np.ndarray, pred_real: np.ndarray, vocab: dict[str, list[
     return out
 
 
+def frechet_report(f_gen: np.ndarray, f_real: np.ndarray, f_rec: np.ndarray | None) -> dict:
+    """FD of generated faces (and of reconstructions of the second real half) to the first real
+    half, and the floor: the second real half to the first. f_real holds 2n faces."""
+    n = len(f_real) // 2
+    floor = quality_metrics.frechet_distance(f_real[n:], f_real[:n])
+    fd_gen = quality_metrics.frechet_distance(f_gen, f_real[:n])
+    out = {"generated_vs_real": round(fd_gen, 3), "real_vs_real": round(floor, 3), "ratio": round(fd_gen / floor, 3)}
+    if f_rec is not None:
+        fd_rec = quality_metrics.frechet_distance(f_rec, f_real[:n])
+        out |= {"reconstruction_vs_real": round(fd_rec, 3), "reconstruction_ratio": round(fd_rec / floor, 3)}
+    return out
+
+
 def evaluate(model: str, n: int = 2000, psi: float = 1.0, data: str | None = "data/avatars64", classifier: str | None = None) -> dict:
     """classifier: measure in this classifier's features instead of the bundle's own (to compare
     two models, e.g. before and after re-training, in one feature space)."""
@@ -83,16 +96,16 @@ def evaluate(model: str, n: int = 2000, psi: float = 1.0, data: str | None = "da
     real = real_heldout(data, 2 * n, bundle.config.resolution)
     pred_gen, f_gen = classifier.predict(gen_images)
     pred_real, f_real = classifier.predict(real)
-    fd_gen = quality_metrics.frechet_distance(f_gen, f_real[:n])
-    fd_floor = quality_metrics.frechet_distance(f_real[n:], f_real[:n])
     cov = coverage(pred_gen, pred_real[:n], classifier.vocab)
     div_gen, div_real = quality_metrics.mean_pairwise_distance(f_gen), quality_metrics.mean_pairwise_distance(f_real[:n])
-    fd = {"generated_vs_real": round(fd_gen, 3), "real_vs_real": round(fd_floor, 3), "ratio": round(fd_gen / fd_floor, 3)}
     encoder = load_bundle_encoder(bundle)
-    if encoder is not None:  # reconstruct the second real half, compare with the first (as the floor does)
-        _, f_rec = classifier.predict(reconstruct_images(encoder, bundle.generator, real[n:]))
-        fd_rec = quality_metrics.frechet_distance(f_rec, f_real[:n])
-        fd |= {"reconstruction_vs_real": round(fd_rec, 3), "reconstruction_ratio": round(fd_rec / fd_floor, 3)}
+    # the encoder reconstructs the second real half, compared with the first (as the floor is)
+    f_rec = None if encoder is None else classifier.predict(reconstruct_images(encoder, bundle.generator, real[n:]))[1]
+    fd = frechet_report(f_gen, f_real, f_rec)
+    if classifier.face_box:  # each trunk's features alone: the whole image as a face-less classifier sees it, the face
+        parts = {"whole_image": slice(0, FEATURE_DIM), "face": slice(FEATURE_DIM, None)}
+        fd |= {name: frechet_report(f_gen[:, cut], f_real[:, cut], None if f_rec is None else f_rec[:, cut])
+               for name, cut in parts.items()}
     return {
         "model": bundle.name,
         "model_version": bundle.version,
@@ -115,6 +128,8 @@ def summary_lines(r: dict) -> list[str]:
              f"FD generated-vs-real {r['fd']['generated_vs_real']}, real-vs-real {r['fd']['real_vs_real']}, ratio {r['fd']['ratio']}",
              *([f"FD of the encoder's reconstructions vs real {r['fd']['reconstruction_vs_real']} "
                 f"(ratio {r['fd']['reconstruction_ratio']}: the synthesis network's ceiling)"] if "reconstruction_vs_real" in r["fd"] else []),
+             *([f"  in the whole-image trunk's features alone: ratio {r['fd']['whole_image']['ratio']}; in the face "
+                f"trunk's alone: {r['fd']['face']['ratio']}"] if "face" in r["fd"] else []),
              f"diversity generated {r['diversity']['generated']} vs real {r['diversity']['real']} (ratio {r['diversity']['ratio']})"]
     for head, c in r["coverage"].items():
         flag = "" if not c["below_half"] else f"  below half: {', '.join(c['below_half'])}"
