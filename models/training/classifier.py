@@ -89,6 +89,17 @@ def add_face_trunk(whole: AttributeClassifier, face: AttributeClassifier, box: t
     return model
 
 
+def starting_face_trunk(clf: AttributeClassifier) -> AttributeClassifier:
+    """What a face trunk is fine-tuned from: a plain classifier as it is, or, when `clf` has a
+    face trunk already (the shipped avatars64 classifier), that trunk with clf's heads."""
+    if not clf.face_box:
+        return clf
+    plain = AttributeClassifier(clf.vocab, clf.face_resolution, clf.face_width)
+    state = clf.state_dict()
+    plain.load_state_dict({k.removeprefix("face."): v for k, v in state.items() if k.startswith(("face.", "heads."))})
+    return plain
+
+
 def train_face_trunk(data: str | Path, out: str | Path, whole: str, face_from: str, epochs: float = 6,
                      batch: int = 64, lr: float = 1e-3, seed: int = 0) -> dict:
     """Give the whole-image classifier `whole` (at the data's resolution) a face trunk: the
@@ -101,7 +112,7 @@ def train_face_trunk(data: str | Path, out: str | Path, whole: str, face_from: s
     base = load_classifier(whole)
     if base.resolution != images.shape[1]:
         raise ValueError(f"{whole} reads {base.resolution} px, the data in {data} are {images.shape[1]} px")
-    face = load_classifier(face_from).train().requires_grad_(True)
+    face = starting_face_trunk(load_classifier(face_from)).train().requires_grad_(True)
     box = face_box(images.shape[1])
     top, left, size = box
     if face.resolution < size:
