@@ -106,11 +106,15 @@ class AttributeClassifier(nn.Module):
             labels.append(np.stack([out.argmax(1).numpy() for out in self.logits(f).values()], 1))
         return np.concatenate(labels).astype(np.int16), np.concatenate(feats).astype(np.float32)
 
+    def face_config(self) -> dict:
+        """The face trunk's constructor arguments ({} without one)."""
+        if not self.face_box:
+            return {}
+        return {"face_box": list(self.face_box), "face_heads": list(self.face_heads), "face_width": self.face_width,
+                "face_resolution": self.face_resolution}
+
     def save(self, path: str | Path, metrics: dict | None = None) -> None:
-        config = {"resolution": self.resolution, "width": self.width}
-        if self.face_box:
-            config.update(face_box=list(self.face_box), face_heads=list(self.face_heads), face_width=self.face_width,
-                          face_resolution=self.face_resolution)
+        config = {"resolution": self.resolution, "width": self.width, **self.face_config()}
         meta = {"config": json.dumps(config), "vocab": json.dumps(self.vocab), "metrics": json.dumps(metrics or {})}
         save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(path), metadata=meta)
 

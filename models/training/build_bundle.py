@@ -22,6 +22,7 @@ from safetensors.torch import load_file
 
 from .. import bundle as bundles
 from ..bundle import ZOO_DIR, add_file, register_file, save_bundle
+from .classifier import load_classifier
 from .evaluate import CLASSIFIER_FILE, evaluate
 from ..networks import Generator
 from ..encoder import ENCODER_FILE
@@ -101,13 +102,12 @@ def install_classifier(out: Path, classifier: Path, data: Path, evaluate_n: int 
     classifier is the space of the manifest's metrics, so they are measured again whenever it
     changes. The directions and part-setting figures were measured with the classifier too:
     re-derive them (`avatarforge directions --derive`, part_setting_quality) after a swap."""
-    meta_c = _metadata(classifier)
-    c_metrics, config = json.loads(meta_c["metrics"]), json.loads(meta_c["config"])
+    c_metrics, clf = json.loads(_metadata(classifier)["metrics"]), load_classifier(classifier)
     shutil.copy(classifier, out / CLASSIFIER_FILE)  # keeps its self-describing metadata
-    entry = {"heldout_accuracy": c_metrics["heldout_accuracy"], "heads": list(json.loads(meta_c["vocab"]))}
-    if config.get("face_box"):
-        entry["face_trunk"] = {"box_top_left_size": config["face_box"], "heads": config["face_heads"],
-                               "read_at": config.get("face_resolution", config["face_box"][2])}
+    entry = {"heldout_accuracy": c_metrics["heldout_accuracy"], "heads": list(clf.vocab)}
+    if clf.face_box:
+        entry["face_trunk"] = {"box_top_left_size": list(clf.face_box), "heads": list(clf.face_heads),
+                               "read_at": clf.face_resolution}
     register_file(out, CLASSIFIER_FILE, key="classifier", manifest_entry=entry)
     report = evaluate(str(out), n=evaluate_n, data=str(data))
     manifest = json.loads((out / bundles.MANIFEST).read_text())

@@ -57,12 +57,12 @@ def fit_heads(model: AttributeClassifier, draw_batch, heads: dict[str, int], ste
 # Every render draws the face in the same place: eyes, brows, mouth and nose vary only inside
 # x 42-84, y 36-82 of a 128 px render. This 64 x 64 box (top, left, size) holds them and the beard.
 FACE_BOX_128 = (34, 32, 64)
+FACE_HEADS = ("eyes", "eyebrows", "mouth", "nose", "facial_hair")
 
 
 def face_box(resolution: int) -> tuple[int, int, int]:
     """FACE_BOX_128 scaled to a render of `resolution` px: (17, 16, 32) at 64."""
     return tuple(v * resolution // 128 for v in FACE_BOX_128)
-FACE_HEADS = ("eyes", "eyebrows", "mouth", "nose", "facial_hair")
 
 
 def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -129,12 +129,13 @@ def train_face_trunk(data: str | Path, out: str | Path, whole: str, face_from: s
     t0 = time.time()
     heads = list(base.vocab)
     fit_heads(face, draw_batch, {h: heads.index(h) for h in FACE_HEADS}, steps, lr, torch.Generator().manual_seed(seed), "face trunk")
+    seconds = round(time.time() - t0)
     model = add_face_trunk(base, face.eval(), box).eval().requires_grad_(False)
     with safe_open(str(whole), "pt") as f:
         earlier = json.loads(f.metadata()["metrics"])
     metrics = {"heldout_accuracy": accuracy_per_head(model, held_images, held_labels),
-               "train_seconds": round(time.time() - t0) + earlier["train_seconds"], "steps": earlier["steps"],
-               "batch": batch, "face_trunk": {"from": str(face_from), "steps": steps, "seconds": round(time.time() - t0)}}
+               "train_seconds": seconds + earlier["train_seconds"], "steps": earlier["steps"],
+               "batch": batch, "face_trunk": {"from": str(face_from), "steps": steps, "seconds": seconds}}
     model.save(out, metrics)
     return metrics
 

@@ -115,8 +115,9 @@ def grow_classifier(low: AttributeClassifier) -> AttributeClassifier:
     if low.width % 2:
         raise ValueError(f"a classifier of odd width {low.width} cannot be grown (the new block has half its width)")
     # A face trunk keeps its weights and reads the same face, in a box twice the size.
-    face = dict(face_box=tuple(2 * v for v in low.face_box), face_heads=low.face_heads, face_width=low.face_width,
-                face_resolution=low.face_resolution) if low.face_box else {}
+    face = low.face_config()
+    if face:
+        face["face_box"] = [2 * v for v in face["face_box"]]
     grown = AttributeClassifier(low.vocab, resolution=2 * low.resolution, width=low.width // 2, **face)
     _load_below_new_block(grown, low)
     return grown
