@@ -6,7 +6,7 @@
 
 Without --server it starts `avatarforge serve` itself (a subprocess on a free port), once per
 --backend, without admission's queue bound (server_suite.UNBOUNDED_QUEUE: the c16 and c64 levels
-saturate it on purpose); a server given with --server should run with `--max-queue-wait-ms 0` for
+saturate it on purpose); a server given with --server should run with `--max-render-wait-ms 0` for
 the same reason. Writes the JSON (the headline ratios as top-level keys), results.md and PNG plots next
 to it, and exits 1 when a ratio misses its gate (--min-*/--max-* flags, default: the targets
 below; --baseline for regressions against an earlier run), 0 otherwise.

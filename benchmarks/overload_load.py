@@ -22,6 +22,7 @@ arrival schedule is reported beside them (a client that cannot keep up shows the
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 import time
 
@@ -176,6 +177,10 @@ async def run_overload(address: str, max_batch: int, seconds: float, factor: flo
                        players: list[int] | None = None) -> dict:
     """The capacity sweep (each level `seconds` / 4), then `factor` x its best rate open-loop for
     `seconds`; the report with its targets."""
+    # This process imported torch: a full collection of its heap takes ~75 ms, and every call
+    # in flight would be charged the stall. Frozen, collections walk only what the load makes.
+    gc.collect()
+    gc.freeze()
     levels = players or sweep_players(max_batch)
     if UNLOADED_PLAYERS not in levels:
         levels = sorted({*levels, UNLOADED_PLAYERS})

@@ -45,9 +45,9 @@ TARGETS = {
 
 
 # The concurrency sweeps here and the mixed and endurance soaks saturate a server with closed-loop
-# clients on purpose, to measure the scheduler: admission's queue bound (--max-queue-wait-ms) would
+# clients on purpose, to measure the scheduler: admission's queue bound (--max-render-wait-ms) would
 # refuse those clients, so the servers they start run without it. The overload soak keeps it.
-UNBOUNDED_QUEUE = ("--max-queue-wait-ms", "0")
+UNBOUNDED_QUEUE = ("--max-render-wait-ms", "0")
 
 
 def free_port() -> int:

@@ -14,7 +14,7 @@ long window; zero errors and a bounded memory are the point, not speed:
 Overload instead (benchmarks/overload_load.py): the sustainable RenderPreview rate from a
 closed-loop sweep, then 4x that open loop; accepted calls' p99 against the unloaded p99, and
 how fast the rest are refused. The server runs with its own admission defaults unless
---max-inflight or --max-queue-wait-ms say otherwise; the mixed and endurance soaks run without
+--max-inflight, --max-render-wait-ms or --render-nice say otherwise; the mixed and endurance soaks run without
 the queue bound (server_suite.UNBOUNDED_QUEUE):
 
     avatarforge soak --overload 4 --model avatars64 --seconds 10             # the README's figures
@@ -46,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group()
     src.add_argument("--model", help="bundle path or zoo name (default avatars64)")
     src.add_argument("--random-config", choices=["tiny", "avatars64"], help="random weights of this architecture")
-    a("--backend", default="torch", help="--backend of the server it starts (default torch)")
+    a("--backend", default="auto", help="--backend of the server it starts (default auto, the server's own: the "
+                                       "fastest CPU backend here, measured)")
     a("--threads", help="--threads of the server it starts (default: the server's, auto)")
     a("--seconds", type=float, help="window per scenario (default 10, --short 2)")
     a("--short", action="store_true", help="CI mode: 2 s windows, saturation beside 16 bulk streams only "
@@ -58,7 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--overload", type=float, default=0.0, metavar="FACTOR",
       help="overload: offer FACTOR x the sustainable RenderPreview rate open loop (e.g. 4)")
     a("--max-inflight", help="--overload: --max-inflight of the server it starts (default: the server's)")
-    a("--max-queue-wait-ms", help="--overload: --max-queue-wait-ms of the server it starts (default: the server's)")
+    a("--max-render-wait-ms", help="--overload: --max-render-wait-ms of the server it starts (default: the server's, auto)")
+    a("--render-nice", help="--overload: --render-nice of the server it starts (default: the server's)")
     a("--json", dest="json_path", default="out/soak/results.json", help="results file (default out/soak/results.json)")
 
 
@@ -82,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     seconds = args.seconds or ((8.0 if endurance else 2.0) if args.short else (60.0 if endurance else 10.0))
     extra = list(UNBOUNDED_QUEUE)
     if args.overload:
-        extra = [arg for flag in ("max_inflight", "max_queue_wait_ms") if getattr(args, flag) is not None
+        extra = [arg for flag in ("max_inflight", "max_render_wait_ms", "render_nice") if getattr(args, flag) is not None
                  for arg in ("--" + flag.replace("_", "-"), getattr(args, flag))]
     proc, address = start_server_process(str(bundle.path), args.backend, args.threads, extra,
                                          log_path=out_json.parent / "server.log")

@@ -5,7 +5,7 @@
         -> Unauthenticated (no key, unknown key) or PermissionDenied (key without the scope)
     admit(caller, images, model)          when the call starts, after its request is read:
         ShuttingDown once drain() began, then --max-inflight, then (for a call that renders
-        images) --max-queue-wait-ms on its model's backend queue, then the key's concurrency,
+        images) --max-render-wait-ms on its model's backend queue, then the key's concurrency,
         requests/s and images/s (rate_limits.py)
         -> Throttled, or a Ticket that the door releases when the call ends
     relay(ticket, events)                 around a response stream:
@@ -108,16 +108,15 @@ class Ticket:
 
 class CallGuard:
     def __init__(self, keys: KeyStore | None, max_inflight: int = 0, max_stream_s: float = 0.0,
-                 health: str = OPEN, reflection: str = ANY_KEY, clock: Callable[[], float] = time.monotonic,
-                 max_queue_wait_s: float = 0.0):
+                 health: str = OPEN, reflection: str = ANY_KEY, clock: Callable[[], float] = time.monotonic):
         """keys: None = no authentication. health / reflection: OPEN or ANY_KEY (config.py's
-        --health and --reflection). max_stream_s: 0 = streams may run for ever.
-        max_queue_wait_s: 0 = no bound on the backend queue an interactive render joins."""
+        --health and --reflection). max_stream_s: 0 = streams may run for ever."""
         self.keys = keys
-        self.admission = Admission(max_inflight, max_queue_wait_s)
-        # model name -> how long a new interactive render would wait for its backend while
-        # interactive rows are queued (ModelRegistry.queue_delay_s); set once the models are loaded
-        self.queue_wait: Callable[[str], float] | None = None
+        self.admission = Admission(max_inflight)
+        # (model name, rows) -> (how long its backend would take to bring a new interactive
+        # render back while interactive rows are queued, the model's bound; 0 = none)
+        # (ModelRegistry.render_wait); set once the models are loaded
+        self.render_wait: Callable[[str, int], tuple[float, float]] | None = None
         self.max_stream_s = max_stream_s
         self.clock = clock
         self.rules = dict(RPC_RULES)
@@ -155,7 +154,7 @@ class CallGuard:
         if self.draining:
             raise ShuttingDown("this server is shutting down and takes no new calls: retry on another instance, "
                                "or here once it is back")
-        self.admission.enter(self.queue_wait(model) if images and self.queue_wait is not None else 0.0)
+        self.admission.enter(*(self.render_wait(model, images) if images and self.render_wait is not None else ()))
         quota = None
         if caller.key is not None:
             quota = self._quota(caller.key, now)

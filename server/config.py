@@ -83,9 +83,15 @@ class ServerConfig:
     # retry hint) instead of queueing into timeouts; 0 = no limit.
     max_inflight: int = 256
     # An interactive render (Generate, RenderPreview, Mix, Mutate, GetParts of a DNA) is refused the
-    # same way while its model's backend would take longer than this to start it
-    # (server/rate_limits.py: what waits past it only delays everyone behind it); 0 = no bound.
-    max_queue_wait_ms: float = 100.0
+    # same way while its model's backend would take longer than this to bring it back (its wait
+    # and its own batch; scheduler.py): past it, it would only delay everyone behind it. auto =
+    # twice the backend's time for a batch of 4 rows, measured per model at load
+    # (model_runtime.render_bound_s); a number of ms; 0 = no bound.
+    max_render_wait_ms: str = "auto"
+    # How many steps lower (Linux nice) the render threads' CPU priority is than the event loop's,
+    # so refusals, health checks and streams are answered at once while rendering saturates the
+    # cores (server/render_priority.py); 0 = the same priority.
+    render_nice: int = 10
     max_stream_s: float = 0.0  # longest a stream may run, seconds; 0 = no limit
     edit_idle_timeout_s: float = 300.0  # an EditSession with no message for this long ends; 0 = never
     # Serve the browser character creator (server/web_static) on the web door, same origin as
@@ -125,13 +131,29 @@ class ServerConfig:
             raise ValueError("tls_cert and tls_key go together: give both (the certificate and its private key)")
         if self.tls_client_ca and not self.tls_cert:
             raise ValueError("tls_client_ca (mutual TLS) needs tls_cert and tls_key too")
-        for name in ("max_inflight", "max_queue_wait_ms", "max_stream_s", "edit_idle_timeout_s"):
+        self.max_render_wait_ms = str(self.max_render_wait_ms).strip().lower()
+        if self.max_render_wait_ms != "auto":
+            try:
+                bad = not float(self.max_render_wait_ms) >= 0  # NaN too
+            except ValueError:
+                bad = True
+            if bad:
+                raise ValueError(f"max_render_wait_ms must be auto or a number of ms >= 0 (0 = no limit), "
+                                 f"got {self.max_render_wait_ms!r}")
+        if not 0 <= self.render_nice <= 19:
+            raise ValueError(f"render_nice must be in [0, 19] (Linux nice steps), got {self.render_nice}")
+        for name in ("max_inflight", "max_stream_s", "edit_idle_timeout_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (0 = no limit), got {getattr(self, name)}")
 
     @property
     def tls(self) -> TlsFiles | None:
         return TlsFiles(self.tls_cert, self.tls_key, self.tls_client_ca) if self.tls_cert else None
+
+    @property
+    def render_bound_s(self) -> float | None:
+        """--max-render-wait-ms in seconds; None = auto (measured per model)."""
+        return None if self.max_render_wait_ms == "auto" else float(self.max_render_wait_ms) / 1e3
 
     @property
     def backend_threads(self) -> int | str | None:
@@ -225,9 +247,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       "(mutual TLS) on both doors")
     a("--max-inflight", dest="max_inflight", type=int, help="calls in flight server-wide before new ones are "
       f"refused with RESOURCE_EXHAUSTED and a retry hint; 0 = no limit (default {d.max_inflight})")
-    a("--max-queue-wait-ms", dest="max_queue_wait_ms", type=float, help="refuse an interactive render "
-      "(RESOURCE_EXHAUSTED and a retry hint) while its model's backend is further behind than this, ms; "
-      f"0 = no bound (default {d.max_queue_wait_ms:g})")
+    a("--max-render-wait-ms", dest="max_render_wait_ms", help="refuse an interactive render "
+      "(RESOURCE_EXHAUSTED and a retry hint) while its model's backend would take longer than this to bring it "
+      "back, ms: auto = twice the backend's time for a batch of 4 rows, measured at load; 0 = no bound "
+      f"(default {d.max_render_wait_ms})")
+    a("--render-nice", dest="render_nice", type=int, help="run the render threads this many steps lower in CPU "
+      "priority (Linux nice, 0-19) than the event loop, which then answers refusals and health checks at once "
+      f"while rendering saturates the cores; 0 = same priority (default {d.render_nice})")
     a("--max-stream-s", dest="max_stream_s", type=float, help="longest a stream may run, seconds; 0 = no limit "
       "(default 0)")
     a("--edit-idle-timeout-s", dest="edit_idle_timeout_s", type=float, help="end an EditSession whose client sent "

@@ -26,13 +26,18 @@ from avatarforge.server.backends.precision_gate import create_serving_backend
 
 from .dna import ModelIdentity
 from .errors import ModelNotFound
-from .scheduler import BatchTiming, MicroBatcher, Priority
+from .render_priority import lower_priority_of_new_threads
+from .scheduler import SMALL_BATCH_ROWS, BatchTiming, MicroBatcher, Priority
 
 log = logging.getLogger(__name__)
 
 MIN_SIZE = 16  # smallest output edge offered, unless the model itself is smaller
 MAX_UPSCALE = 4  # largest output edge = 4x native (two doublings)
 SEFA_COMPONENTS = 10  # unsupervised directions sefa/0..9 offered beside the bundle's supervised ones
+# --max-render-wait-ms auto: this many small batches' time (a few players' rows, measured at
+# load), never under the floor, below which a backlog is scheduling noise rather than overload
+AUTO_BOUND_BATCHES = 2.0
+AUTO_BOUND_FLOOR_S = 0.02
 
 
 def supported_sizes(resolution: int) -> list[int]:
@@ -125,14 +130,13 @@ class ModelRegistry:
             raise ModelNotFound(f"unknown model {name!r}; this server has {', '.join(sorted(self.runtimes))}")
         return rt
 
-    def queue_delay_s(self, name: str) -> float:
-        """How long a new interactive render on model `name` would wait for its backend, counted
-        only while interactive rows are queued (what the admission rule bounds): the batch on the
-        backend alone is no backlog, so a client making one call at a time is never refused,
-        however slow a row is on this machine. 0 for a model this server lacks (the call then
-        fails with NOT_FOUND in the service)."""
+    def render_wait(self, name: str, rows: int) -> tuple[float, float]:
+        """(seconds until a new interactive render of `rows` rows on model `name` would be back,
+        counted only while interactive rows are queued (MicroBatcher.render_wait_s); the bound
+        the admission rule holds it to, 0 = none). (0, 0) for a model this server lacks: the call
+        then fails with NOT_FOUND in the service."""
         rt = self.runtimes.get(name or self.default_name)
-        return 0.0 if rt is None else rt.batcher.admission_wait_s()
+        return (0.0, 0.0) if rt is None else (rt.batcher.render_wait_s(rows), rt.batcher.render_bound_s)
 
     async def close(self) -> None:
         for rt in self.runtimes.values():
@@ -151,14 +155,17 @@ def load_models(config) -> ModelRegistry:
                 raise BundleError(f"{e}. The default model {DEFAULT_MODEL!r} is not installed yet: train or copy "
                                   "it there, or pass --model PATH to a bundle folder") from e
             raise
-        backend = create_serving_backend(config.backend, bundle, config.precision, device=config.device,
-                                         threads=config.backend_threads, max_batch=config.max_batch)
-        backend.precision_mode = config.precision
-        log.info("loaded model %s v%s from %s (%d px, backend %s)", bundle.name, bundle.version, bundle.path,
-                 bundle.config.resolution, backend.describe())
-        batcher = MicroBatcher(backend, config.max_batch, bundle.name, max_delay_s=config.max_delay_ms / 1e3,
-                               max_queued_rows=config.max_queued_rows, metrics=metrics, bulk_share=config.bulk_share,
-                               bulk_rows_when_interactive=config.bulk_rows_when_interactive or None)
+        with lower_priority_of_new_threads(config.render_nice):  # the backend's thread pools
+            backend = create_serving_backend(config.backend, bundle, config.precision, device=config.device,
+                                             threads=config.backend_threads, max_batch=config.max_batch)
+            backend.precision_mode = config.precision
+            log.info("loaded model %s v%s from %s (%d px, backend %s)", bundle.name, bundle.version, bundle.path,
+                     bundle.config.resolution, backend.describe())
+            batcher = MicroBatcher(backend, config.max_batch, bundle.name, max_delay_s=config.max_delay_ms / 1e3,
+                                   max_queued_rows=config.max_queued_rows, metrics=metrics, bulk_share=config.bulk_share,
+                                   bulk_rows_when_interactive=config.bulk_rows_when_interactive or None,
+                                   render_nice=config.render_nice)
+            batcher.render_bound_s = render_bound_s(config.render_bound_s, batcher, bundle)
         directions = load_directions(bundle, sefa_k=SEFA_COMPONENTS)
         _, w_std = w_statistics(bundle.generator)
         psi = bundle.default_truncation_psi if config.default_psi is None else config.default_psi
@@ -167,6 +174,24 @@ def load_models(config) -> ModelRegistry:
                                      classifier=classifier, framing=Framing.from_manifest(bundle.manifest),
                                      parts=vocabulary(bundle.generator.mapping, classifier.vocab if classifier else None)))
     return ModelRegistry(runtimes, metrics)
+
+
+def render_bound_s(configured_s: float | None, batcher: MicroBatcher, bundle) -> float:
+    """The admission bound on an interactive render's return (--max-render-wait-ms): as
+    configured, or for auto (None) AUTO_BOUND_BATCHES x this backend's time for a batch of a few
+    players' rows, at least AUTO_BOUND_FLOOR_S. Relative to the backend, because what a player
+    calls slow is relative to what they get when the server is not overloaded: a fixed bound
+    lets a fast GPU backend queue many times its unloaded latency, and refuses work a slow CPU
+    could still do in reasonable time."""
+    if configured_s is not None:
+        return configured_s
+    w_avg = bundle.generator.mapping.w_avg.detach().cpu().numpy().astype(np.float32)
+    small = batcher.time_small_batch(np.repeat(w_avg[None], bundle.generator.num_ws, axis=0))
+    bound = max(AUTO_BOUND_FLOOR_S, AUTO_BOUND_BATCHES * small)
+    log.info("admission: interactive renders on %s are refused past %.0f ms of backlog (auto: %g x %.1f ms, "
+             "its backend's time for %d rows)", bundle.name, bound * 1e3, AUTO_BOUND_BATCHES, small * 1e3,
+             SMALL_BATCH_ROWS)
+    return bound
 
 
 def _create_metrics(required: bool):

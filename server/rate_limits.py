@@ -16,14 +16,17 @@ already admitted keep their latency:
 - --max-inflight: calls in flight across all keys, streams and idle EditSessions included. It
   bounds what the server holds (sockets, sessions, memory), not how long a call waits: 256
   previews in flight on a backend that renders 40 a second wait 6 s.
-- --max-queue-wait-ms: an interactive call that renders (Generate, RenderPreview, Mix, Mutate,
-  GetParts of a DNA) is refused while its model's backend would not start new interactive
-  work within that bound while interactive rows are queued (ModelRegistry.queue_delay_s: the
-  batch on the backend alone is no backlog, so one call at a time is never refused). This is the rule that
-  keeps admitted latency: what waits past the bound only adds delay to everyone queued behind
-  it. The RetryInfo delay is the time until the queue is back under the bound. Streams are not
-  held to it: GenerateBatch is bulk (paced by the scheduler's backpressure), and an EditSession
-  is admitted once and renders one preview at a time, latest wins.
+- --max-render-wait-ms: an interactive call that renders (Generate, RenderPreview, Mix, Mutate,
+  GetParts of a DNA) is refused while its model's backend would not bring it back within that
+  bound: the interactive rows ahead of it and its own, while interactive rows are queued
+  (ModelRegistry.render_wait: the batch on the backend alone is no backlog, so one call at a
+  time is never refused). This is the rule that keeps admitted latency: what waits past the
+  bound only adds delay to everyone queued behind it. auto (the default) bounds it at twice
+  the backend's own time for a few players' batch, so the bound follows the hardware and the
+  model. The RetryInfo delay is the time until the queue is back under the bound, and at least
+  half the bound (the callers refused together would otherwise come back together). Streams are
+  not held to it: GenerateBatch is bulk (paced by the scheduler's backpressure), and an
+  EditSession is admitted once and renders one preview at a time, latest wins.
 
 Concurrency refusals have no bucket to read a delay from: a slot frees whenever any call ends,
 and interactive calls take milliseconds, so they suggest CONCURRENCY_RETRY_S and leave the
@@ -118,23 +121,25 @@ class KeyQuota:
 
 class Admission:
     """At most `limit` calls in flight server-wide (0 = no limit), and no interactive render
-    admitted into a backend queue more than `max_wait_s` deep (0 = no bound)."""
+    admitted that its backend would bring back later than its model's bound."""
 
-    def __init__(self, limit: int, max_wait_s: float = 0.0):
+    def __init__(self, limit: int):
         self.limit = limit
-        self.max_wait_s = max_wait_s
         self.in_flight = 0
 
-    def enter(self, wait_s: float = 0.0) -> None:
-        """Count a call in, or raise Throttled. wait_s: how long the backend would take to start
-        the call's work (0 for calls that render nothing unary)."""
+    def enter(self, wait_s: float = 0.0, bound_s: float = 0.0) -> None:
+        """Count a call in, or raise Throttled. wait_s: how long the backend would take to bring
+        the call's renders back (0 for calls that render nothing unary); bound_s: its model's
+        bound (0 = none)."""
         if self.limit and self.in_flight >= self.limit:
             raise Throttled(f"the server is at its limit of {self.limit} calls in flight (--max-inflight): "
                             f"retry in about {CONCURRENCY_RETRY_S:g} s, with backoff", CONCURRENCY_RETRY_S)
-        if self.max_wait_s and wait_s > self.max_wait_s:
-            retry = max(MIN_QUEUE_RETRY_S, wait_s - self.max_wait_s)
-            raise Throttled(f"the server's backend is {wait_s * 1e3:.0f} ms behind on interactive work, past its "
-                            f"bound of {self.max_wait_s * 1e3:g} ms (--max-queue-wait-ms): retry in about "
+        if bound_s and wait_s > bound_s:
+            # Not sooner than half the bound: the callers refused together come back together,
+            # and a queue at its bound takes about that long to make room for them.
+            retry = max(MIN_QUEUE_RETRY_S, wait_s - bound_s, bound_s / 2)
+            raise Throttled(f"the server's backend would take {wait_s * 1e3:.0f} ms to render this, past its bound "
+                            f"of {bound_s * 1e3:.0f} ms for interactive work (--max-render-wait-ms): retry in about "
                             f"{retry:.3f} s, with backoff", retry)
         self.in_flight += 1
 

@@ -30,14 +30,25 @@ Work whose caller was cancelled is dropped before it reaches the backend. A back
 raises fails the jobs of that batch with BackendFailed (INTERNAL; RenderPipeline turns it into
 ItemErrors for streams) and the dispatcher goes on with the next batch.
 
-How long new interactive work would wait (`interactive_wait_s`, read by the server's admission
-rule, rate_limits.Admission): the interactive rows ahead of it, i.e. what is left of the batch
-on the backend when it holds interactive rows, plus the interactive rows queued, times the
-backend's recent seconds per row (a moving average over finished batches). Bulk rows are not
-counted: interactive rows go first, and the share kept for bulk makes the estimate low by at
-most `bulk_share`. A batch of bulk rows alone is not counted either: it delays a player by at
-most one batch, once, and counting it would refuse the first preview of every player who
-arrives while a content build streams (a 16-row batch of avatars64 outlasts a 100 ms bound).
+How long new interactive work would take to come back (`render_wait_s`, read by the server's
+admission rule, call_guard): the interactive rows ahead of it, i.e. what is left of the batch
+on the backend when it holds interactive rows, plus the interactive rows queued and its own,
+times the backend's recent seconds per row (a moving average over finished batches).
+It is 0 while no interactive row is queued: the batch on the backend alone is no backlog, so a
+client making one call at a time is never refused however slow a row is here. Bulk rows are
+not counted: interactive rows go first, and the share kept for bulk makes the estimate low by
+at most `bulk_share`. A batch of bulk rows alone is not counted either: it delays a player by
+at most one batch, once, and counting it would refuse the first preview of every player who
+arrives while a content build streams.
+
+Under a render bound (`render_bound_s`, the admission rule's), an interactive batch holds at
+most a CAP_SHARE-th of the bound's worth of rows, or the oldest job's rows if it has more (one
+call's 64 seeds are its own: splitting them only delays it). Otherwise a call admitted with the
+queue at the bound would then wait for a batch as long again (the rows that arrived behind it),
+so accepted calls would take twice the bound; on a CPU, where a row costs about the same in any
+batch, a smaller batch loses little throughput. `time_small_batch` times a batch of
+SMALL_BATCH_ROWS (a few players editing at once) on this backend at load: the server's
+automatic bound is a multiple of it, and the cap is counted by it.
 
 Every batch is recorded in `stats` and, when given, in Prometheus `ServingMetrics`.
 """
@@ -57,10 +68,13 @@ from typing import Callable
 import numpy as np
 
 from .errors import BackendFailed
+from .render_priority import lower_this_thread
 
 log = logging.getLogger(__name__)
 
 ROW_TIME_WEIGHT = 0.25  # of the newest batch in the seconds-per-row average: a few batches follow a change of load
+SMALL_BATCH_ROWS = 4  # "a few players editing at once": the batch time_small_batch times
+CAP_SHARE = 4  # under a render bound an interactive batch holds 1/CAP_SHARE of its worth of rows
 
 
 class Priority(IntEnum):
@@ -143,6 +157,8 @@ class MicroBatcher:
         # rows of a bulk-only batch while interactive traffic is live; None = max_batch // 4
         bulk_rows_when_interactive: int | None = None,
         interactive_window_s: float = 0.5,  # interactive traffic counts as live this long after a request
+        render_bound_s: float = 0.0,  # the admission bound on render_wait_s; 0 = none (batches uncapped)
+        render_nice: int = 0,  # how much lower the worker thread's CPU priority is (render_priority.py)
     ):
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
@@ -160,11 +176,16 @@ class MicroBatcher:
         self.bulk_reserve = math.ceil(bulk_share * max_batch)
         self.bulk_rows_when_interactive = max(1, min(max_batch, bulk_rows_when_interactive or max_batch // 4))
         self.interactive_window_s = interactive_window_s
+        if render_bound_s < 0:
+            raise ValueError(f"render_bound_s must be >= 0, got {render_bound_s}")
+        self.render_bound_s = render_bound_s
+        self.small_batch_seconds: float | None = None  # time_small_batch's measurement
         self._last_interactive = -math.inf
         self._row_s: float | None = None  # backend seconds per row, moving average; None until a batch ran
         self._running: tuple[float, int] | None = None  # (start, rows) of a batch on the backend with interactive rows
         self.stats = BatcherStats()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"backend-{name}")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"backend-{name}",
+                                            initializer=lower_this_thread, initargs=(render_nice,))
         self._queues: dict[Priority, deque[_Job]] = {p: deque() for p in Priority}
         self._seq = itertools.count()
         self._queued_rows = {p: 0 for p in Priority}
@@ -236,11 +257,34 @@ class MicroBatcher:
         0 until a batch has been timed. Call it on the server's event loop."""
         return self._wait_s(self.interactive_rows_queued(), now)
 
-    def admission_wait_s(self, now: float | None = None) -> float:
-        """interactive_wait_s while interactive rows are queued, else 0: what the admission rule
-        bounds (ModelRegistry.queue_delay_s). The batch on the backend alone is no backlog."""
+    def render_wait_s(self, rows: int = 1, now: float | None = None) -> float:
+        """Seconds until a new interactive job of `rows` rows would be back, while interactive
+        rows are queued; else 0 (module doc). What the admission rule bounds."""
         queued = self.interactive_rows_queued()
-        return self._wait_s(queued, now) if queued else 0.0
+        return self._wait_s(queued + rows, now) if queued else 0.0
+
+    def _interactive_cap(self) -> int:
+        """Interactive rows a batch may hold under a render bound: half the bound's worth, by the
+        small batch's time measured at load (not by the running average, which a capped batch
+        inflates with its fixed costs, capping the next one harder); max_batch otherwise."""
+        if self.render_bound_s and self.small_batch_seconds:
+            rows = int(SMALL_BATCH_ROWS * self.render_bound_s / CAP_SHARE / self.small_batch_seconds)
+            return max(1, min(self.max_batch, rows))
+        return self.max_batch
+
+    def time_small_batch(self, ws_row: np.ndarray, repeats: int = 3) -> float:
+        """small_batch_seconds: the median seconds of a backend call of SMALL_BATCH_ROWS copies
+        of `ws_row` [num_ws, w_dim], after one untimed call. Call it before serving: it runs on
+        the calling thread."""
+        ws = np.ascontiguousarray(np.repeat(ws_row[None], SMALL_BATCH_ROWS, axis=0), np.float32)
+        self.backend.synthesize(ws)
+        times = []
+        for _ in range(repeats):
+            began = time.perf_counter()
+            self.backend.synthesize(ws)
+            times.append(time.perf_counter() - began)
+        self.small_batch_seconds = float(np.median(times))
+        return self.small_batch_seconds
 
     def _wait_s(self, queued_rows: int, now: float | None) -> float:
         if self._row_s is None:
@@ -328,6 +372,10 @@ class MicroBatcher:
             live = time.perf_counter() - self._last_interactive < self.interactive_window_s
             return (self.bulk_rows_when_interactive if live else self.max_batch), 0
         reserve = min(bulk, self.bulk_reserve)
+        # the oldest job's own rows always go together: the cap keeps out rows that came later
+        cap = max(self._interactive_cap(), self._queues[Priority.INTERACTIVE][0].untaken)
+        if cap < self.max_batch - reserve:
+            return cap + reserve, cap
         return self.max_batch, self.max_batch - reserve
 
     def _take(self, priority: Priority, room: int) -> list[_Slice]:
@@ -355,7 +403,7 @@ class MicroBatcher:
 
     def _run(self, batch: list[_Slice]) -> tuple[np.ndarray, list[np.ndarray], float]:
         """Worker thread: map the slices that came as z, then one backend call.
-        Returns (images, each slice's W+, seconds this took on the thread)."""
+        Returns (images, each slice's W+, when the thread began it)."""
         began = time.perf_counter()
         slice_ws = []
         for s in batch:
@@ -368,7 +416,7 @@ class MicroBatcher:
         images = self.backend.synthesize(ws)
         self.stats.batches_run += 1
         self.stats.rows_run += len(ws)
-        return images, slice_ws, time.perf_counter() - began
+        return images, slice_ws, began
 
     def _finish(self, batch: list[_Slice], images: np.ndarray, slice_ws: list[np.ndarray], start: float,
                 end: float) -> None:
@@ -414,7 +462,7 @@ class MicroBatcher:
                 self._running = (start, rows)
             self.stats.batches_started += 1
             try:
-                images, slice_ws, busy_s = await loop.run_in_executor(self._executor, self._run, batch)
+                images, slice_ws, began = await loop.run_in_executor(self._executor, self._run, batch)
             except Exception as e:  # a backend failure fails these jobs, not the dispatcher
                 log.exception("backend %s failed on a batch of %d", self.name, rows)
                 if self.metrics is not None:
@@ -430,8 +478,10 @@ class MicroBatcher:
             finally:
                 self._running = None
             end = time.perf_counter()
-            # the thread's own time: waiting for the thread (a map call ahead, a parked thread) is not the backend's speed
-            row_s = busy_s / rows
+            # From the thread starting the batch to this loop holding its images: waiting for the
+            # thread (a map call ahead, a parked thread) is not the backend's speed, but a busy
+            # event loop's delay in taking the images back is part of what a row costs here.
+            row_s = (end - began) / rows
             self._row_s = row_s if self._row_s is None else (1 - ROW_TIME_WEIGHT) * self._row_s + ROW_TIME_WEIGHT * row_s
             if self.metrics is not None:
                 waits = [(s.job.priority.label, start - s.job.enqueued) for s in batch for _ in range(s.stop - s.start)]

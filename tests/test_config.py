@@ -30,7 +30,9 @@ def test_environment_then_flags():
     ({"AVATARFORGE_TLS_CLIENT_CA": "ca.pem"}, "tls_client_ca (mutual TLS) needs tls_cert and tls_key too"),
     ({"AVATARFORGE_REFLECTION": "yes"}, "reflection must be one of keyed, open, off"),
     ({"AVATARFORGE_MAX_INFLIGHT": "-1"}, "max_inflight must be >= 0 (0 = no limit)"),
-    ({"AVATARFORGE_MAX_QUEUE_WAIT_MS": "-5"}, "max_queue_wait_ms must be >= 0 (0 = no limit)"),
+    ({"AVATARFORGE_MAX_RENDER_WAIT_MS": "-5"}, "max_render_wait_ms must be auto or a number of ms >= 0"),
+    ({"AVATARFORGE_MAX_RENDER_WAIT_MS": "soon"}, "max_render_wait_ms must be auto or a number of ms >= 0"),
+    ({"AVATARFORGE_RENDER_NICE": "25"}, "render_nice must be in [0, 19]"),
 ])
 def test_bad_values_say_what_is_wrong(env, message):
     with pytest.raises(ValueError) as err:
@@ -76,12 +78,12 @@ def test_security_settings_come_from_the_environment_too():
     env = {"AVATARFORGE_KEYS_FILE": "/etc/af/keys.json", "AVATARFORGE_TLS_CERT": "s.pem", "AVATARFORGE_TLS_KEY": "s.key",
            "AVATARFORGE_TLS_CLIENT_CA": "ca.pem", "AVATARFORGE_MAX_INFLIGHT": "64", "AVATARFORGE_MAX_STREAM_S": "3600",
            "AVATARFORGE_EDIT_IDLE_TIMEOUT_S": "120", "AVATARFORGE_HEALTH": "keyed", "AVATARFORGE_REFLECTION": "off",
-           "AVATARFORGE_MAX_QUEUE_WAIT_MS": "250"}
+           "AVATARFORGE_MAX_RENDER_WAIT_MS": "250"}
     cfg = ServerConfig.from_env(env)
     assert (cfg.keys_file, cfg.max_inflight, cfg.max_stream_s, cfg.edit_idle_timeout_s, cfg.health, cfg.reflection) == \
         ("/etc/af/keys.json", 64, 3600.0, 120.0, "keyed", "off")
-    assert cfg.max_queue_wait_ms == 250.0
+    assert cfg.render_bound_s == 0.25
     assert (cfg.tls.cert, cfg.tls.key, cfg.tls.client_ca) == ("s.pem", "s.key", "ca.pem")
     default = ServerConfig.from_env({})
     assert (default.keys_file, default.tls, default.max_inflight) == ("", None, 256)  # make demo: keys and TLS off
-    assert default.max_queue_wait_ms == 100.0  # admission refuses renders a backend 100 ms behind would only delay
+    assert default.render_bound_s is None  # auto: twice the backend's time for a few players' batch, per model

@@ -135,28 +135,33 @@ def test_keys_off_leaves_only_admission():
         g.admit(caller)
 
 
-def test_queue_bound_refuses_with_the_time_until_the_queue_is_back_under_it():
-    a = Admission(0, max_wait_s=0.1)
-    a.enter(0.1)  # at the bound: admitted
+def test_render_bound_refuses_with_the_time_until_the_queue_is_back_under_it():
+    a = Admission(0)
+    a.enter(0.1, 0.1)  # at the bound: admitted
     with pytest.raises(Throttled) as err:
-        a.enter(0.25)
-    assert "250 ms behind on interactive work, past its bound of 100 ms (--max-queue-wait-ms)" in str(err.value)
+        a.enter(0.25, 0.1)
+    assert "would take 250 ms to render this, past its bound of 100 ms for interactive work (--max-render-wait-ms)" \
+        in str(err.value)
     assert err.value.retry_after_s == pytest.approx(0.15)
     with pytest.raises(Throttled) as err:
-        a.enter(0.1001)  # just over: the hint is never sooner than a few ms
+        a.enter(0.1001, 0.1)  # just over: never sooner than half the bound, or all refused come back at once
+    assert err.value.retry_after_s == pytest.approx(0.05)
+    with pytest.raises(Throttled) as err:
+        a.enter(0.0101, 0.01)  # and never sooner than a few ms
     assert err.value.retry_after_s == pytest.approx(0.01)
     assert a.in_flight == 1  # refusals count nothing
-    Admission(0).enter(3600.0)  # no bound: any queue is joined
+    Admission(0).enter(3600.0, 0.0)  # no bound: any queue is joined
 
 
 def test_only_calls_that_render_are_held_to_their_model_queue():
-    g = CallGuard(None, max_queue_wait_s=0.1)
+    g = CallGuard(None)
     asked = []
-    g.queue_wait = lambda model: asked.append(model) or {"busy": 0.5}.get(model, 0.0)
+    g.render_wait = lambda model, rows: asked.append((model, rows)) or ({"busy": 0.5}.get(model, 0.0), 0.1)
     render = g.authenticate(AF + "RenderPreview", None)
     g.admit(render, images=1, model="idle").release()
     with pytest.raises(Throttled):
         g.admit(render, images=1, model="busy")
+    g.admit(g.authenticate(AF + "Generate", None), images=3, model="idle").release()
     g.admit(g.authenticate(AF + "GenerateBatch", None), images=0, model="busy").release()  # a stream is paced, not refused
     g.admit(g.authenticate(AF + "GetModel", None)).release()
-    assert asked == ["idle", "busy"] and g.admission.in_flight == 0
+    assert asked == [("idle", 1), ("busy", 1), ("idle", 3)] and g.admission.in_flight == 0

@@ -349,11 +349,12 @@ def test_a_batch_of_bulk_rows_on_the_backend_is_not_counted_as_interactive_wait(
         await asyncio.sleep(0)
         while mb.queued_jobs():  # handed to the (parked) backend by the dispatcher
             await asyncio.sleep(0.001)
-        waits = {"bulk on the backend": mb.interactive_wait_s(), "admission": mb.admission_wait_s()}
+        waits = {"bulk on the backend": mb.interactive_wait_s(), "admission": mb.render_wait_s(1)}
         player = asyncio.ensure_future(mb.synthesize(codes(2), Priority.INTERACTIVE))
         await asyncio.sleep(0)
         waits["and 2 interactive rows queued"] = mb.interactive_wait_s()
-        waits["admission, 2 rows queued"] = mb.admission_wait_s()
+        waits["admission, 2 rows queued"] = mb.render_wait_s(1)
+        waits["a row"] = mb._row_s
         release.set()
         await asyncio.gather(bulk, player)
         await mb.close()
@@ -362,7 +363,9 @@ def test_a_batch_of_bulk_rows_on_the_backend_is_not_counted_as_interactive_wait(
     waits = asyncio.run(scenario())
     assert waits["bulk on the backend"] == waits["admission"] == 0
     assert waits["and 2 interactive rows queued"] > 0
-    assert waits["admission, 2 rows queued"] == pytest.approx(waits["and 2 interactive rows queued"], rel=0.05)
+    # the rows ahead, and the new call's own
+    assert waits["admission, 2 rows queued"] == pytest.approx(waits["and 2 interactive rows queued"] + waits["a row"],
+                                                              rel=0.05)
 
 
 def test_rows_of_callers_that_have_gone_are_not_counted_as_interactive_wait(backend):
@@ -392,3 +395,42 @@ def test_rows_of_callers_that_have_gone_are_not_counted_as_interactive_wait(back
 
     waits = asyncio.run(scenario())
     assert waits["3 of them cancelled"] == pytest.approx(waits["5 rows queued"] * 2 / 5)
+
+
+def test_under_a_render_bound_interactive_batches_hold_a_share_of_it(backend):
+    """A call admitted with the queue at the bound must not then wait for a batch as long again
+    (the rows that arrived behind it): under a bound, an interactive batch holds CAP_SHARE-th of
+    its worth of rows, counted by the small batch's time measured at load; bulk keeps its share."""
+    async def batches(bound_s: float, small_s: float | None, bulk_rows: int = 0, job_rows: int = 1) -> list[int]:
+        mb = MicroBatcher(backend, max_batch=16, render_bound_s=bound_s)
+        mb.small_batch_seconds = small_s
+        sizes = []
+        run = mb._run
+        mb._run = lambda batch: sizes.append(sum(s.stop - s.start for s in batch)) or run(batch)
+        release = threading.Event()
+        mb._executor.submit(release.wait, 30)  # park the thread while 12 rows queue
+        jobs = [asyncio.ensure_future(mb.synthesize(codes(job_rows, i), Priority.INTERACTIVE))
+                for i in range(12 // job_rows)]
+        jobs += [asyncio.ensure_future(mb.synthesize(codes(bulk_rows), Priority.BULK))] if bulk_rows else []
+        await asyncio.sleep(0.01)
+        release.set()
+        await asyncio.gather(*jobs)
+        await mb.close()
+        return sizes
+
+    # cap = SMALL_BATCH_ROWS x bound / CAP_SHARE / small batch = 4 x 0.1 / 4 / 0.05 = 2 rows
+    capped = asyncio.run(batches(0.1, 0.05))
+    assert sum(capped) == 12 and max(capped) == 2
+    assert max(asyncio.run(batches(0.0, 0.05))) > 2  # no bound: batches fill
+    assert max(asyncio.run(batches(0.1, None))) > 2  # not measured: no cap
+    one_call = asyncio.run(batches(0.1, 0.05, job_rows=12))
+    assert one_call == [12]  # one call's rows are its own: never split by the cap
+    with_bulk = asyncio.run(batches(0.1, 0.05, bulk_rows=8))
+    assert max(with_bulk) == 2 + 4  # bulk keeps its share (a quarter of 16) beside the capped rows
+
+
+def test_the_small_batch_time_is_measured_on_the_backend(backend):
+    mb = MicroBatcher(backend, max_batch=16)
+    seconds = mb.time_small_batch(codes(1)[0])
+    assert mb.small_batch_seconds == seconds and 0 < seconds < 10
+    asyncio.run(mb.close())

@@ -198,7 +198,7 @@ def test_admission_limit_refuses_at_once_while_admitted_calls_go_on(start_own_se
 
 
 def test_queue_bound_refuses_renders_while_the_backend_is_behind_on_either_door(start_own_server):
-    server = start_own_server(max_queue_wait_ms=0.001, web_address="127.0.0.1:0")  # any row queued is too many
+    server = start_own_server(max_render_wait_ms="0.001", web_address="127.0.0.1:0")  # any row queued is too many
     batcher = server.batcher()
     pool = concurrent.futures.ThreadPoolExecutor(2)
     with AvatarForgeClient(server.address, timeout=30) as c:
@@ -213,7 +213,7 @@ def test_queue_bound_refuses_renders_while_the_backend_is_behind_on_either_door(
             second = pool.submit(c.generate, seeds=[6])
             wait_until(lambda: queued_rows(server, batcher) == 1)
             code, message, delay = refusal(lambda: c.render_preview(dna, {"sefa/0": 0.5}))
-            assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "(--max-queue-wait-ms)" in message
+            assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "(--max-render-wait-ms)" in message
             assert delay is not None and delay > 0
             reply = web_call(server.web_address, "Generate", pb.GenerateRequest(characters=[pb.CharacterSource(seed=7)]))
             assert reply.grpc_status == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0] and web_retry_delay(reply) > 0

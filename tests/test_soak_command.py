@@ -50,10 +50,10 @@ def test_short_overload_refuses_the_excess_with_resource_exhausted_and_fails_not
     # A 1 ms queue bound: at 4x the measured rate some calls always find work queued, on any machine.
     proc = subprocess.run([sys.executable, "-m", "avatarforge.cli", "soak", "--overload", "4", "--short",
                            "--model", str(tiny_bundle), "--backend", "torch", "--threads", "1",
-                           "--max-queue-wait-ms", "1", "--json", str(out)], capture_output=True, text=True, timeout=240)
+                           "--max-render-wait-ms", "1", "--json", str(out)], capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(out.read_text())
-    assert report["call"] == "RenderPreview" and report["server_flags"] == ["--max-queue-wait-ms", "1"]
+    assert report["call"] == "RenderPreview" and report["server_flags"] == ["--max-render-wait-ms", "1"]
     assert [level["players"] for level in report["sweep"]] == [4, 16]
     assert all(level["calls"] > 0 and not level["errors"] for level in report["sweep"])
     assert report["sustainable_per_s"] > 0 and report["offered_per_s"] == 4 * report["sustainable_per_s"]
