@@ -2,6 +2,7 @@
 
     python -m avatarforge.models.training.encoding_quality --faces 200 --threads 1 --out runs/encoding_quality.json
     python -m avatarforge.models.training.encoding_quality --timing-only --threads 2   # idle machine
+    python -m avatarforge.models.training.encoding_quality --encoder runs/encoder-ft/encoder.safetensors
 
 1. The training framing (where the shoulders sit, models/alignment.py) is measured on training
    renders (the dataset renderer, held-out seed 1); --write-framing stores it in the bundle's
@@ -127,6 +128,8 @@ def main(argv=None) -> None:
     p.add_argument("--refine-seconds", type=float, default=1.0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--spread-only", action="store_true", help="measure only the spread of several pictures")
+    p.add_argument("--encoder", type=Path, help="measure this encoder (encoder_finetune's encoder.safetensors) "
+                                               "instead of the bundle's")
     p.add_argument("--timing-only", action="store_true", help="measure only the feed-forward cost at batch 1 "
                                                              "(an idle machine's figure)")
     p.add_argument("--write-framing", action="store_true", help="store the measured framing in the bundle's manifest")
@@ -135,6 +138,10 @@ def main(argv=None) -> None:
     torch.set_num_threads(a.threads)
     bundle = load_bundle(a.model)
     g, enc, clf = bundle.generator, load_bundle_encoder(bundle), load_bundle_classifier(bundle)
+    if a.encoder:
+        from .encoder_finetune import load_encoder_file
+
+        enc = load_encoder_file(a.encoder)
     heads = reliable_heads(bundle.manifest)
     res = bundle.config.resolution
 
@@ -190,6 +197,7 @@ def main(argv=None) -> None:
     ref = np.array(refined)
     summary = {
         "model": f"{bundle.name} v{bundle.version}", "faces": a.faces, "threads": a.threads, "framing": framing.to_manifest(),
+        "encoder": str(a.encoder) if a.encoder else "the bundle's",
         "reliable_heads": heads, "rows": rows, "feed_forward_ms_batch1": ms,
         "refinement": {"faces": len(ref), "budget_s": a.refine_seconds, "max_steps": a.refine_steps,
                        "psnr_before_db": round(float(ref[:, 0].mean()), 2), "psnr_after_db": round(float(ref[:, 1].mean()), 2),
