@@ -99,7 +99,8 @@ cross-client-check: install
 # The GPU check, for the GPU machine the project is sometimes lent (bare, no network, Python 3.12
 # with torch+CUDA): `make gpu-wheels` here, then carry build/gpu-wheels there and run
 # `make gpu-check`: the CUDA/fp16 tests, the fp16 gate, eager vs CUDA graphs vs torch.compile and
-# the batch 1-256 sweep at 64 and 128 px, into out/gpu (results.json, throughput.png).
+# the batch 1-256 sweep at 64 and 128 px (out/gpu/results.json, throughput.png), then the server
+# benchmark against a CUDA server (out/gpu/server.json, results.md).
 GPU_PY ?= python3
 gpu-wheels: install
 	PY=$(PY) benchmarks/fetch_gpu_wheels.sh build/gpu-wheels
@@ -107,6 +108,7 @@ gpu-check:
 	$(GPU_PY) -m pip install -q --no-index --no-deps build/gpu-wheels/*.whl
 	$(GPU_PY) -m pytest -q -p no:cacheprovider tests/test_backends.py tests/test_precision_gate.py
 	$(GPU_PY) -m avatarforge.benchmarks.gpu_check --out out/gpu
+	$(GPU_PY) -m avatarforge.cli bench --model avatars64 --backend torch --no-gate --json out/gpu/server.json
 
 # The browser creator's bundle (server/web_static/app.js) rebuilt from proto/ and web/src with
 # Node and npm (web/build-web.sh); commit it: tests/test_web_bundle.py fails while it is stale.

@@ -115,7 +115,8 @@ def fast_gate(device: str) -> dict:
             "fallback_reason": backend.describe()["fallback_reason"]}
 
 
-def run(device: str, quick: bool) -> dict:
+def run(device: str, quick: bool, save=lambda results: None) -> dict:
+    """`save(results)` after each model: a run stopped at the device's time limit keeps what it measured."""
     budget = 0.05 if quick else 1.0
     batches = (1, 4) if quick else BATCHES
     results = {"environment": environment(device), "started_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -126,6 +127,7 @@ def run(device: str, quick: bool) -> dict:
         gen = gen.to(device).eval()
         results["models"][name] = {"resolution": gen.cfg.resolution, "modes": modes(gen, device, batches, budget)}
         gen.to("cpu")
+        save(results)
     return results
 
 
@@ -157,8 +159,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    results = run(args.device, args.quick)
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    save = lambda results: (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    results = run(args.device, args.quick, save)
+    save(results)
     plotted = plot(results, out / "throughput.png")
     for name, m in results["models"].items():
         best = max(m["modes"]["eager"], key=lambda r: r["images_per_s"])
