@@ -195,7 +195,7 @@ def install(run: Path, model: str) -> None:
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="avatars64", help="bundle path or zoo name whose encoder to fine-tune")
     p.add_argument("--run", default="runs/encoder-ft", help="folder for state.pt, encoder.safetensors and log.jsonl")
     p.add_argument("--steps", type=int, default=3000, help="total steps (a resumed run continues to this)")

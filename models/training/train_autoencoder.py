@@ -174,7 +174,7 @@ class AutoencoderTrainer:
             state["opt_d"] = self.opt_d.state_dict()
         torch.save(state, self.run / "state.tmp")
         (self.run / "state.tmp").replace(self.run / "state.pt")  # atomic: a crash never leaves half a file
-        flat = {f"{k}.{n}": t.contiguous() for k, m in self.modules().items() for n, t in m.state_dict().items()}
+        flat = {f"{k}.{n}": t.cpu().contiguous() for k, m in self.modules().items() for n, t in m.state_dict().items()}
         save_file(flat, str(self.run / "weights.safetensors"), metadata=self.metadata())
 
     def save_compact(self, path: Path) -> None:
@@ -183,7 +183,7 @@ class AutoencoderTrainer:
         Resuming from it restarts the raw weights from the EMA ones and the optimizer from zero.
         """
         keep = ("ema_synthesis", "ema_encoder", "ema_encoder_fade", "heads")
-        flat = {f"{k}.{n}": t.contiguous() for k, m in self.modules().items() if k in keep for n, t in m.state_dict().items()}
+        flat = {f"{k}.{n}": t.cpu().contiguous() for k, m in self.modules().items() if k in keep for n, t in m.state_dict().items()}
         save_file(flat, str(path), metadata=self.metadata())
 
     def metadata(self) -> dict[str, str]:
@@ -209,6 +209,8 @@ class AutoencoderTrainer:
             phase["perceptual_network_sha256"] = sha256_file(a.feature_loss)[:16]
         if self.growth is not None:  # a grown run says at which resolution its phases trained
             phase["resolution"] = self.generator.cfg.resolution
+        if a.device != "cpu":  # steps on a GPU are not the CPU's steps, nor its seconds
+            phase["device"] = torch.cuda.get_device_name(a.device)
         return phase
 
     def record_phase(self) -> None:
@@ -247,7 +249,7 @@ class AutoencoderTrainer:
             # which undoes hours of training unless the rate ramps up again.
             self.warmup_until = self.step + self.args.resume_warmup
         else:
-            state = torch.load(path, weights_only=True)
+            state = torch.load(path, weights_only=True, map_location="cpu")
             if state.get("growth"):
                 self.start_growth(Growth.from_json(state["growth"]))
             for k, m in self.modules().items():
@@ -301,6 +303,21 @@ class AutoencoderTrainer:
         print(f"grew {path} ({low_cfg.resolution} px, step {self.step}) to {cfg.resolution} px; "
               f"top block fades in over {self.args.fade_steps} steps")
 
+    def to_device(self) -> None:
+        """Move every network, the perceptual one and the optimizers' moments to --device (after
+        loading: a checkpoint is read on the CPU, and growth adds modules while it loads). The
+        data stay on the CPU; each step's batch is picked there, so the batches match a CPU run."""
+        device = torch.device(self.args.device)
+        for m in [*self.modules().values(), *([self.feature_net] if self.feature_net is not None else [])]:
+            m.to(device)  # in place: the optimizers keep holding the same parameters
+        for opt in [self.opt, *([self.opt_d] if self.disc is not None else [])]:
+            for state in opt.state.values():
+                for k, v in state.items():
+                    if torch.is_tensor(v) and k != "step":  # Adam keeps its step count on the CPU
+                        state[k] = v.to(device)
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed shapes: pick each conv's fastest kernel once
+
     def top_alpha(self) -> float:
         """Weight of the grown top block now (1 when this run was not grown)."""
         return 1.0 if self.growth is None else self.growth.alpha(self.step)
@@ -346,7 +363,8 @@ class AutoencoderTrainer:
         if self.step == a.steps_low and a.steps_low > 0 and self.growth is None:
             self.fade_in_last_block()
         idx = torch.randint(len(self.images), (a.batch,))
-        real = to_float(self.images[idx])
+        real = to_float(self.images[idx]).to(a.device)
+        labels = self.labels[idx].to(a.device)
         res = self.resolution()
         w = self.encode(real)
         ws = broadcast(w, self.generator.num_ws)
@@ -354,7 +372,7 @@ class AutoencoderTrainer:
         target = F.avg_pool2d(real, real.shape[-1] // res) if res < real.shape[-1] else real
         l1 = (fake - target).abs().mean()
         grad = gradient_l1(fake, target)
-        label = self.heads.loss(w, self.labels[idx])
+        label = self.heads.loss(w, labels)
         loss = l1 + a.grad_weight * grad + a.label_weight * label
         logs = {"l1": l1.item(), "grad": grad.item(), "label": label.item()}
         if a.hard_pixel_weight > 0:
@@ -432,12 +450,12 @@ class AutoencoderTrainer:
     def write_samples(self) -> None:
         from PIL import Image
 
-        real = to_float(self.preview)
+        real = to_float(self.preview).to(self.args.device)
         ws = broadcast(self.encode(real, ema=True), self.generator.num_ws)
         fake = self.ema(ws, noise_mode="const", max_resolution=self.resolution(), top_alpha=self.top_alpha())
         fake = F.interpolate(fake, size=real.shape[-1], mode="nearest")
         rows = torch.cat([real, fake.clamp(-1, 1)], dim=2)  # real above, reconstruction below
-        grid = ((rows + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+        grid = ((rows + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
         grid = np.concatenate(list(grid), axis=1)
         Image.fromarray(grid).save(self.run / f"samples_{self.step:06d}.png")
         Image.fromarray(grid).save(self.run / "samples_latest.png")
@@ -450,6 +468,7 @@ class AutoencoderTrainer:
             self.load(Path(a.resume))
         elif a.grow_from:
             self.grow_from(Path(a.grow_from))
+        self.to_device()
         self.record_phase()
         stop = {"now": False}
         signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
@@ -534,6 +553,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch threads, or 'auto': re-measure 1 vs all cores every 300 steps and keep the faster "
                         "(on a shared machine two threads can be several times slower than one)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu",
+                   help="cpu or cuda[:N]. Steps on a GPU differ from the CPU's in the last bits; the "
+                        "checkpoint's phase record names the GPU, so its steps and seconds stay apart")
     p.add_argument("--budget-seconds", type=float, default=None,
                    help="stop (and checkpoint) after this many seconds of training in this invocation, "
                         "pauses not counted: equal budgets for compared runs")
