@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 MODEL ?= avatars64
 SEEDS ?= 0-63
 
-.PHONY: demo test python-test proto install clean-out cpp-test csharp-build csharp-test unity-test cross-client-check web web-test gpu-wheels gpu-check
+.PHONY: demo test python-test proto install clean-out cpp-test csharp-build csharp-test unity-test cross-client-check web web-test gpu-wheels gpu-check gpu-train-wheels gpu-train
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -109,6 +109,13 @@ gpu-check:
 	$(GPU_PY) -m pytest -q -p no:cacheprovider tests/test_backends.py tests/test_precision_gate.py
 	$(GPU_PY) -m avatarforge.benchmarks.gpu_check --out out/gpu
 	$(GPU_PY) -m avatarforge.cli bench --model avatars64 --backend torch --no-gate --json out/gpu/server.json
+
+# avatars128 training on that machine (models/training/gpu_train.sh says how, and what comes back).
+gpu-train-wheels: install
+	rm -rf build/gpu-train-wheels && $(PIP) download -q --no-deps --only-binary=:all: --python-version 3.12 \
+		--implementation cp --platform manylinux2014_x86_64 -d build/gpu-train-wheels python-avatars==1.4.1 resvg-py==0.5.0
+gpu-train:
+	PY=$(GPU_PY) models/training/gpu_train.sh
 
 # The browser creator's bundle (server/web_static/app.js) rebuilt from proto/ and web/src with
 # Node and npm (web/build-web.sh); commit it: tests/test_web_bundle.py fails while it is stale.
