@@ -31,9 +31,11 @@ def run(bundle, folder, steps: int, *extra: str) -> None:
 def test_perturbations_change_the_picture_deterministically():
     img = np.full((64, 64, 3), (220, 230, 240), np.uint8)
     img[20:60, 16:48] = (90, 60, 40)  # a body on the training background
-    seen = [perturb(img, (220, 230, 240), np.random.default_rng([0, step])) for step in range(8)]
+    seen = [perturb(img, (220, 230, 240), np.random.default_rng([0, step])) for step in range(64)]
     assert all(p.shape == img.shape and p.dtype == np.uint8 for p in seen)
-    assert sum(not np.array_equal(p, img) for p in seen) >= 6  # each of six perturbations has p = 0.5
+    # Half come as rendered (CLEAN_SHARE); of the rest, all but 1 in 64 get some perturbation.
+    changed = sum(not np.array_equal(p, img) for p in seen)
+    assert 20 <= changed <= 44, changed
     assert np.array_equal(seen[3], perturb(img, (220, 230, 240), np.random.default_rng([0, 3])))
 
 
