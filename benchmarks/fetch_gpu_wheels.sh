@@ -2,7 +2,7 @@
 # Wheels for `make gpu-check` on the GPU machine the project is sometimes lent: it has Python
 # 3.12, torch (CUDA), numpy, pillow, safetensors, onnx and onnxruntime but no network, so
 # everything else travels as wheels made here (the device tool's `carry` takes this folder):
-#   benchmarks/fetch_gpu_wheels.sh [DEST]   (default build/gpu-wheels; about 30 MB)
+#   benchmarks/fetch_gpu_wheels.sh [DEST]   (default build/gpu-wheels; about 36 MB)
 # Versions are the ones this project pins and tests (the server pins grpcio/protobuf exactly).
 set -euo pipefail
 cd "$(dirname "$0")/.."

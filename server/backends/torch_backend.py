@@ -110,8 +110,7 @@ class TorchBackend:
     @torch.inference_mode()
     def map(self, z: np.ndarray) -> np.ndarray:
         """z float32 [N, z_dim] -> w float32 [N, w_dim]. Always fp32: the MLP is cheap and w is the DNA."""
-        with torch.inference_mode():
-            return self._mapping(torch.from_numpy(np.ascontiguousarray(z, np.float32))).numpy()
+        return self._mapping(torch.from_numpy(np.ascontiguousarray(z, np.float32))).numpy()
 
     @torch.inference_mode()
     def synthesize(self, ws: np.ndarray) -> np.ndarray:
