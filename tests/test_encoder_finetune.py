@@ -32,11 +32,17 @@ def test_perturbations_change_the_picture_deterministically():
     img = np.full((64, 64, 3), (220, 230, 240), np.uint8)
     img[20:60, 16:48] = (90, 60, 40)  # a body on the training background
     seen = [perturb(img, (220, 230, 240), np.random.default_rng([0, step])) for step in range(64)]
-    assert all(p.shape == img.shape and p.dtype == np.uint8 for p in seen)
+    assert all(p.shape == img.shape and p.dtype == np.uint8 for p, _ in seen)
     # Half come as rendered (CLEAN_SHARE); of the rest, all but 1 in 64 get some perturbation.
-    changed = sum(not np.array_equal(p, img) for p in seen)
+    changed = sum(not np.array_equal(p, img) for p, _ in seen)
     assert 20 <= changed <= 44, changed
-    assert np.array_equal(seen[3], perturb(img, (220, 230, 240), np.random.default_rng([0, 3])))
+    # A picture as rendered always determines its code; a rotated or occluded one (each drawn for
+    # half the perturbed pictures) does not, so some changed pictures do and some do not.
+    assert all(d for p, d in seen if np.array_equal(p, img))
+    undetermined = sum(not d for _, d in seen)
+    assert 5 <= undetermined < changed, (undetermined, changed)
+    again, determined = perturb(img, (220, 230, 240), np.random.default_rng([0, 3]))
+    assert np.array_equal(seen[3][0], again) and determined == seen[3][1]
 
 
 def test_a_resumed_run_is_the_run_it_continues_and_installs_into_the_bundle(bundle_copy, tmp_path):

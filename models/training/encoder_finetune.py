@@ -12,8 +12,10 @@ a shifted, rescaled, recoloured or compressed upload falls outside what it has s
 1. z -> w (the mapping, at the truncation PSI_RANGE allows: none) -> the clean face;
 2. perturb: each of shift, scale, rotation, background colour, a partial occluder and JPEG
    with probability PERTURB_P (`perturb`), then `alignment.align` as Encode's first candidate;
-3. loss = latent (ALAE's: (E(x') - w) / w_std, squared) + pixel (L1 of G(E(x')) against the
-   clean face) + optionally the classifier's perceptual distance, through the frozen synthesis.
+3. loss = latent (ALAE's: (E(x') - w) / w_std, squared, on the pictures alignment restores:
+   as rendered, shifted, scaled, recoloured, compressed) + pixel (L1 of G(E(x')) against the
+   clean face, on every picture) + optionally the classifier's perceptual distance, through the
+   frozen synthesis.
 Everything random at a step comes from (seed, step), so a resumed run is the run it continues.
 --install puts the encoder into the bundle, keeping its manifest entry (framing included) and
 recording the fine-tune; measure it with encoding_quality --encoder first.
@@ -58,12 +60,16 @@ OCCLUDER_SIDE = (0.15, 0.35)  # of the image side
 JPEG_QUALITY = (30, 90)
 
 
-def perturb(img: np.ndarray, background: tuple[int, int, int], rng: np.random.Generator) -> np.ndarray:
-    """uint8 [R, R, 3] -> the same face as an upload might show it: unchanged with probability
-    CLEAN_SHARE, else a random subset of the perturbations, each with probability PERTURB_P;
-    the background is the training one."""
+def perturb(img: np.ndarray, background: tuple[int, int, int], rng: np.random.Generator) -> tuple[np.ndarray, bool]:
+    """uint8 [R, R, 3] -> (the same face as an upload might show it, whether its code is still
+    determined). Unchanged with probability CLEAN_SHARE, else a random subset of the
+    perturbations, each with probability PERTURB_P; the background is the training one.
+    A rotation (alignment does not undo it) or an occluder (it hides what may be glasses or a
+    beard) leaves the code undetermined: a squared latent loss on those pictures rewards a code
+    near w_avg, and three runs that had one taught the encoder to hedge on every face."""
     if rng.random() < CLEAN_SHARE:
-        return img
+        return img, True
+    determined = True
     r = img.shape[0]
     bg = tuple(int(c) for c in background)
     out = Image.fromarray(img)
@@ -77,6 +83,7 @@ def perturb(img: np.ndarray, background: tuple[int, int, int], rng: np.random.Ge
         out = canvas
     if rng.random() < PERTURB_P:
         out = out.rotate(rng.uniform(-ROTATE_DEG, ROTATE_DEG), Image.Resampling.BILINEAR, fillcolor=bg)
+        determined = False
     arr = np.array(out)
     if rng.random() < PERTURB_P:  # another background colour
         arr[background_mask(arr, np.array(bg))] = rng.integers(0, 256, 3)
@@ -84,11 +91,12 @@ def perturb(img: np.ndarray, background: tuple[int, int, int], rng: np.random.Ge
         h, w = (np.round(rng.uniform(*OCCLUDER_SIDE, 2) * r)).astype(int)
         y, x = rng.integers(0, r - h + 1), rng.integers(0, r - w + 1)
         arr[y:y + h, x:x + w] = rng.integers(0, 256, 3)
+        determined = False
     if rng.random() < PERTURB_P:
         buf = io.BytesIO()
         Image.fromarray(arr).save(buf, "JPEG", quality=int(rng.integers(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1)))
         arr = np.asarray(Image.open(buf).convert("RGB"))
-    return arr
+    return arr, determined
 
 
 def load_encoder_file(path: Path) -> Encoder:
@@ -116,8 +124,9 @@ class EncoderFinetune:
         self.opt = torch.optim.Adam(self.encoder.parameters(), lr=a.lr, betas=(0.9, 0.99))
         self.step, self.seconds = 0, 0.0
 
-    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
-        """(true w [B, w_dim], clean faces float [B, 3, R, R], aligned uploads uint8 [B, R, R, 3])."""
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, torch.Tensor]:
+        """(true w [B, w_dim], clean faces float [B, 3, R, R], aligned uploads uint8 [B, R, R, 3],
+        1.0 where the upload still determines its code [B])."""
         rng = np.random.default_rng([self.a.seed, step])
         z = torch.from_numpy(rng.standard_normal((self.a.batch, self.g.mapping.z_dim)).astype(np.float32))
         psi = torch.from_numpy(rng.uniform(*PSI_RANGE, (self.a.batch, 1)).astype(np.float32))
@@ -127,13 +136,15 @@ class EncoderFinetune:
         clean_u8 = ((clean + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
         res = self.bundle.config.resolution
         background = self.framing.background if self.framing else tuple(int(c) for c in clean_u8[0, 0, 0])
-        uploads = np.stack([align(perturb(im, background, rng), res, self.framing).image for im in clean_u8])
-        return w, clean, uploads
+        perturbed = [perturb(im, background, rng) for im in clean_u8]
+        uploads = np.stack([align(im, res, self.framing).image for im, _ in perturbed])
+        determined = torch.tensor([float(d) for _, d in perturbed])
+        return w, clean, uploads, determined
 
     def train_step(self) -> dict[str, float]:
-        w, clean, uploads = self.batch(self.step)
+        w, clean, uploads, determined = self.batch(self.step)
         w_hat = self.encoder(to_float(torch.from_numpy(uploads)))
-        latent = ((w_hat - w) / self.w_std).pow(2).mean()
+        latent = (((w_hat - w) / self.w_std).pow(2).mean(1) * determined).mean()
         recon = self.g.synthesis(broadcast(w_hat, self.g.num_ws))
         pixel = (recon - clean).abs().mean()
         loss = self.a.latent_weight * latent + self.a.pixel_weight * pixel
