@@ -154,7 +154,10 @@ class CallGuard:
         if self.draining:
             raise ShuttingDown("this server is shutting down and takes no new calls: retry on another instance, "
                                "or here once it is back")
-        self.admission.enter(*(self.render_wait(model, images) if images and self.render_wait is not None else ()))
+        if images and self.render_wait is not None:
+            self.admission.enter(*self.render_wait(model, images), queue=model, now=now)
+        else:
+            self.admission.enter()
         quota = None
         if caller.key is not None:
             quota = self._quota(caller.key, now)

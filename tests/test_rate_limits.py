@@ -8,7 +8,7 @@ import pytest
 from avatarforge.server.api_keys import ApiKey, KeyStore, hash_key
 from avatarforge.server.call_guard import ANY_KEY, OPEN, RPC_RULES, CallGuard
 from avatarforge.server.errors import PermissionDenied, Throttled, Unauthenticated
-from avatarforge.server.rate_limits import Admission, KeyQuota, TokenBucket
+from avatarforge.server.rate_limits import OVERLOAD_BOUND_SHARE, OVERLOAD_WINDOW_S, Admission, KeyQuota, TokenBucket
 from avatarforge.v1 import avatarforge_pb2 as pb
 
 
@@ -137,20 +137,40 @@ def test_keys_off_leaves_only_admission():
 
 def test_render_bound_refuses_with_the_time_until_the_queue_is_back_under_it():
     a = Admission(0)
-    a.enter(0.1, 0.1)  # at the bound: admitted
+    a.enter(0.1, 0.1, now=0.0)  # at the bound: admitted
     with pytest.raises(Throttled) as err:
-        a.enter(0.25, 0.1)
+        a.enter(0.25, 0.1, now=10.0)
     assert "would take 250 ms to render this, past its bound of 100 ms for interactive work (--max-render-wait-ms)" \
         in str(err.value)
     assert err.value.retry_after_s == pytest.approx(0.15)
     with pytest.raises(Throttled) as err:
-        a.enter(0.1001, 0.1)  # just over: never sooner than half the bound, or all refused come back at once
+        a.enter(0.1001, 0.1, now=20.0)  # just over: never sooner than half the bound, or all refused come back at once
     assert err.value.retry_after_s == pytest.approx(0.05)
     with pytest.raises(Throttled) as err:
-        a.enter(0.0101, 0.01)  # and never sooner than a few ms
+        a.enter(0.0101, 0.01, now=30.0)  # and never sooner than a few ms
     assert err.value.retry_after_s == pytest.approx(0.01)
     assert a.in_flight == 1  # refusals count nothing
     Admission(0).enter(3600.0, 0.0)  # no bound: any queue is joined
+
+
+def test_an_overloaded_queue_is_held_to_three_quarters_of_its_bound_for_a_while():
+    a = Admission(0)
+    a.enter(0.09, 0.1, "m", now=0.0)  # under the bound, no overload seen: admitted
+    with pytest.raises(Throttled):
+        a.enter(0.2, 0.1, "m", now=1.0)  # over the full bound: refused, and the queue counts as overloaded
+    with pytest.raises(Throttled) as err:
+        a.enter(0.09, 0.1, "m", now=1.5)
+    assert f"past its bound of 75 ms for interactive work ({OVERLOAD_BOUND_SHARE:.0%} of 100 ms while it is overloaded)" \
+        in str(err.value)
+    assert err.value.retry_after_s == pytest.approx(0.0375)  # half the bound it is held to
+    a.enter(0.07, 0.1, "m", now=1.6)  # under the tighter bound: admitted
+    a.enter(0.09, 0.1, "other", now=1.6)  # another model's queue keeps its own bound
+    # Refusals by the tighter bound do not keep the window open: it closes OVERLOAD_WINDOW_S
+    # after the last call over the full bound.
+    with pytest.raises(Throttled):
+        a.enter(0.09, 0.1, "m", now=1.0 + OVERLOAD_WINDOW_S - 0.01)
+    a.enter(0.09, 0.1, "m", now=1.0 + OVERLOAD_WINDOW_S)
+    assert a.in_flight == 4
 
 
 def test_only_calls_that_render_are_held_to_their_model_queue():
