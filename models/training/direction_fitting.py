@@ -44,7 +44,7 @@ from tqdm import tqdm
 from ..export import to_uint8_nhwc
 from .attributes import ATTRIBUTES, Attribute, LabelReader
 from ..bundle import Bundle, sha256_file
-from .classifier import AttributeClassifier
+from ..attribute_classifier import AttributeClassifier
 from .quality_metrics import balanced_accuracy
 from ..directions import Direction, as_range
 from ..encoder import encode_images, load_bundle_encoder
