@@ -79,7 +79,10 @@ namespace AvatarForge.PackageTests
             }
         }
 
-        /// <summary>A paced drag (50 updates, one per 4 ms frame) on a Unity-like main thread.</summary>
+        /// <summary>A paced drag (50 updates, one per 1 ms frame) on a Unity-like main thread. The frame
+        /// must be shorter than a RenderPreview round trip, or no update ever finds a call in flight and
+        /// every one is sent (rightly): on an idle machine the tiny model's round trip over gRPC-Web is
+        /// about 5 ms, which a 4 ms frame matched (50 calls for 50 updates).</summary>
         public static void FrameLoop(string address)
         {
             var main = new FrameContext();
@@ -105,7 +108,7 @@ namespace AvatarForge.PackageTests
                     {
                         edits.Set(direction.Name, direction.StrengthMax * (float)Math.Sin(i / 8.0));
                         scheduler.Submit(last = edits.Snapshot(RawPixels.TextureOutput()));
-                        main.PumpUntil(() => false, 4);  // one frame
+                        main.PumpUntil(() => false, 1);  // one frame
                     }
                     bool settled = main.PumpUntil(() => !scheduler.Busy, 30000);
                     var final = delivered.LastOrDefault();
