@@ -24,10 +24,11 @@ already admitted keep their latency:
   bound only adds delay to everyone queued behind it. auto (the default) bounds it at twice
   the backend's own time for a few players' batch, so the bound follows the hardware and the
   model. For OVERLOAD_WINDOW_S after a call finds the queue past its bound, the queue is held to
-  OVERLOAD_BOUND_SHARE of it (the constants say why). The RetryInfo delay is the time until the queue is back under the bound, and at least
-  half the bound (the callers refused together would otherwise come back together). Streams are
-  not held to it: GenerateBatch is bulk (paced by the scheduler's backpressure), and an
-  EditSession is admitted once and renders one preview at a time, latest wins.
+  OVERLOAD_BOUND_SHARE of it (the constants say why). The RetryInfo delay is the time until the
+  queue is back under the bound, and at least half the bound (the callers refused together
+  would otherwise come back together). Streams are not held to it: GenerateBatch is bulk (paced
+  by the scheduler's backpressure), and an EditSession is admitted once and renders one preview
+  at a time, latest wins.
 
 Concurrency refusals have no bucket to read a delay from: a slot frees whenever any call ends,
 and interactive calls take milliseconds, so they suggest CONCURRENCY_RETRY_S and leave the
@@ -36,6 +37,7 @@ spreading to the client's jittered backoff.
 from __future__ import annotations
 
 import math
+import time
 
 from .api_keys import ApiKey
 from .errors import Throttled
@@ -47,8 +49,8 @@ MIN_QUEUE_RETRY_S = 0.01  # a queue just over its bound drains in a few ms; no r
 # for its own batch, which the renders of the refusals slow down, so at the full bound its p99
 # came to 1.6-2.4x the unloaded p99 under 4x overload (issue 15 asks <= 2x). The full bound
 # stays for loads that are not overloading: three quarters of it all the time refused 96-171
-# calls of four players editing at once in a 10 s sweep step. Only calls over the full bound open the window, so
-# the tighter bound's own refusals never keep it open.
+# calls of four players editing at once in a 10 s sweep step. Only calls over the full bound
+# open the window, so the tighter bound's own refusals never keep it open.
 OVERLOAD_WINDOW_S = 1.0
 OVERLOAD_BOUND_SHARE = 0.75
 
@@ -138,7 +140,7 @@ class Admission:
         self.in_flight = 0
         self._over_bound_at: dict[str, float] = {}  # queue (model) -> when a call last found it past its full bound
 
-    def bound_s(self, queue: str, wait_s: float, bound_s: float, now: float) -> float:
+    def held_bound_s(self, queue: str, wait_s: float, bound_s: float, now: float) -> float:
         """The bound a call that would wait `wait_s` on `queue` is held to: `bound_s`, or
         OVERLOAD_BOUND_SHARE of it while the queue is overloaded (module constants)."""
         overloaded = now - self._over_bound_at.get(queue, -math.inf) < OVERLOAD_WINDOW_S
@@ -146,23 +148,25 @@ class Admission:
             self._over_bound_at[queue] = now
         return bound_s * OVERLOAD_BOUND_SHARE if overloaded else bound_s
 
-    def enter(self, wait_s: float = 0.0, bound_s: float = 0.0, queue: str = "", now: float = 0.0) -> None:
+    def enter(self, wait_s: float = 0.0, bound_s: float = 0.0, queue: str = "", now: float | None = None) -> None:
         """Count a call in, or raise Throttled. wait_s: how long the backend would take to bring
         the call's renders back (0 for calls that render nothing unary); bound_s: its model's
-        bound (0 = none); queue: the model whose queue it joins; now: a monotonic clock."""
+        bound (0 = none); queue: the model whose queue it joins; now: the caller's monotonic
+        clock (None = time.monotonic(), which the overload window is timed by)."""
         if self.limit and self.in_flight >= self.limit:
             raise Throttled(f"the server is at its limit of {self.limit} calls in flight (--max-inflight): "
                             f"retry in about {CONCURRENCY_RETRY_S:g} s, with backoff", CONCURRENCY_RETRY_S)
         if bound_s:
-            held_to = self.bound_s(queue, wait_s, bound_s, now)
+            held_to = self.held_bound_s(queue, wait_s, bound_s, time.monotonic() if now is None else now)
             if wait_s > held_to:
                 # Not sooner than half the bound: the callers refused together come back together,
                 # and a queue at its bound takes about that long to make room for them.
                 retry = max(MIN_QUEUE_RETRY_S, wait_s - held_to, held_to / 2)
-                which = "" if held_to == bound_s else f" ({OVERLOAD_BOUND_SHARE:.0%} of {bound_s * 1e3:.0f} ms while it is overloaded)"
+                which = ("" if held_to == bound_s
+                         else f" ({OVERLOAD_BOUND_SHARE:.0%} of {bound_s * 1e3:.0f} ms while it is overloaded)")
                 raise Throttled(f"the server's backend would take {wait_s * 1e3:.0f} ms to render this, past its bound "
-                                f"of {held_to * 1e3:.0f} ms for interactive work{which} (--max-render-wait-ms): retry in "
-                                f"about {retry:.3f} s, with backoff", retry)
+                                f"of {held_to * 1e3:.0f} ms for interactive work{which} (--max-render-wait-ms): "
+                                f"retry in about {retry:.3f} s, with backoff", retry)
         self.in_flight += 1
 
     def leave(self) -> None:

@@ -8,7 +8,8 @@ import pytest
 from avatarforge.server.api_keys import ApiKey, KeyStore, hash_key
 from avatarforge.server.call_guard import ANY_KEY, OPEN, RPC_RULES, CallGuard
 from avatarforge.server.errors import PermissionDenied, Throttled, Unauthenticated
-from avatarforge.server.rate_limits import OVERLOAD_BOUND_SHARE, OVERLOAD_WINDOW_S, Admission, KeyQuota, TokenBucket
+from avatarforge.server.rate_limits import (OVERLOAD_BOUND_SHARE, OVERLOAD_WINDOW_S, Admission, KeyQuota,
+                                           TokenBucket)
 from avatarforge.v1 import avatarforge_pb2 as pb
 
 
@@ -160,8 +161,8 @@ def test_an_overloaded_queue_is_held_to_three_quarters_of_its_bound_for_a_while(
         a.enter(0.2, 0.1, "m", now=1.0)  # over the full bound: refused, and the queue counts as overloaded
     with pytest.raises(Throttled) as err:
         a.enter(0.09, 0.1, "m", now=1.5)
-    assert f"past its bound of 75 ms for interactive work ({OVERLOAD_BOUND_SHARE:.0%} of 100 ms while it is overloaded)" \
-        in str(err.value)
+    assert (f"past its bound of 75 ms for interactive work ({OVERLOAD_BOUND_SHARE:.0%} of 100 ms while it is "
+            "overloaded)") in str(err.value)
     assert err.value.retry_after_s == pytest.approx(0.0375)  # half the bound it is held to
     a.enter(0.07, 0.1, "m", now=1.6)  # under the tighter bound: admitted
     a.enter(0.09, 0.1, "other", now=1.6)  # another model's queue keeps its own bound
