@@ -87,10 +87,7 @@ def run(args: argparse.Namespace) -> int:
         if args.ray:
             ray.init(address=args.ray, log_to_driver=False, logging_level=logging.WARNING)
         else:
-            # "local": a Ray of our own even where another cluster runs on this machine (a bare
-            # init would join it); it gets exactly the CPUs the actors ask for, no oversubscription.
-            ray.init(address="local", num_cpus=args.workers * args.threads, include_dashboard=False,
-                     log_to_driver=False, logging_level=logging.WARNING)
+            start_local_ray(ray, args.workers * args.threads)
     try:
         t0 = time.perf_counter()
         if todo:
@@ -111,6 +108,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"avatarforge bulk: the job failed: {failure}", file=sys.stderr)
         return 2
     return 1 if missing else 0
+
+
+def start_local_ray(ray, num_cpus: int, tries: int = 2) -> None:
+    """A Ray of our own ("local") even where another cluster runs on this machine (a bare init
+    would join it), with exactly the CPUs the actors ask for. Ray gives its raylet a fixed 30 s
+    to register; on a small machine busy with other work that can pass, and a second start
+    usually succeeds, so a startup timeout is retried once before it fails the job."""
+    for attempt in range(tries):
+        try:
+            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+                     logging_level=logging.WARNING)
+            return
+        except Exception as e:  # Ray raises a bare Exception for this
+            if "timed out during startup" not in str(e) or attempt == tries - 1:
+                raise
+            ray.shutdown()
 
 
 def _run_job(ray, args: argparse.Namespace, todo: list[int], job) -> int:

@@ -15,6 +15,7 @@ import ray
 from PIL import Image
 
 from avatarforge import cli
+from avatarforge.server.bulk_command import start_local_ray
 from avatarforge.v1 import avatarforge_pb2 as pb
 
 SEEDS = "0-39"
@@ -23,8 +24,7 @@ EXPECTED = {f"seed{s:06d}.{ext}" for s in range(40) for ext in ("png", "dna")}
 
 @pytest.fixture(scope="module")
 def local_ray():
-    # "local": our own Ray, never a cluster another user started on this machine.
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    start_local_ray(ray, num_cpus=2)  # our own Ray, never a cluster another user started here
     yield
     ray.shutdown()
 
@@ -156,3 +156,33 @@ def test_ray_is_imported_only_when_bulk_runs():
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("False"), proc.stdout
+
+
+class _SlowRaylet:
+    """Ray's surface that start_local_ray uses, whose raylet misses its 30 s `fails` times."""
+
+    def __init__(self, fails: int, error: str = "The current node timed out during startup. ..."):
+        self.fails, self.error, self.inits, self.shutdowns = fails, error, [], 0
+
+    def init(self, **kwargs):
+        self.inits.append(kwargs)
+        if len(self.inits) <= self.fails:
+            raise Exception(self.error)  # what ray/_private/node.py raises
+
+    def shutdown(self):
+        self.shutdowns += 1
+
+
+def test_a_ray_startup_timeout_is_retried_once_and_other_failures_are_not():
+    once = _SlowRaylet(fails=1)
+    start_local_ray(once, num_cpus=3)
+    assert len(once.inits) == 2 and once.shutdowns == 1
+    assert once.inits[1]["address"] == "local" and once.inits[1]["num_cpus"] == 3
+    twice = _SlowRaylet(fails=2)
+    with pytest.raises(Exception, match="timed out during startup"):
+        start_local_ray(twice, num_cpus=2)
+    assert len(twice.inits) == 2
+    other = _SlowRaylet(fails=1, error="Ray version mismatch")
+    with pytest.raises(Exception, match="version mismatch"):
+        start_local_ray(other, num_cpus=2)
+    assert len(other.inits) == 1 and other.shutdowns == 0
