@@ -2,10 +2,11 @@
 
     python -m avatarforge.models.training.readme_tables --model avatars64              print the tables
     python -m avatarforge.models.training.readme_tables --model avatars64 --write README.md
-                                      replace each <!-- name --> ... <!-- /name --> block in place
+                      replace each <!-- avatars64 name --> ... <!-- /avatars64 name --> block in place
 
-Blocks: `classifier-accuracy`, `quality-table`, `directions-table`. tests/test_model_quality.py
-checks that the README's blocks equal what this module makes from the committed manifest.
+Blocks, each named after its model (the README has a section per model): `classifier-accuracy`,
+`quality-table`, `directions-table`. tests/test_model_quality.py checks that the README's blocks
+equal what this module makes from the committed manifests.
 """
 from __future__ import annotations
 
@@ -80,7 +81,8 @@ BLOCKS = {"classifier-accuracy": classifier_accuracy, "quality-table": quality_t
 
 
 def render_blocks(manifest: dict) -> dict[str, str]:
-    return {name: make(manifest) for name, make in BLOCKS.items()}
+    """Every block of one model, named `<model> <block>` (e.g. `avatars64 quality-table`)."""
+    return {f"{manifest['name']} {name}": make(manifest) for name, make in BLOCKS.items()}
 
 
 def replace_blocks(text: str, blocks: dict[str, str]) -> str:
