@@ -211,6 +211,10 @@ def test_grown_checkpoint_becomes_a_128_px_bundle(data128, face_classifier128, t
     assert bundle.name == "avatars128" and bundle.config.resolution == 128
     training = bundle.manifest["training"]
     assert training["growth"]["from_resolution"] == 64 and "grown from 64 px to 128 px" in training["recipe"]
+    # What growing cost is recorded apart from the 64 px training the checkpoint carries on.
+    since = training["since_growth"]
+    assert since["stage1_steps"] == 4 and 0 < since["stage1_seconds"] < training["stage1_seconds"]
+    assert training["machine"].endswith("no GPU")
     assert bundle.manifest["encoder"]["resolution"] == 128
     from avatarforge.models.training.evaluate import generate_images
 

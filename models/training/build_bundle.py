@@ -45,9 +45,29 @@ GROWN = ("; grown from {low} px to {high} px (ProGAN-style fade-in of a new top 
          "stage1_steps and stage1_seconds include the {low} px training it grew from")
 
 
+def machine(phases: list[dict]) -> str:
+    """Where stage 1 trained: this CPU, and any phase a GPU ran (train_autoencoder --device
+    records it), by its steps."""
+    where = "2-core x86_64 CPU, PyTorch 2.13 CPU build"
+    gpu = [f"steps {p['from_step']:,}-{p['until']:,} on an {p['device']}" for p in phases if p.get("device")]
+    return f"{where}; {', '.join(gpu)}" if gpu else f"{where}, no GPU"
+
+
+def since_growth(meta1: dict, growth: dict, grown_from: Path, s2: float) -> dict:
+    """The stage-1 and stage-2 training a grown model cost on top of the model it grew from (whose
+    steps and seconds the stage-1 checkpoint carries on). The classifier is left out: a grown
+    classifier's seconds carry on its own ancestor's, which is not the stage-1 parent's."""
+    parent_s = float(_metadata(grown_from)["seconds"])
+    s1 = float(meta1["seconds"]) - parent_s
+    return {"grown_from": str(grown_from), "stage1_steps": int(meta1["step"]) - growth["from_step"],
+            "stage1_seconds": round(s1), "stage1_and_2_hours": round((s1 + s2) / 3600, 2)}
+
+
 def build(stage1: Path, mapping: Path, classifier: Path, data: Path, out: Path | None = None, evaluate_n: int = 2000,
-          note: str = "", name: str | None = None, description: str | None = None) -> dict:
-    """out: the bundle folder, models/zoo/<name> by default."""
+          note: str = "", name: str | None = None, description: str | None = None,
+          grown_from: Path = Path("models/checkpoints/avatars64-stage1.safetensors")) -> dict:
+    """out: the bundle folder, models/zoo/<name> by default. grown_from: for a grown stage 1, the
+    checkpoint it grew from (the training since then is recorded apart)."""
     flat = load_file(str(stage1))
     take = lambda prefix: checkpoint_part(flat, prefix)  # noqa: E731
     meta1, meta2, meta_c = _metadata(stage1), _metadata(mapping), _metadata(classifier)
@@ -62,16 +82,18 @@ def build(stage1: Path, mapping: Path, classifier: Path, data: Path, out: Path |
     growth = json.loads(meta1["growth"]) if meta1.get("growth") else None
     s1, s2 = float(meta1["seconds"]), float(meta2["seconds"])
     c_metrics = json.loads(meta_c["metrics"])
+    phases = json.loads(meta1.get("phases", "[]"))
+    classifier_s = c_metrics.get("train_seconds") or 0
     training = {
         "recipe": RECIPE + (GROWN.format(low=growth["from_resolution"], high=resolution) if growth else ""),
-        "stage1_phases": json.loads(meta1.get("phases", "[]")),
-        **({"growth": growth} if growth else {}),
-        "machine": "2-core x86_64 CPU, PyTorch 2.13 CPU build, no GPU",
+        "stage1_phases": phases,
+        **({"growth": growth, "since_growth": since_growth(meta1, growth, grown_from, s2)} if growth else {}),
+        "machine": machine(phases),
         "stage1_steps": int(meta1["step"]), "stage1_seconds": round(s1), "stage1_batch": 16,
         "stage2_steps": int(meta2["steps"]), "stage2_seconds": round(s2), "stage2_lr": meta2.get("lr"),
         "stage2_heldout_relative_error": float(meta2["heldout_relative_error"]),
         "classifier_seconds": c_metrics.get("train_seconds"),
-        "total_hours": round((s1 + s2 + (c_metrics.get("train_seconds") or 0)) / 3600, 2),
+        "total_hours": round((s1 + s2 + classifier_s) / 3600, 2),
         "note": note,
     }
     if out.exists():
@@ -131,6 +153,8 @@ def main(argv=None) -> None:
     p.add_argument("--name", default=None, help="bundle name (default: avatars<resolution>)")
     p.add_argument("--description", default=None)
     p.add_argument("--n", type=int, default=2000)
+    p.add_argument("--grown-from", default="models/checkpoints/avatars64-stage1.safetensors",
+                   help="a grown stage 1's starting checkpoint: the training since it is recorded apart")
     p.add_argument("--note", default="", help="free text for the manifest's training section (e.g. how the run was interrupted)")
     p.add_argument("--replace-classifier", action="store_true",
                    help="build nothing: put --classifier into the existing bundle --out and measure its metrics again")
@@ -141,7 +165,7 @@ def main(argv=None) -> None:
         report = install_classifier(Path(a.out), Path(a.classifier), Path(a.data), a.n)
     else:
         report = build(Path(a.stage1), Path(a.mapping), Path(a.classifier), Path(a.data), Path(a.out) if a.out else None,
-                       a.n, a.note, a.name, a.description)
+                       a.n, a.note, a.name, a.description, Path(a.grown_from))
     from .evaluate import summary_lines
 
     print("\n".join(summary_lines(report)))
