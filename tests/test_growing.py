@@ -216,6 +216,7 @@ def test_grown_checkpoint_becomes_a_128_px_bundle(data128, face_classifier128, t
     assert since["stage1_steps"] == 4 and 0 < since["stage1_seconds"] < training["stage1_seconds"]
     assert training["machine"].endswith("no GPU")
     assert bundle.manifest["encoder"]["resolution"] == 128
+    assert 0.3 < bundle.manifest["encoder"]["framing"]["shoulder_width"] < 1  # what Encode aligns uploads to
     from avatarforge.models.training.evaluate import generate_images
 
     faces = generate_images(bundle.generator, [0, 1])

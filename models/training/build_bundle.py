@@ -16,6 +16,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
@@ -115,8 +116,20 @@ def build(stage1: Path, mapping: Path, classifier: Path, data: Path, out: Path |
     add_file(out, ENCODER_FILE, take("ema_encoder"), key="encoder",
              manifest_entry={"resolution": arch.resolution, "w_dim": arch.w_dim,
                              "channels": {str(k): v for k, v in encoder_channels.items()},
-                             "output": "one w per image (broadcast to every layer)"})
+                             "output": "one w per image (broadcast to every layer)",
+                             "framing": training_framing(data)})
     return install_classifier(out, classifier, data, evaluate_n)
+
+
+def training_framing(data: Path, n: int = 400) -> dict:
+    """Where the avatar sits in the training renders (alignment.Framing), which Encode moves an
+    upload's avatar to: measured on `n` held-out renders (the same drawing as the training ones)."""
+    from ..alignment import measure_framing
+    from .dataset import BACKGROUND
+
+    with np.load(data / "heldout.npz") as split:
+        renders = split["images"][:n]
+    return measure_framing(renders, BACKGROUND).to_manifest() | {"measured_on": f"{len(renders)} held-out renders (seed 1)"}
 
 
 def install_classifier(out: Path, classifier: Path, data: Path, evaluate_n: int = 2000) -> dict:
