@@ -13,8 +13,8 @@ def test_measurement_fills_readme_and_manifest(tmp_path):
     bundle = tmp_path / "avatars64"
     shutil.copytree(resolve_bundle_path("avatars64"), bundle)
     readme = tmp_path / "README.md"
-    readme.write_text("# x\n<!-- part-setting-heads -->\n<!-- /part-setting-heads -->\n"
-                      "<!-- part-setting-table -->\n<!-- /part-setting-table -->\n")
+    readme.write_text("# x\n<!-- avatars64 part-setting-heads -->\n<!-- /avatars64 part-setting-heads -->\n"
+                      "<!-- avatars64 part-setting-table -->\n<!-- /avatars64 part-setting-table -->\n")
     out = tmp_path / "r.json"
     psq.main(["--model", str(bundle), "--faces", "3", "--values-per-face", "1", "--ceiling-renders", "20",
               "--out", str(out), "--write", str(readme)])
@@ -26,3 +26,15 @@ def test_measurement_fills_readme_and_manifest(tmp_path):
     text = readme.read_text()
     assert "| `hair_color` | `RED` |" in text and "| `facial_hair` | 8 |" in text
     assert json.loads((bundle / "manifest.json").read_text())["part_setting"]["faces"] == 3
+
+
+def test_a_set_part_is_measured_as_the_direction_it_stands_in_for(tmp_path, capsys):
+    """--control smile=mouth:SMILE: the share of non-smiling faces that smile once their mouth
+    is set, and it is kept in the manifest beside (not instead of) the part-setting figures."""
+    bundle = tmp_path / "avatars64"
+    shutil.copytree(resolve_bundle_path("avatars64"), bundle)
+    psq.main(["--model", str(bundle), "--control", "smile=mouth:SMILE", "--threads", "2", "--write", "README.md"])
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["set"] == "mouth=SMILE" and printed["faces"] > 100 and 0.3 < printed["success"] <= 1
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["part_setting"]["controls"] == [printed] and manifest["part_setting"]["faces"] == 256

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from . import dataset
-from .attributes import TOP_TOUCHES, Attribute, LabelReader
+from .attributes import ATTRIBUTES, TOP_TOUCHES, Attribute, LabelReader
 from .encoding_quality import best_alignment, render
 from .readme_tables import replace_blocks
 from ..alignment import Framing
@@ -47,7 +47,7 @@ CEILING_DATA_SEED = 1  # the held-out split's seed
 # show, facial hair whether its colour shows, clothing whether a graphic shows.
 HEADS = {"hair_color": ("hair_color",), "top": TOP_TOUCHES, "skin_color": ("skin_color",), "accessory": ("accessory",),
          "clothing": ("clothing", "graphic"), "clothing_color": ("clothing_color",),
-         "facial_hair": ("facial_hair", "facial_hair_color")}
+         "facial_hair": ("facial_hair", "facial_hair_color"), "mouth": ("mouth",)}
 TARGET_SUCCESS, TARGET_UNCHANGED = 0.97, 0.90
 # Shown by the drawing rule but not readable at 64 px: a bald head's hair colour is a faint
 # shadow (the classifier reads it at chance), so success is not counted there.
@@ -108,6 +108,31 @@ def measure_set(g, clf, reader: LabelReader, ws: torch.Tensor, parts: np.ndarray
         out[head] = stats
         print(f"  {head}: {len(jobs)} edits", flush=True)
     return out
+
+
+CONTROL_SEEDS = (2_000_000, 2_000_256)  # the seeds directions are measured on (direction_fitting)
+
+
+def attribute_control(g, clf, reader: LabelReader, attribute: str, head: str, value: str) -> dict:
+    """A set part measured as the direction it stands in for (`smile` by `mouth = SMILE`), on
+    the faces and with the measures of `avatarforge directions --derive`: success is the share
+    of faces without the attribute that have it after the part is set; unchanged, the share of
+    (face, other attribute) pairs that stayed present or absent."""
+    attr = next(a for a in ATTRIBUTES if a.name == attribute)
+    z = torch.from_numpy(zs_from_seeds(range(*CONTROL_SEEDS), g.cfg.z_dim))
+    with torch.no_grad():
+        ws = broadcast(g.mapping(z), g.num_ws)
+    parts = seed_parts(g.mapping, z)
+    new = with_changes(parts, {list(clf.vocab).index(head): clf.vocab[head].index(value)})
+    before, _ = classify_parts(clf, render_all(g, ws))
+    after, _ = classify_parts(clf, render_all(g, set_parts(ws, g.mapping, parts, new)))
+    vis_before, vis_after = reader.visible(before), reader.visible(after)
+    eligible = reader.eligible(attr, before, vis_before)
+    success = reader.present(attr, after, vis_after)[eligible]
+    same, compared = reader.attributes_unchanged_counts(attr, ATTRIBUTES, before[eligible], vis_before[eligible],
+                                                        after[eligible], vis_after[eligible])
+    return {"attribute": attribute, "set": f"{head}={value}", "faces": int(eligible.sum()), "seeds": list(CONTROL_SEEDS),
+            "success": round(float(success.mean()), 4), "unchanged": round(same / compared, 4)}
 
 
 def reader_ceiling(clf, n: int, res: int) -> dict:
@@ -191,14 +216,18 @@ def table(result: dict) -> str:
 
 
 def write_tables(result: dict, readme: Path, bundle) -> None:
-    """Fill the README's part-setting blocks and store the result in the bundle's manifest."""
-    readme.write_text(replace_blocks(readme.read_text(), {"part-setting-heads": head_table(result),
-                                                          "part-setting-table": table(result)}))
+    """Fill the README's part-setting blocks of this model (`<!-- avatars64 part-setting-table -->`)
+    and store the result in the bundle's manifest."""
+    readme.write_text(replace_blocks(readme.read_text(), {f"{bundle.name} part-setting-heads": head_table(result),
+                                                          f"{bundle.name} part-setting-table": table(result)}))
     manifest = json.loads((bundle.path / MANIFEST).read_text())
     # Both sets together per value; the split by set stays in the run's JSON and the README.
     per_value = {head: {name: r["all"] | {"reader_recall_on_real": r["reader_recall_on_real"]} for name, r in rows.items()}
                  for head, rows in result["per_value"].items()}
+    controls = manifest.get("part_setting", {}).get("controls")  # measured apart (--control): kept
     manifest["part_setting"] = {k: v for k, v in result.items() if k not in ("threads", "per_value")} | {"per_value": per_value}
+    if controls:
+        manifest["part_setting"]["controls"] = controls
     (bundle.path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
 
 
@@ -212,7 +241,25 @@ def main(argv=None) -> None:
     p.add_argument("--out", type=Path, default=Path("runs/part_setting.json"))
     p.add_argument("--write", default=None, metavar="README", help="fill its part-setting blocks and the manifest")
     p.add_argument("--from-json", type=Path, default=None, help="write the tables of a saved run instead of measuring")
+    p.add_argument("--control", metavar="ATTRIBUTE=PART:VALUE", default=None,
+                   help="measure only a set part as the direction it stands in for, as `directions --derive` "
+                        "measures directions (e.g. smile=mouth:SMILE); with --write, kept in the manifest")
     a = p.parse_args(argv)
+    if a.control:
+        torch.set_num_threads(a.threads)
+        bundle = load_bundle(a.model)
+        clf = load_bundle_classifier(bundle)
+        attribute, _, rest = a.control.partition("=")
+        head, _, value = rest.partition(":")
+        reader = LabelReader(clf.vocab, ignore=[h for h in clf.vocab if h not in reliable_heads(bundle.manifest)])
+        control = attribute_control(bundle.generator.eval(), clf, reader, attribute, head, value)
+        print(json.dumps(control))
+        if a.write:  # kept in the manifest beside the part-setting figures, one entry per set part
+            manifest = json.loads((bundle.path / MANIFEST).read_text())
+            kept = [c for c in manifest.setdefault("part_setting", {}).get("controls", []) if c["set"] != control["set"]]
+            manifest["part_setting"]["controls"] = kept + [control]
+            (bundle.path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        return
     if a.from_json is not None:
         result = json.loads(a.from_json.read_text())
         print(head_table(result) + "\n\n" + table(result))
