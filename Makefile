@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 # The CPU wheel (what this project's package index serves), installed first so that the
 # `torch>=2.3` dependency is already satisfied and pip never pulls the multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
-MODEL ?= avatars64
+MODEL ?= avatars128
 SEEDS ?= 0-63
 
 .PHONY: demo test python-test proto install clean-out cpp-test csharp-build csharp-test unity-test cross-client-check web web-test gpu-wheels gpu-check gpu-train-wheels gpu-train

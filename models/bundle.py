@@ -29,7 +29,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 GENERATOR_FILE = "generator.safetensors"
 ZOO_DIR = Path(__file__).resolve().parent / "zoo"
-DEFAULT_MODEL = "avatars64"
+DEFAULT_MODEL = "avatars128"  # avatars64 stays in the zoo as the fast model
 
 
 class BundleError(Exception):

@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--ray", metavar="ADDRESS", nargs="?", const="auto", default=None,
       help="join a running Ray cluster: --ray alone finds it ('auto'), or give its address (host:6379, "
       "ray://host:10001); without --ray a local Ray is started for this run")
-    a("--model", default="avatars64", help="bundle name or path, readable by every worker (default avatars64)")
+    a("--model", default="avatars128", help="bundle name or path, readable by every worker (default avatars128)")
     a("--model-dir", default=None, help="folder of bundles the model name is looked up in")
     a("--seeds", required=True, type=parse_seeds, help="seeds: ranges and comma lists, e.g. 0-999 or 1,5,10-20")
     a("--out", required=True, help="output folder every worker sees, or an fsspec URL (file://, s3://, gs://, "

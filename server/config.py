@@ -222,7 +222,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--max-unary-items", dest="max_unary_items", type=int, help=f"characters per Generate call (default {d.max_unary_items})")
     a("--max-stream-items", dest="max_stream_items", type=int, help=f"items per GenerateBatch call (default {d.max_stream_items})")
     a("--max-message-bytes", dest="max_message_bytes", type=int, help=f"gRPC message size limit (default {d.max_message_bytes})")
-    a("--default-psi", dest="default_psi", type=float, help="truncation psi for seeds when a request sets none (default: each model's own, from its manifest; 1.0 for avatars64)")
+    a("--default-psi", dest="default_psi", type=float, help="truncation psi for seeds when a request sets none (default: each model's own, from its manifest; 1.0 for avatars128 and avatars64)")
     a("--encode-workers", dest="encode_workers", type=int, help=f"image encoding threads (default {d.encode_workers})")
     a("--max-encode-images", dest="max_encode_images", type=int, help=f"pictures per Encode call (default {d.max_encode_images})")
     a("--max-encode-pixels", dest="max_encode_pixels", type=int,

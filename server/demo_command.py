@@ -22,7 +22,7 @@ NPC faces for --seeds into --out with their DNA and a contact_sheet.png, then st
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
-    a("--model", default="avatars64", help="bundle name or path to serve (default avatars64)")
+    a("--model", default="avatars128", help="bundle name or path to serve (default avatars128; avatars64 is the fast one)")
     a("--seeds", default="0-63", help="seeds to generate (default 0-63)")
     a("--out", type=Path, default=Path("out/npcs"), help="output folder (default out/npcs)")
     a("--size", type=int, default=0, help="image edge in pixels (default: native)")

@@ -72,6 +72,20 @@ def test_generate_writes_files_and_skips_existing(server, tmp_path, capsys):
     assert lost.read_bytes() == kept  # the regenerated face is the same file
 
 
+def test_generate_replaces_faces_another_model_drew(server, tmp_path, capsys):
+    """A folder of one model's faces, generated again from another (a new default model, a
+    retrained one): every face is drawn again, never kept as if it were done."""
+    out = tmp_path / "npcs"
+    base = ["generate", "--server", server.address, "--seeds", "0-3", "--out", str(out), "--no-progress"]
+    assert cli.main(base) == 0  # the server's default model, tiny
+    capsys.readouterr()
+    assert cli.main(base + ["--model", "other"]) == 0
+    assert "4 generated (4 of them drawn before by another model: replaced), 0 already on disk" in capsys.readouterr().out
+    assert {pb.CharacterDna.FromString(p.read_bytes()).model_name for p in out.glob("*.dna")} == {"other"}
+    assert cli.main(base + ["--model", "other"]) == 0
+    assert "0 generated, 4 already on disk" in capsys.readouterr().out
+
+
 def test_generate_reports_server_errors(server, tmp_path, capsys):
     args = ["generate", "--server", server.address, "--seeds", "1", "--size", "48", "--out", str(tmp_path), "--no-progress"]
     assert cli.main(args) == 2

@@ -16,7 +16,7 @@ def test_environment_then_flags():
     overrides = {k: v for k, v in vars(args).items() if v is not None}
     cfg = ServerConfig.from_env(env, **overrides)
     assert (cfg.max_batch, cfg.default_psi, cfg.address, cfg.models) == (4, 0.5, "0.0.0.0:1", ["a", "b"])
-    assert ServerConfig.from_env({}).model == "avatars64"
+    assert ServerConfig.from_env({}).model == "avatars128"
 
 
 @pytest.mark.parametrize("env, message", [

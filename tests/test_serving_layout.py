@@ -56,7 +56,7 @@ def test_server_serves_the_default_model_with_training_unimportable():
     proc = subprocess.run([sys.executable, "-c", SERVE_WITHOUT_TRAINING], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     name, resolution, directions, psi = proc.stdout.split()
-    assert (name, resolution, psi) == ("avatars64", "64", "1.0") and int(directions) > 10
+    assert (name, resolution, psi) == ("avatars128", "128", "1.0") and int(directions) > 10
 
 
 def _imports(path: Path, package: str) -> set[str]:

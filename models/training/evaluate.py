@@ -86,10 +86,13 @@ def frechet_report(f_gen: np.ndarray, f_real: np.ndarray, f_rec: np.ndarray | No
     return out
 
 
-def evaluate(model: str, n: int = 2000, psi: float = 1.0, data: str | None = "data/avatars64", classifier: str | None = None) -> dict:
-    """classifier: measure in this classifier's features instead of the bundle's own (to compare
-    two models, e.g. before and after re-training, in one feature space)."""
+def evaluate(model: str, n: int = 2000, psi: float = 1.0, data: str | None = None, classifier: str | None = None) -> dict:
+    """data: the dataset folder whose held-out renders are the real faces (default
+    data/avatars<resolution>; rendered now where it is absent). classifier: measure in this
+    classifier's features instead of the bundle's own (to compare two models, e.g. before and
+    after re-training, in one feature space)."""
     bundle = load_bundle(model)
+    data = data or f"data/avatars{bundle.config.resolution}"
     classifier_path = classifier or bundle.file_path(CLASSIFIER_FILE)
     classifier = load_classifier(classifier_path)
     gen_images = generate_images(bundle.generator, list(range(n)), psi)
@@ -144,7 +147,8 @@ def add_arguments(p) -> None:
     p.add_argument("--model", default=DEFAULT_MODEL, help="bundle name (in models/zoo) or path")
     p.add_argument("--n", type=int, default=2000, help="generated faces (and real faces per half)")
     p.add_argument("--psi", type=float, default=1.0, help="truncation of the generated faces")
-    p.add_argument("--data", default="data/avatars64", help="dataset folder with heldout.npz (rendered if absent)")
+    p.add_argument("--data", default=None, help="dataset folder with heldout.npz (default: data/avatars<the model's "
+                   "resolution>; its held-out faces are rendered if absent)")
     p.add_argument("--classifier", default=None, metavar="PATH",
                    help="measure in this classifier's features (default: the bundle's own); compares models in one space")
     p.add_argument("--json", default=None, metavar="OUT", help="write the full report here ('-' for stdout)")

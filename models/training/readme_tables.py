@@ -16,7 +16,8 @@ from pathlib import Path
 
 from ..bundle import DEFAULT_MODEL, read_manifest, resolve_bundle_path
 
-TARGET_FD_RATIO = 1.5
+# Each model's FD-ratio target, set by the issue that asked for it (whole-image features).
+TARGET_FD_RATIO = {"avatars64": 1.5, "avatars128": 1.4}
 
 
 def _pct(x) -> str:
@@ -35,7 +36,8 @@ def quality_table(manifest: dict) -> str:
     # The target was set in a whole-image classifier's features; a classifier with a face trunk
     # keeps that trunk unchanged, so the target is judged there and the face is shown beside it.
     judged = fd.get("whole_image", fd)
-    target = f"≤ {TARGET_FD_RATIO} — " + ("met" if judged["ratio"] <= TARGET_FD_RATIO else "**not met**")
+    goal = TARGET_FD_RATIO.get(manifest["name"], 1.5)
+    target = f"≤ {goal} — " + ("met" if judged["ratio"] <= goal else "**not met**")
     rows = [
         "| metric | value | target |",
         "| --- | --- | --- |",

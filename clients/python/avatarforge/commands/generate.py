@@ -2,7 +2,8 @@
 
 Files: seed000042.png (or .jpg/.webp/.rgba) and seed000042.dna (a serialized CharacterDna).
 Re-running after a crash resumes: a seed counts as done when its image is on disk and its DNA
-parses and names that seed. Each file is written under a temporary name (`<name>.part`) and
+parses, names that seed and was drawn by the served model (a face of another model, or of an
+earlier training of this one, is drawn again and replaced). Each file is written under a temporary name (`<name>.part`) and
 renamed, the image before the DNA, so a killed run leaves whole files or `.part` leftovers, which
 the next run deletes. (A rename is atomic against a killed process; surviving a power cut would
 also need an fsync per file, which a bulk run of small files pays for dearly.) One run per
@@ -68,18 +69,25 @@ def _write_atomic(path: Path, data: bytes) -> None:
 PART = ".part"
 
 
-def _done(seed: int, image: Path, dna: Path) -> bool:
-    """Whether a seed's files are whole: the image there, the DNA one that parses and names it
-    (a DNA is renamed into place last, so it vouches for the image before it)."""
+def _stored(seed: int, image: Path, dna: Path):
+    """The DNA of a seed whose files are whole (the image there, the DNA one that parses and
+    names the seed; a DNA is renamed into place last, so it vouches for the image before it),
+    else None."""
     from avatarforge.v1 import avatarforge_pb2 as pb
 
     if not (image.exists() and dna.exists()):
-        return False
+        return None
     try:
         stored = pb.CharacterDna.FromString(dna.read_bytes())
     except Exception:  # noqa: BLE001 - a DecodeError, or any damage the parser reports otherwise
-        return False
-    return stored.HasField("seed") and stored.seed == seed
+        return None
+    return stored if stored.HasField("seed") and stored.seed == seed else None
+
+
+def _other_model(stored, generator_sha256: str) -> bool:
+    """A whole face drawn by another model (or another training of it): the folder was made
+    for that one, so the seed is drawn again rather than kept."""
+    return bool(stored.generator_sha256) and stored.generator_sha256 != generator_sha256
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,11 +104,14 @@ def run(args: argparse.Namespace) -> int:
     for img, dna in paths.values():  # leftovers of a killed run
         for part in (img.with_name(img.name + PART), dna.with_name(dna.name + PART)):
             part.unlink(missing_ok=True)
-    todo = [s for s, (img, dna) in paths.items() if not _done(s, img, dna)]
-    failed = 0
+    stored = {s: _stored(s, img, dna) for s, (img, dna) in paths.items()}
+    failed = redone = 0
     with connect(args) as client:
         try:
-            limit = client.get_model(args.model).limits.max_stream_items or len(todo) or 1
+            info = client.get_model(args.model)
+            redone = sum(d is not None and _other_model(d, info.generator_sha256) for d in stored.values())
+            todo = [s for s, d in stored.items() if d is None or _other_model(d, info.generator_sha256)]
+            limit = info.limits.max_stream_items or len(todo) or 1
             bar = tqdm(total=len(paths), initial=len(paths) - len(todo), unit="face", disable=args.no_progress,
                        desc=f"generate -> {out}")
             for i in range(0, len(todo), limit):
@@ -123,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
     tiles = [(str(s), face) for s, (img, _) in paths.items() if img.exists() and (face := load_face(img))]
     if tiles:
         contact_sheet(tiles).save(out / CONTACT_SHEET)
-    print(f"{len(todo) - failed} generated, {len(paths) - len(todo)} already on disk, {failed} failed; "
+    again = f" ({redone} of them drawn before by another model: replaced)" if redone else ""
+    print(f"{len(todo) - failed} generated{again}, {len(paths) - len(todo)} already on disk, {failed} failed; "
           f"contact sheet: {out / CONTACT_SHEET}")
     return 1 if failed else 0
