@@ -77,6 +77,11 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, ImportError, OSError) as e:  # memory://, a missing s3fs, no such bucket, no access
         print(f"avatarforge bulk: --out {args.out}: {e}", file=sys.stderr)
         return 2
+    other = _other_model(store, on_disk, args.model, args.model_dir)
+    if other:
+        print(f"avatarforge bulk: --out {args.out} holds faces another model drew ({other}); "
+              "write to another folder, or delete them to draw these seeds with this model", file=sys.stderr)
+        return 2
     todo = [s for s in args.seeds if s not in on_disk]
     job = BulkJob(model=str(args.model), out=url, format=args.format, size=args.size,
                   quality=args.quality, psi=args.psi, backend=args.backend, threads=args.threads,
@@ -108,6 +113,26 @@ def run(args: argparse.Namespace) -> int:
         print(f"avatarforge bulk: the job failed: {failure}", file=sys.stderr)
         return 2
     return 1 if missing else 0
+
+
+def _other_model(store, on_disk: set[int], model: str, model_dir: str | None) -> str:
+    """Which face on disk another model drew, or "" when none seems to be. Resuming goes by the
+    folder's listing (a million seeds, one read), so the DNAs of the first and last seed on
+    disk stand for the folder: a folder is filled by one model, and `generate` or a finished
+    bulk job of another would have left both ends to that one."""
+    from avatarforge.models.bundle import GENERATOR_FILE, BundleError, read_manifest, resolve_bundle_path
+
+    if not on_disk:
+        return ""
+    try:
+        ours = read_manifest(resolve_bundle_path(model, model_dir))["files"][GENERATOR_FILE]["sha256"]
+    except (BundleError, KeyError, OSError):
+        return ""  # the workers will say what is wrong with the model
+    for seed in (min(on_disk), max(on_disk)):
+        drawn = store.drawn_by(seed)
+        if drawn and drawn != ours:
+            return f"seed {seed}'s DNA names generator {drawn[:12]}, this model's is {ours[:12]}"
+    return ""
 
 
 def start_local_ray(ray, num_cpus: int, tries: int = 2) -> None:

@@ -4,6 +4,7 @@ simplecache::file://, ...), with the same file names and guarantees everywhere.
     FaceStore(url)                  one per process (the driver, each actor); fsspec picks the filesystem
       .complete(seeds, fmt)         seeds whose image and DNA are both there: one listing (the driver)
       .complete_among(seeds, fmt)   the same by asking per file: a batch's few seeds (an actor)
+      .drawn_by(seed)               the generator sha256 a seed's stored DNA names
       .write(path, data)            the file appears whole or not at all
       .remove_leftovers()           temporary files of actors killed mid-write
 
@@ -68,6 +69,15 @@ class FaceStore:
         except FileNotFoundError:
             return set()
         return {s for s in seeds if all(posixpath.basename(p) in names for p in self.face_paths(s, fmt))}
+
+    def drawn_by(self, seed: int) -> str:
+        """The generator sha256 a seed's stored DNA names ("" when it cannot be read)."""
+        from avatarforge.v1 import avatarforge_pb2 as pb
+
+        try:
+            return pb.CharacterDna.FromString(self.fs.cat_file(self.face_paths(seed, "png")[1])).generator_sha256
+        except Exception:  # noqa: BLE001 - a damaged DNA vouches for nothing
+            return ""
 
     def complete_among(self, seeds: list[int], fmt: str) -> set[int]:
         """As `complete`, asking for each file: a retried batch's few seeds on an actor."""

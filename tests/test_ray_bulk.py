@@ -91,6 +91,20 @@ def test_bulk_to_an_fsspec_url_writes_the_folder_runs_bytes(folder_run, tiny_bun
     assert "0 generated, 40 already on disk, 0 missing" in capsys.readouterr().out
 
 
+def test_a_folder_another_model_drew_is_refused_before_any_work(server, tiny_bundle, tmp_path, capsys):
+    """Resuming trusts the folder's listing, so faces of another model (a new default, a
+    retrained one) must not pass for done: bulk says so and starts nothing."""
+    out = tmp_path / "npcs"
+    assert cli.main(["generate", "--server", server.address, "--model", "other", "--seeds", "0-3", "--out", str(out),
+                     "--no-progress"]) == 0
+    capsys.readouterr()
+    before = {p.name: p.stat().st_mtime_ns for p in out.glob("seed*")}
+    assert bulk(tiny_bundle, out) == 2
+    err = capsys.readouterr().err
+    assert "holds faces another model drew (seed 0's DNA names generator" in err and "another folder" in err
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("seed*")} == before  # nothing drawn, nothing replaced
+
+
 def test_memory_urls_are_refused_before_any_work(tiny_bundle, capsys):
     assert bulk(tiny_bundle, "memory://npcs") == 2
     assert "memory:// is private to one process" in capsys.readouterr().err
