@@ -53,9 +53,10 @@ class FaceStore:
 
     def face_paths(self, seed: int, fmt: str) -> tuple[str, str]:
         """(image, dna) paths of a seed, named as `avatarforge generate` names them."""
-        name = f"seed{seed:06d}"
-        return (posixpath.join(self.root, f"{name}.{FILE_EXTENSIONS[FORMATS[fmt]]}"),
-                posixpath.join(self.root, f"{name}.dna"))
+        return posixpath.join(self.root, f"seed{seed:06d}.{FILE_EXTENSIONS[FORMATS[fmt]]}"), self.dna_path(seed)
+
+    def dna_path(self, seed: int) -> str:
+        return posixpath.join(self.root, f"seed{seed:06d}.dna")
 
     def makedirs(self) -> None:
         self.fs.makedirs(self.root, exist_ok=True)
@@ -75,7 +76,7 @@ class FaceStore:
         from avatarforge.v1 import avatarforge_pb2 as pb
 
         try:
-            return pb.CharacterDna.FromString(self.fs.cat_file(self.face_paths(seed, "png")[1])).generator_sha256
+            return pb.CharacterDna.FromString(self.fs.cat_file(self.dna_path(seed))).generator_sha256
         except Exception:  # noqa: BLE001 - a damaged DNA vouches for nothing
             return ""
 

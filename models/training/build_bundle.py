@@ -25,6 +25,7 @@ from .. import bundle as bundles
 from ..bundle import ZOO_DIR, add_file, register_file, save_bundle
 from .classifier import load_classifier
 from .evaluate import CLASSIFIER_FILE, evaluate
+from .growing import training_since_growth
 from ..networks import Generator
 from ..encoder import ENCODER_FILE
 from ..architectures import STAGE1_BY_RESOLUTION
@@ -54,14 +55,13 @@ def machine(phases: list[dict]) -> str:
     return f"{where}; {', '.join(gpu)}" if gpu else f"{where}, no GPU"
 
 
-def since_growth(meta1: dict, growth: dict, grown_from: Path, s2: float) -> dict:
+def since_growth(meta1: dict, grown_from: Path, s2: float) -> dict:
     """The stage-1 and stage-2 training a grown model cost on top of the model it grew from (whose
     steps and seconds the stage-1 checkpoint carries on). The classifier is left out: a grown
     classifier's seconds carry on its own ancestor's, which is not the stage-1 parent's."""
-    parent_s = float(_metadata(grown_from)["seconds"])
-    s1 = float(meta1["seconds"]) - parent_s
-    return {"grown_from": str(grown_from), "stage1_steps": int(meta1["step"]) - growth["from_step"],
-            "stage1_seconds": round(s1), "stage1_and_2_hours": round((s1 + s2) / 3600, 2)}
+    steps, s1 = training_since_growth(meta1, grown_from)
+    return {"grown_from": str(grown_from), "stage1_steps": steps, "stage1_seconds": round(s1),
+            "stage1_and_2_hours": round((s1 + s2) / 3600, 2)}
 
 
 def build(stage1: Path, mapping: Path, classifier: Path, data: Path, out: Path | None = None, evaluate_n: int = 2000,
@@ -88,7 +88,7 @@ def build(stage1: Path, mapping: Path, classifier: Path, data: Path, out: Path |
     training = {
         "recipe": RECIPE + (GROWN.format(low=growth["from_resolution"], high=resolution) if growth else ""),
         "stage1_phases": phases,
-        **({"growth": growth, "since_growth": since_growth(meta1, growth, grown_from, s2)} if growth else {}),
+        **({"growth": growth, "since_growth": since_growth(meta1, grown_from, s2)} if growth else {}),
         "machine": machine(phases),
         "stage1_steps": int(meta1["step"]), "stage1_seconds": round(s1), "stage1_batch": 16,
         "stage2_steps": int(meta2["steps"]), "stage2_seconds": round(s2), "stage2_lr": meta2.get("lr"),

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors import safe_open
 from torch import nn
 
 from ..attribute_classifier import AttributeClassifier
@@ -47,6 +49,14 @@ class Growth:
     @classmethod
     def from_json(cls, text: str | None) -> "Growth | None":
         return cls(**json.loads(text)) if text else None
+
+
+def training_since_growth(meta: dict, parent: str | Path) -> tuple[int, float]:
+    """(steps, seconds) a grown stage-1 checkpoint trained after it grew. Its metadata (`meta`:
+    step, seconds, growth) carries on the counts of the checkpoint it grew from, `parent`."""
+    with safe_open(str(parent), "pt") as f:
+        parent_seconds = float((f.metadata() or {}).get("seconds", 0))
+    return int(meta["step"]) - json.loads(meta["growth"])["from_step"], float(meta["seconds"]) - parent_seconds
 
 
 def grow_synthesis(low: SynthesisNetwork, cfg: GeneratorConfig) -> SynthesisNetwork:

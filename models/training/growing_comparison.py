@@ -32,14 +32,10 @@ from ..architectures import STAGE1_BY_RESOLUTION
 from .classifier import load_classifier
 from ..encoding_scores import psnr
 from .evaluate import real_heldout, reconstruct_images
+from .growing import training_since_growth
 from ..networks import Generator
 from .train_autoencoder import checkpoint_part
 from .train_mapping import load_stage1_encoder
-
-
-def seconds_of(checkpoint: str) -> float:
-    with safe_open(checkpoint, "pt") as f:
-        return float((f.metadata() or {}).get("seconds", 0))
 
 
 def measure(checkpoint: str, real: np.ndarray, f_real_a: np.ndarray, fd_floor: float, classifier, grown_from: str,
@@ -64,7 +60,7 @@ def measure(checkpoint: str, real: np.ndarray, f_real_a: np.ndarray, fd_floor: f
     growth = json.loads(meta["growth"]) if meta.get("growth") else None
     step, seconds = int(meta.get("step", 0)), float(meta.get("seconds", 0))
     if growth:  # count only this run's own training, not the lower-resolution one it grew from
-        step, seconds = step - growth["from_step"], seconds - seconds_of(grown_from)
+        step, seconds = training_since_growth(meta, grown_from)
     return {"checkpoint": checkpoint, "steps": step, "seconds": round(seconds), "grown": growth is not None,
             "psnr_mean": round(float(db.mean()), 2), "psnr_p10": round(float(np.percentile(db, 10)), 2),
             "fd": round(fd, 3), "fd_ratio": round(fd / fd_floor, 3)}

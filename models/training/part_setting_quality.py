@@ -30,6 +30,7 @@ import torch
 
 from . import dataset
 from .attributes import ATTRIBUTES, TOP_TOUCHES, Attribute, LabelReader
+from .direction_fitting import EVALUATION_SEEDS, N_EVALUATION
 from .encoding_quality import best_alignment, render
 from .readme_tables import replace_blocks
 from ..alignment import Framing
@@ -110,16 +111,17 @@ def measure_set(g, clf, reader: LabelReader, ws: torch.Tensor, parts: np.ndarray
     return out
 
 
-CONTROL_SEEDS = (2_000_000, 2_000_256)  # the seeds directions are measured on (direction_fitting)
+# The first N_EVALUATION of the seeds directions are measured on (direction_fitting)
+CONTROL_SEEDS = EVALUATION_SEEDS[:N_EVALUATION]
 
 
 def attribute_control(g, clf, reader: LabelReader, attribute: str, head: str, value: str) -> dict:
-    """A set part measured as the direction it stands in for (`smile` by `mouth = SMILE`), on
-    the faces and with the measures of `avatarforge directions --derive`: success is the share
-    of faces without the attribute that have it after the part is set; unchanged, the share of
-    (face, other attribute) pairs that stayed present or absent."""
+    """A set part measured as the direction it stands in for (`smile` by `mouth = SMILE`), on the
+    directions' evaluation seeds and with their measures (`avatarforge directions --derive`):
+    success is the share of faces without the attribute that have it after the part is set;
+    unchanged, the share of (face, other attribute) pairs that stayed present or absent."""
     attr = next(a for a in ATTRIBUTES if a.name == attribute)
-    z = torch.from_numpy(zs_from_seeds(range(*CONTROL_SEEDS), g.cfg.z_dim))
+    z = torch.from_numpy(zs_from_seeds(CONTROL_SEEDS, g.cfg.z_dim))
     with torch.no_grad():
         ws = broadcast(g.mapping(z), g.num_ws)
     parts = seed_parts(g.mapping, z)
@@ -131,7 +133,7 @@ def attribute_control(g, clf, reader: LabelReader, attribute: str, head: str, va
     success = reader.present(attr, after, vis_after)[eligible]
     same, compared = reader.attributes_unchanged_counts(attr, ATTRIBUTES, before[eligible], vis_before[eligible],
                                                         after[eligible], vis_after[eligible])
-    return {"attribute": attribute, "set": f"{head}={value}", "faces": int(eligible.sum()), "seeds": list(CONTROL_SEEDS),
+    return {"attribute": attribute, "set": f"{head}={value}", "faces": int(eligible.sum()), "seeds": [CONTROL_SEEDS.start, CONTROL_SEEDS.stop],
             "success": round(float(success.mean()), 4), "unchanged": round(same / compared, 4)}
 
 

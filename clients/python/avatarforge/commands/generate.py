@@ -109,8 +109,9 @@ def run(args: argparse.Namespace) -> int:
     with connect(args) as client:
         try:
             info = client.get_model(args.model)
-            redone = sum(d is not None and _other_model(d, info.generator_sha256) for d in stored.values())
-            todo = [s for s, d in stored.items() if d is None or _other_model(d, info.generator_sha256)]
+            stale = {s for s, d in stored.items() if d is not None and _other_model(d, info.generator_sha256)}
+            redone = len(stale)
+            todo = [s for s, d in stored.items() if d is None or s in stale]
             limit = info.limits.max_stream_items or len(todo) or 1
             bar = tqdm(total=len(paths), initial=len(paths) - len(todo), unit="face", disable=args.no_progress,
                        desc=f"generate -> {out}")
