@@ -250,7 +250,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--max-render-wait-ms", dest="max_render_wait_ms", help="refuse an interactive render "
       "(RESOURCE_EXHAUSTED and a retry hint) while its model's backend would take longer than this to bring it "
       "back, ms: auto = twice the backend's time for a batch of 4 rows, measured at load; 0 = no bound. For a "
-      "second after a call finds the queue past it, three quarters of it holds, so admitted calls keep their "
+      "second after a call finds the queue past it, 60 %% of it holds, so admitted calls keep their "
       f"latency under sustained overload (default {d.max_render_wait_ms})")
     a("--render-nice", dest="render_nice", type=int, help="run the render threads this many steps lower in CPU "
       "priority (Linux nice, 0-19) than the event loop, which then answers refusals and health checks at once "
