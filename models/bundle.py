@@ -197,6 +197,15 @@ def write_manifest(path: Path, manifest: dict) -> None:
     (path / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
 
 
+def update_manifest(path: Path, change) -> dict:
+    """Read a bundle's manifest, let `change` edit the dict in place, write it back (checksums
+    recomputed): how measurements made after the bundle was built are stored in it."""
+    manifest = json.loads((path / MANIFEST).read_text())
+    change(manifest)
+    write_manifest(path, manifest)
+    return manifest
+
+
 def save_bundle(
     path: str | Path,
     generator: Generator,

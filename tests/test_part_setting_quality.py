@@ -30,11 +30,16 @@ def test_measurement_fills_readme_and_manifest(tmp_path):
 
 def test_a_set_part_is_measured_as_the_direction_it_stands_in_for(tmp_path, capsys):
     """--control smile=mouth:SMILE: the share of non-smiling faces that smile once their mouth
-    is set, and it is kept in the manifest beside (not instead of) the part-setting figures."""
+    is set, kept in the manifest beside (not instead of) the part-setting figures, and shown in
+    the README's controls block of that model."""
     bundle = tmp_path / "avatars64"
     shutil.copytree(resolve_bundle_path("avatars64"), bundle)
-    psq.main(["--model", str(bundle), "--control", "smile=mouth:SMILE", "--threads", "2", "--write", "README.md"])
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n<!-- avatars64 part-setting-controls -->\n<!-- /avatars64 part-setting-controls -->\n")
+    psq.main(["--model", str(bundle), "--control", "smile=mouth:SMILE", "--threads", "2", "--write", str(readme)])
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed["set"] == "mouth=SMILE" and printed["faces"] > 100 and 0.3 < printed["success"] <= 1
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["part_setting"]["controls"] == [printed] and manifest["part_setting"]["faces"] == 256
+    row = f"| `smile` | mouth = `SMILE` | {printed['faces']} | **{100 * printed['success']:.0f} %** |"
+    assert row in readme.read_text()

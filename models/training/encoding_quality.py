@@ -31,7 +31,7 @@ from PIL import Image
 from . import dataset
 from ..alignment import Framing, background_mask, candidates, choose, measure_framing
 from ..attribute_classifier import load_bundle_classifier
-from ..bundle import MANIFEST, load_bundle
+from ..bundle import load_bundle, update_manifest
 from ..directions import w_statistics
 from ..encoder import encode_images, load_bundle_encoder, to_float
 from ..encoding_scores import attribute_agreement, psnr, reliable_heads, spread
@@ -149,10 +149,8 @@ def main(argv=None) -> None:
     measured = measure_framing(renders, dataset.BACKGROUND)
     print("framing measured", measured, "shipped", Framing.from_manifest(bundle.manifest))
     if a.write_framing:
-        manifest = json.loads((bundle.path / MANIFEST).read_text())
-        manifest["encoder"]["framing"] = measured.to_manifest() | {"measured_on": f"{a.framing_renders} training renders (seed 1)"}
-        (bundle.path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        bundle.manifest = manifest
+        framing_record = measured.to_manifest() | {"measured_on": f"{a.framing_renders} training renders (seed 1)"}
+        bundle.manifest = update_manifest(bundle.path, lambda m: m["encoder"].update(framing=framing_record))
     framing = Framing.from_manifest(bundle.manifest)  # what the server uses
 
     seeds = list(range(FIRST_SEED, FIRST_SEED + a.faces))

@@ -32,10 +32,10 @@ from . import dataset
 from .attributes import ATTRIBUTES, TOP_TOUCHES, Attribute, LabelReader
 from .direction_fitting import EVALUATION_SEEDS, N_EVALUATION
 from .encoding_quality import best_alignment, render
-from .readme_tables import replace_blocks
+from .readme_tables import render_blocks, replace_blocks
 from ..alignment import Framing
 from ..attribute_classifier import load_bundle_classifier
-from ..bundle import MANIFEST, load_bundle
+from ..bundle import load_bundle, update_manifest
 from ..encoder import encode_images, load_bundle_encoder
 from ..encoding_scores import reliable_heads
 from ..latents import broadcast, zs_from_seeds
@@ -222,15 +222,29 @@ def write_tables(result: dict, readme: Path, bundle) -> None:
     and store the result in the bundle's manifest."""
     readme.write_text(replace_blocks(readme.read_text(), {f"{bundle.name} part-setting-heads": head_table(result),
                                                           f"{bundle.name} part-setting-table": table(result)}))
-    manifest = json.loads((bundle.path / MANIFEST).read_text())
     # Both sets together per value; the split by set stays in the run's JSON and the README.
     per_value = {head: {name: r["all"] | {"reader_recall_on_real": r["reader_recall_on_real"]} for name, r in rows.items()}
                  for head, rows in result["per_value"].items()}
-    controls = manifest.get("part_setting", {}).get("controls")  # measured apart (--control): kept
-    manifest["part_setting"] = {k: v for k, v in result.items() if k not in ("threads", "per_value")} | {"per_value": per_value}
-    if controls:
-        manifest["part_setting"]["controls"] = controls
-    (bundle.path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+    def store(manifest: dict) -> None:
+        controls = manifest.get("part_setting", {}).get("controls")  # measured apart (--control): kept
+        manifest["part_setting"] = {k: v for k, v in result.items() if k not in ("threads", "per_value")} | {"per_value": per_value}
+        if controls:
+            manifest["part_setting"]["controls"] = controls
+
+    update_manifest(bundle.path, store)
+
+
+def write_control(control: dict, readme: Path, bundle) -> None:
+    """Keep a --control measurement in the bundle's manifest (one entry per set part, beside the
+    part-setting figures) and fill the README's `<!-- NAME part-setting-controls -->` block."""
+    def store(manifest: dict) -> None:
+        kept = [c for c in manifest.setdefault("part_setting", {}).get("controls", []) if c["set"] != control["set"]]
+        manifest["part_setting"]["controls"] = kept + [control]
+
+    manifest = update_manifest(bundle.path, store)
+    name = f"{bundle.name} part-setting-controls"
+    readme.write_text(replace_blocks(readme.read_text(), {name: render_blocks(manifest)[name]}))
 
 
 def main(argv=None) -> None:
@@ -245,7 +259,8 @@ def main(argv=None) -> None:
     p.add_argument("--from-json", type=Path, default=None, help="write the tables of a saved run instead of measuring")
     p.add_argument("--control", metavar="ATTRIBUTE=PART:VALUE", default=None,
                    help="measure only a set part as the direction it stands in for, as `directions --derive` "
-                        "measures directions (e.g. smile=mouth:SMILE); with --write, kept in the manifest")
+                        "measures directions (e.g. smile=mouth:SMILE); with --write, kept in the manifest and its README "
+                        "block (part-setting-controls) filled")
     a = p.parse_args(argv)
     if a.control:
         torch.set_num_threads(a.threads)
@@ -256,11 +271,8 @@ def main(argv=None) -> None:
         reader = LabelReader(clf.vocab, ignore=[h for h in clf.vocab if h not in reliable_heads(bundle.manifest)])
         control = attribute_control(bundle.generator.eval(), clf, reader, attribute, head, value)
         print(json.dumps(control))
-        if a.write:  # kept in the manifest beside the part-setting figures, one entry per set part
-            manifest = json.loads((bundle.path / MANIFEST).read_text())
-            kept = [c for c in manifest.setdefault("part_setting", {}).get("controls", []) if c["set"] != control["set"]]
-            manifest["part_setting"]["controls"] = kept + [control]
-            (bundle.path / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        if a.write:
+            write_control(control, Path(a.write), bundle)
         return
     if a.from_json is not None:
         result = json.loads(a.from_json.read_text())

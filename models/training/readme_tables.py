@@ -5,7 +5,7 @@
                       replace each <!-- avatars64 name --> ... <!-- /avatars64 name --> block in place
 
 Blocks, each named after its model (the README has a section per model): `classifier-accuracy`,
-`quality-table`, `directions-table`. tests/test_model_quality.py checks that the README's blocks
+`quality-table`, `directions-table`, `part-setting-controls` (only for a model with controls measured). tests/test_model_quality.py checks that the README's blocks
 equal what this module makes from the committed manifests.
 """
 from __future__ import annotations
@@ -79,12 +79,30 @@ def directions_table(manifest: dict) -> str:
     return "\n".join(rows)
 
 
-BLOCKS = {"classifier-accuracy": classifier_accuracy, "quality-table": quality_table, "directions-table": directions_table}
+def controls_table(manifest: dict) -> str | None:
+    """Set parts measured as the directions they stand in for (`part_setting_quality --control`);
+    None for a model with none measured."""
+    controls = manifest.get("part_setting", {}).get("controls")
+    if not controls:
+        return None
+    rows = ["| control | set part | faces without it | success | other attributes unchanged |",
+            "| --- | --- | ---: | ---: | ---: |"]
+    for c in controls:
+        part, _, value = c["set"].partition("=")
+        rows.append(f"| `{c['attribute']}` | {part} = `{value}` | {c['faces']} | **{_pct(c['success'])}** | "
+                    f"{_pct(c['unchanged'])} |")
+    return "\n".join(rows)
+
+
+BLOCKS = {"classifier-accuracy": classifier_accuracy, "quality-table": quality_table, "directions-table": directions_table,
+          "part-setting-controls": controls_table}
 
 
 def render_blocks(manifest: dict) -> dict[str, str]:
-    """Every block of one model, named `<model> <block>` (e.g. `avatars64 quality-table`)."""
-    return {f"{manifest['name']} {name}": make(manifest) for name, make in BLOCKS.items()}
+    """Every block of one model that its manifest has figures for, named `<model> <block>`
+    (e.g. `avatars64 quality-table`)."""
+    made = {f"{manifest['name']} {name}": make(manifest) for name, make in BLOCKS.items()}
+    return {name: body for name, body in made.items() if body is not None}
 
 
 def replace_blocks(text: str, blocks: dict[str, str]) -> str:
