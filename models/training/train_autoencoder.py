@@ -511,8 +511,9 @@ class AutoencoderTrainer:
 
 def checkpoint_step(run: Path) -> int:
     """The step a run's checkpoint reached (0 when it has none), from the weights file's metadata
-    (written with state.pt at every checkpoint), without loading the 75 MB state."""
-    weights = Path(run) / "weights.safetensors"
+    (written with state.pt at every checkpoint), without loading the 75 MB state. `run` may also
+    be a checkpoint .safetensors file itself (a committed compact checkpoint)."""
+    weights = Path(run) if str(run).endswith(".safetensors") else Path(run) / "weights.safetensors"
     if not weights.is_file():
         return 0
     from safetensors import safe_open
