@@ -4,7 +4,7 @@
 #   there: BUDGET=270 make gpu-train OUT=$OUT (renders data/avatars128 with every core, ~40 s)
 # It resumes from the committed models/checkpoints/avatars128-stage1.safetensors and trains
 # BUDGET seconds (default 270) on the recipe's schedule: sharpening to step 43,000, the detail
-# phase (--hard-pixel-weight) to 47,000, then the same losses again from lr 1e-3 to 51,000 (a
+# phase (--hard-pixel-weight) to 47,000, then the same losses again from lr 1e-3 to 50,000 (a
 # polish, as avatars64's sharper faces came from), each while time is left. The compact checkpoint comes back
 # in 15 MB pieces ($OUT/stage1_<step>.partNN: the device returns files of at most 16 MiB); put
 # them together here with `cat $FILES/stage1_<step>.part* > models/checkpoints/avatars128-stage1.safetensors`.
@@ -37,7 +37,7 @@ train() {  # BUDGET_LEFT STEPS DECAY_START EXTRA... ; a timeout past the budget 
     --decay-start "$decay" --budget-seconds "$left" "$@" 2>&1 | tr '\r' '\n' | grep -v "^autoencoder:" | tail -3
 }
 # The schedule: (until step, lr decay start, extra losses). Each phase runs while budget is left.
-phases=("43000 33131" "47000 43000 --hard-pixel-weight 0.25" "51000 47030 --hard-pixel-weight 0.25")
+phases=("43000 33131" "47000 43000 --hard-pixel-weight 0.25" "50000 47030 --hard-pixel-weight 0.25")
 t0=$SECONDS
 resume=${RESUME:-models/checkpoints/avatars128-stage1.safetensors}
 for phase in "${phases[@]}"; do
