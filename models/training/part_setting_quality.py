@@ -32,7 +32,7 @@ from . import dataset
 from .attributes import ATTRIBUTES, TOP_TOUCHES, Attribute, LabelReader
 from .direction_fitting import EVALUATION_SEEDS, N_EVALUATION
 from .encoding_quality import best_alignment, render
-from .readme_tables import render_blocks, replace_blocks
+from .readme_tables import controls_table, replace_blocks
 from ..alignment import Framing
 from ..attribute_classifier import load_bundle_classifier
 from ..bundle import load_bundle, update_manifest
@@ -243,8 +243,7 @@ def write_control(control: dict, readme: Path, bundle) -> None:
         manifest["part_setting"]["controls"] = kept + [control]
 
     manifest = update_manifest(bundle.path, store)
-    name = f"{bundle.name} part-setting-controls"
-    readme.write_text(replace_blocks(readme.read_text(), {name: render_blocks(manifest)[name]}))
+    readme.write_text(replace_blocks(readme.read_text(), {f"{bundle.name} part-setting-controls": controls_table(manifest)}))
 
 
 def main(argv=None) -> None:
