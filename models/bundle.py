@@ -32,6 +32,12 @@ ZOO_DIR = Path(__file__).resolve().parent / "zoo"
 DEFAULT_MODEL = "avatars128"  # avatars64 stays in the zoo as the fast model
 
 
+def generator_sha256(manifest: dict) -> str:
+    """A bundle's identity, the one every DNA it draws names, read from its manifest alone
+    (without loading the weights)."""
+    return manifest["files"][GENERATOR_FILE]["sha256"]
+
+
 class BundleError(Exception):
     """A bundle is missing, corrupt or does not match its manifest."""
 
@@ -73,7 +79,7 @@ class Bundle:
     @property
     def generator_sha256(self) -> str:
         """Identity of the weights: DNA made with one model is refused by another."""
-        return self.manifest["files"][GENERATOR_FILE]["sha256"]
+        return generator_sha256(self.manifest)
 
     def file_path(self, name: str) -> Path:
         """Path of an optional, already-verified file of the bundle (KeyError if absent)."""

@@ -120,12 +120,12 @@ def _other_model(store, on_disk: set[int], model: str, model_dir: str | None) ->
     folder's listing (a million seeds, one read), so the DNAs of the first and last seed on
     disk stand for the folder: a folder is filled by one model, and `generate` or a finished
     bulk job of another would have left both ends to that one."""
-    from avatarforge.models.bundle import GENERATOR_FILE, BundleError, read_manifest, resolve_bundle_path
+    from avatarforge.models.bundle import BundleError, generator_sha256, read_manifest, resolve_bundle_path
 
     if not on_disk:
         return ""
     try:
-        ours = read_manifest(resolve_bundle_path(model, model_dir))["files"][GENERATOR_FILE]["sha256"]
+        ours = generator_sha256(read_manifest(resolve_bundle_path(model, model_dir)))
     except (BundleError, KeyError, OSError):
         return ""  # the workers will say what is wrong with the model
     for seed in (min(on_disk), max(on_disk)):
