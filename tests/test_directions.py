@@ -191,7 +191,7 @@ def test_every_attribute_names_real_values():
     assert len({a.name for a in ATTRIBUTES}) == len(ATTRIBUTES)
 
 
-def test_derive_on_an_untrained_model_drops_everything_and_says_why(tiny_path, monkeypatch):
+def test_derive_on_an_untrained_model_drops_everything_and_says_why(tiny_path, monkeypatch, capsys):
     """An untrained generator's faces all look alike to the classifier: nothing may ship, and the
     manifest must say why for each attribute (the pipeline runs end to end on real tensors)."""
     from avatarforge.models.training.classifier import load_classifier
@@ -207,6 +207,10 @@ def test_derive_on_an_untrained_model_drops_everything_and_says_why(tiny_path, m
     assert shipped == [] and sorted(d["name"] for d in dropped) == ["hair_pink", "hat", "skin_dark"]
     assert all(d["reason"] for d in dropped), dropped
     assert derivation["generator_sha256"] == b.generator_sha256 and derivation["fit_seeds"] == [0, 200]
+    # No encoder and no dataset: fitted on generated faces, and the user is told why and what to do.
+    assert derivation["fit_on"] == "generated"
+    said = capsys.readouterr().err
+    assert "fitted on generated faces" in said and "write_dataset" in said
     save_directions(tiny_path, shipped, dropped, derivation)
     again = load_bundle(tiny_path)  # checksums still verify
     assert again.manifest["directions"] == [] and len(again.manifest["dropped_directions"]) == 3
@@ -343,3 +347,24 @@ def test_shipped_directions_still_work_on_fresh_faces():
         if m.n >= 32 and (m.success < SUCCESS_FLOOR or m.unchanged < UNCHANGED_FLOOR):
             failures.append(f"{d.name}: success {m.success:.0%}, unchanged {m.unchanged:.0%} on {m.n} faces")
     assert not failures, failures
+
+
+def test_derive_reads_the_dataset_of_the_models_resolution(tmp_path, monkeypatch):
+    """`directions --derive` on avatars128 fits on data/avatars128 unless told otherwise, and a
+    dataset of another size is refused with the flag that fixes it, not fed to the encoder."""
+    import numpy as np
+
+    from avatarforge.models.encoder import load_bundle_encoder
+
+    seen = {}
+    monkeypatch.setattr(directions_command, "derive", lambda *a, **k: (seen.update(k), ([], [], {}))[1])
+    monkeypatch.setattr(directions_command, "save_directions", lambda *a: None)
+    monkeypatch.setattr(directions_command, "load_classifier", lambda path: None)
+    directions_command.derive_into_bundle("avatars128")
+    assert seen["data"] == "data/avatars128"
+
+    np.savez(tmp_path / "train.npz", images=np.zeros((2, 64, 64, 3), np.uint8), labels=np.zeros((2, 14), np.int16))
+    encoder = load_bundle_encoder(load_bundle("avatars128"))
+    reader = LabelReader({h: list(v) for h, v in dataset.attribute_values().items()})
+    with pytest.raises(ValueError, match="64 px renders and the model is 128 px: pass --data data/avatars128"):
+        direction_fitting.encode_real_faces(encoder, 12, reader, tmp_path, 2)

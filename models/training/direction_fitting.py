@@ -32,6 +32,7 @@ Faces are untruncated (psi = 1), as in `avatarforge eval`.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +113,9 @@ def encode_real_faces(encoder, num_ws: int, reader: LabelReader, data, n: int) -
     from . import dataset
 
     images, labels = dataset.load_split(data, "train")
+    if images.shape[1] != encoder.resolution:
+        raise ValueError(f"{data} holds {images.shape[1]} px renders and the model is {encoder.resolution} px: "
+                         f"pass --data data/avatars{encoder.resolution}")
     ws = broadcast(encode_images(encoder, images[:n], desc="encode real faces"), num_ws)
     return Faces(ws, labels[:n], reader.visible(labels[:n]))
 
@@ -331,6 +335,11 @@ def derive(bundle: Bundle, classifier: AttributeClassifier, classifier_path=None
     if encoder is not None and data is not None and (Path(data) / "train.npz").is_file():
         fit = encode_real_faces(encoder, g.num_ws, reader, data, len(fit_seeds))
     else:
+        if fit_on == "real":  # said out loud: on avatars64 this ships 4 directions where real renders ship 12
+            why = "the bundle has no encoder" if encoder is None else f"no training renders at {data} (train.npz)"
+            print(f"directions: {why}, so they are fitted on generated faces with the classifier's labels, which ships "
+                  "fewer; render the dataset (models/training/dataset.py, write_dataset) to fit on real renders",
+                  file=sys.stderr)
         fit_on = "generated"
         fit = sample_faces(g, classifier, reader, fit_seeds, "fit faces")
     cal = sample_faces(g, classifier, reader, calibration_seeds, "calibration faces")

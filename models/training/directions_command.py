@@ -29,14 +29,16 @@ CLASSIFIER_FILE = "classifier.safetensors"
 
 
 def derive_into_bundle(model: str | Path, classifier: str | Path | None = None, n_fit: int = len(FIT_SEEDS),
-                       data: str | Path | None = "data/avatars64", fit_on: str = "real"):
+                       data: str | Path | None = None, fit_on: str = "real"):
     """Derive the supervised directions of a bundle and write them into it (replacing old ones).
 
     classifier: the attribute classifier to label faces with (default: the bundle's own);
-    data: the dataset whose held-out renders show which attributes the classifier can read (skipped if absent).
+    data: the dataset whose training renders the directions are fitted on and whose held-out renders show
+          which attributes the classifier can read (default: data/avatars<the model's resolution>).
     Returns (shipped directions, dropped [{name, reason, ...}], derivation record).
     """
     b = load_bundle(model)
+    data = data or f"data/avatars{b.config.resolution}"
     classifier_path = Path(classifier) if classifier else b.file_path(CLASSIFIER_FILE)
     shipped, dropped, derivation = derive(b, load_classifier(classifier_path), classifier_path, fit_seeds=range(n_fit),
                                           data=data, fit_on=fit_on)
@@ -64,7 +66,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=DEFAULT_MODEL, help="bundle name (in models/zoo) or path")
     p.add_argument("--derive", action="store_true", help="re-derive the supervised directions and write them into the bundle")
     p.add_argument("--classifier", default=None, metavar="PATH", help="attribute classifier for --derive (default: the bundle's)")
-    p.add_argument("--data", default="data/avatars64", help="dataset with heldout.npz: which attributes the classifier can read")
+    p.add_argument("--data", default=None, help="dataset with train.npz and heldout.npz: the renders directions are fitted "
+                   "on and which attributes the classifier can read (default: data/avatars<the model's resolution>)")
     p.add_argument("--fit", type=int, default=len(FIT_SEEDS), metavar="N", help="faces to fit boundaries on")
     p.add_argument("--fit-on", choices=("real", "generated"), default="real",
                    help="real: training renders encoded into W, exact labels (needs the bundle's encoder and --data); "
