@@ -12,12 +12,13 @@ COMMITTED_64 = "models/checkpoints/avatars64-stage1.safetensors"
 
 
 def test_faces_showing_renders_held_out_faces_with_that_part():
-    faces = detail_probe.faces_showing("accessory", "SUNGLASSES", 2, 64)
+    faces, labels = detail_probe.faces_showing("accessory", "SUNGLASSES", 2, 64)
     assert faces.shape == (2, 64, 64, 3) and faces.dtype == np.uint8
     col = dataset.heads().index("accessory")
     want = dataset.attribute_values()["accessory"].index("SUNGLASSES")
     first = next(i for i in range(2000) if dataset.sample_labels(detail_probe.HELDOUT_SEED, i)[col] == want)
-    np.testing.assert_array_equal(faces[0], dataset.render_labels(dataset.sample_labels(detail_probe.HELDOUT_SEED, first), 64))
+    np.testing.assert_array_equal(labels[0], dataset.sample_labels(detail_probe.HELDOUT_SEED, first))
+    np.testing.assert_array_equal(faces[0], dataset.render_labels(labels[0], 64))
 
 
 def test_scores_count_detail_above_half_resolution():
@@ -34,12 +35,14 @@ def test_checkpoint_resolution_is_its_top_block():
 
 
 def test_freer_fits_draw_more_of_a_hoodie_and_the_cli_writes_them(tmp_path, capsys):
-    detail_probe.main([COMMITTED_128, "--faces", "2", "--steps", "30", "--threads", "2", "--out", str(tmp_path)])
+    detail_probe.main([COMMITTED_128, "--bundle", "avatars128", "--faces", "2", "--steps", "30", "--threads", "2",
+                       "--out", str(tmp_path)])
     levels = json.loads((tmp_path / "probe.json").read_text())["levels"]
-    assert list(levels) == ["half resolution, exact", *detail_probe.LEVELS]
+    assert list(levels) == ["half resolution, exact", "mapping", *detail_probe.LEVELS]
+    assert levels["mapping"]["psnr"] > 20  # the shipped bundle draws these parts as a face like the render
     assert levels["w"]["psnr"] > levels["encoder"]["psnr"]  # optimising w starts from the encoder's
     assert levels["top input"]["psnr"] > levels["w+"]["psnr"]  # and the top block's input from w+'s
     assert levels["top input"]["detail"] > levels["encoder"]["detail"] + 0.2
     with Image.open(tmp_path / "sheet.png") as sheet:
-        assert sheet.size == (2 * 128, (1 + len(detail_probe.LEVELS)) * 128)
+        assert sheet.size == (2 * 128, (2 + len(detail_probe.LEVELS)) * 128)
     assert "top input" in capsys.readouterr().out

@@ -6,6 +6,8 @@ free, and measure how much of the detail comes back at each step.
 
 For held-out renders showing the part (the held-out split's own seed, rendered here), fits of
 the frozen EMA synthesis with, in turn:
+- mapping:   (with --bundle) the bundle's parts mapping given the pictures' own parts: the face a
+             seed with those parts is drawn as, through the bundle's own synthesis;
 - encoder:   the EMA encoder's w (what encoded and, through stage 2, generated faces get);
 - w:         one w, optimised: the best any code of the served latent space can draw;
 - w+:        one w per layer, optimised (Abdal et al.'s W+);
@@ -33,25 +35,28 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from ..architectures import STAGE1_BY_RESOLUTION
+from ..bundle import load_bundle
 from ..encoder import to_float
 from ..export import to_uint8_nhwc
+from ..latents import broadcast
 from ..networks import Generator
 from . import dataset
 from .train_autoencoder import checkpoint_part
-from .train_mapping import load_stage1_encoder
+from .train_mapping import load_stage1_encoder, one_hot_parts
 
 HELDOUT_SEED = 1  # write_dataset's held-out split: the faces no stage-1 step has seen
 LEVELS = ("encoder", "w", "w+", "top input")
+MAPPING = "mapping"  # the level --bundle adds, drawn first
 
 
-def faces_showing(head: str, value: str, n: int, size: int, search: int = 2000) -> np.ndarray:
-    """uint8 [n, size, size, 3]: the first n held-out faces whose `head` is `value`."""
+def faces_showing(head: str, value: str, n: int, size: int, search: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    """The first n held-out faces whose `head` is `value`: (images uint8 [n, size, size, 3], labels [n, heads])."""
     vocab = dataset.attribute_values()
     col, want = dataset.heads().index(head), vocab[head].index(value)
     picked = [lab for lab in (dataset.sample_labels(HELDOUT_SEED, i) for i in range(search)) if lab[col] == want][:n]
     if len(picked) < n:
         raise ValueError(f"only {len(picked)} of the first {search} held-out faces show {head}={value}")
-    return np.stack([dataset.render_labels(lab, size) for lab in picked])
+    return np.stack([dataset.render_labels(lab, size) for lab in picked]), np.stack(picked)
 
 
 def checkpoint_resolution(checkpoint: str | Path) -> int:
@@ -123,15 +128,28 @@ def probe(checkpoint: str | Path, images_u8: np.ndarray, steps: int = 500, lr: f
     return out
 
 
+@torch.no_grad()
+def mapping_faces(bundle: str | Path, labels: np.ndarray) -> torch.Tensor:
+    """The bundle's faces for these parts ([N, 3, R, R] in [-1, 1]); hidden parts (a hair colour
+    under a hat) get a drawn value, as the served mapping gives them."""
+    generator = load_bundle(bundle).generator.eval()
+    one_hot = one_hot_parts(torch.from_numpy(labels.astype(np.int64)), generator.mapping, torch.Generator().manual_seed(0))
+    return generator.synthesis(broadcast(generator.mapping.from_parts(one_hot), generator.num_ws))
+
+
+def levels(fits: dict[str, torch.Tensor]) -> list[str]:
+    return [k for k in (MAPPING, *LEVELS) if k in fits]
+
+
 def report(fits: dict[str, torch.Tensor]) -> dict:
     target = fits["picture"]
     half = scores(_coarse(target), target)
-    return {"half resolution, exact": {"psnr": half["psnr"]}, **{k: scores(fits[k], target) for k in LEVELS}}
+    return {"half resolution, exact": {"psnr": half["psnr"]}, **{k: scores(fits[k], target) for k in levels(fits)}}
 
 
 def sheet(fits: dict[str, torch.Tensor]) -> Image.Image:
     """Rows: the pictures, then each level's fit."""
-    rows = [np.concatenate(list(to_uint8_nhwc(fits[k]).numpy()), axis=1) for k in ("picture", *LEVELS)]
+    rows = [np.concatenate(list(to_uint8_nhwc(fits[k]).numpy()), axis=1) for k in ("picture", *levels(fits))]
     return Image.fromarray(np.concatenate(rows, axis=0))
 
 
@@ -140,6 +158,8 @@ def main(argv=None) -> None:
     p.add_argument("checkpoint", help="a stage-1 checkpoint (compact or weights.safetensors) with EMA encoder and synthesis")
     p.add_argument("--part", default="clothing=HOODIE", help="HEAD=VALUE the probed faces show (default: hoodies, whose strings are thin)")
     p.add_argument("--faces", type=int, default=8)
+    p.add_argument("--bundle", default=None, help="a bundle built from this checkpoint (e.g. avatars128): adds the "
+                   "faces its parts mapping draws for the pictures' parts, what generated faces look like")
     p.add_argument("--steps", type=int, default=500, help="Adam steps of each fit")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=Path("runs/detail_probe"), help="folder for probe.json and sheet.png")
@@ -147,8 +167,11 @@ def main(argv=None) -> None:
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     head, _, value = a.part.partition("=")
-    fits = probe(a.checkpoint, faces_showing(head, value, a.faces, checkpoint_resolution(a.checkpoint)), a.steps)
-    result = {"checkpoint": str(a.checkpoint), "part": a.part, "faces": a.faces, "steps": a.steps, "levels": report(fits)}
+    images, labels = faces_showing(head, value, a.faces, checkpoint_resolution(a.checkpoint))
+    fits = probe(a.checkpoint, images, a.steps)
+    if a.bundle:
+        fits[MAPPING] = mapping_faces(a.bundle, labels)
+    result = {"checkpoint": str(a.checkpoint), "bundle": a.bundle, "part": a.part, "faces": a.faces, "steps": a.steps, "levels": report(fits)}
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "probe.json").write_text(json.dumps(result, indent=1))
     sheet(fits).save(a.out / "sheet.png")
