@@ -21,6 +21,11 @@ BACKGROUND = (220, 230, 240)  # fixed pale blue-grey canvas behind every avatar
 NOT_APPLICABLE = -1
 
 
+def default_folder(resolution: int) -> str:
+    """Where the dataset of a model of this resolution is written and looked for."""
+    return f"data/avatars{resolution}"
+
+
 def _pa():
     import python_avatars  # optional dependency ([train] extra): only the renderer needs it
 

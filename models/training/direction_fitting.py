@@ -115,7 +115,7 @@ def encode_real_faces(encoder, num_ws: int, reader: LabelReader, data, n: int) -
     images, labels = dataset.load_split(data, "train")
     if images.shape[1] != encoder.resolution:
         raise ValueError(f"{data} holds {images.shape[1]} px renders and the model is {encoder.resolution} px: "
-                         f"pass --data data/avatars{encoder.resolution}")
+                         f"pass --data {dataset.default_folder(encoder.resolution)}")
     ws = broadcast(encode_images(encoder, images[:n], desc="encode real faces"), num_ws)
     return Faces(ws, labels[:n], reader.visible(labels[:n]))
 

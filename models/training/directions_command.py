@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from ..bundle import DEFAULT_MODEL, BundleError, load_bundle, resolve_bundle_path
+from . import dataset
 from .classifier import load_classifier
 from .direction_fitting import FIT_SEEDS, derive
 from ..directions import Direction, load_directions, save_directions
@@ -38,7 +39,7 @@ def derive_into_bundle(model: str | Path, classifier: str | Path | None = None, 
     Returns (shipped directions, dropped [{name, reason, ...}], derivation record).
     """
     b = load_bundle(model)
-    data = data or f"data/avatars{b.config.resolution}"
+    data = data or dataset.default_folder(b.config.resolution)
     classifier_path = Path(classifier) if classifier else b.file_path(CLASSIFIER_FILE)
     shipped, dropped, derivation = derive(b, load_classifier(classifier_path), classifier_path, fit_seeds=range(n_fit),
                                           data=data, fit_on=fit_on)

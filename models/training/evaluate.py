@@ -92,7 +92,7 @@ def evaluate(model: str, n: int = 2000, psi: float = 1.0, data: str | None = Non
     classifier's features instead of the bundle's own (to compare two models, e.g. before and
     after re-training, in one feature space)."""
     bundle = load_bundle(model)
-    data = data or f"data/avatars{bundle.config.resolution}"
+    data = data or dataset.default_folder(bundle.config.resolution)
     classifier_path = classifier or bundle.file_path(CLASSIFIER_FILE)
     classifier = load_classifier(classifier_path)
     gen_images = generate_images(bundle.generator, list(range(n)), psi)
