@@ -32,17 +32,14 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from safetensors import safe_open
-from safetensors.torch import load_file
 
 from ..architectures import STAGE1_BY_RESOLUTION
 from ..bundle import load_bundle
 from ..encoder import to_float
 from ..export import to_uint8_nhwc
 from ..latents import broadcast
-from ..networks import Generator
 from . import dataset
-from .train_autoencoder import checkpoint_part
-from .train_mapping import load_stage1_encoder, one_hot_parts
+from .train_mapping import load_stage1_encoder, load_stage1_synthesis, one_hot_parts
 
 HELDOUT_SEED = 1  # write_dataset's held-out split: the faces no stage-1 step has seen
 LEVELS = ("encoder", "w", "w+", "top input")
@@ -92,38 +89,36 @@ def _fit(params: list[torch.Tensor], draw, target: torch.Tensor, steps: int, lr:
         return draw()
 
 
-def _below_top(synthesis, ws: torch.Tensor):
-    """The top block's inputs (features, skip image) and the index of its first w."""
-    x = img = None
-    i = 0
-    for res in synthesis.block_resolutions[:-1]:
-        block = getattr(synthesis, f"b{res}")
-        x, img = block(x, img, ws[:, i : i + block.num_conv + 1], "const")
-        i += block.num_conv
-    return x, img, i
+@torch.no_grad()
+def _top_block_inputs(synthesis, ws: torch.Tensor):
+    """The top block and what the synthesis hands it for these ws: (block, features, skip image, its ws)."""
+    top = getattr(synthesis, f"b{synthesis.block_resolutions[-1]}")
+    seen = {}
+    hook = top.register_forward_pre_hook(lambda _module, args: seen.update(args=args))
+    try:
+        synthesis(ws)
+    finally:
+        hook.remove()
+    x, img, top_ws = seen["args"][:3]
+    return top, x, img, top_ws
 
 
 def probe(checkpoint: str | Path, images_u8: np.ndarray, steps: int = 500, lr: float = 0.02) -> dict[str, torch.Tensor]:
     """-> {level: fitted images [N, 3, R, R] in [-1, 1]} for LEVELS, plus "picture"."""
     resolution = images_u8.shape[1]
     encoder = load_stage1_encoder(checkpoint, resolution, "ema_encoder")
-    generator = Generator(STAGE1_BY_RESOLUTION[resolution][0])
-    generator.synthesis.load_state_dict(checkpoint_part(load_file(str(checkpoint)), "ema_synthesis"))
-    synthesis = generator.synthesis.eval().requires_grad_(False)
+    synthesis = load_stage1_synthesis(checkpoint, resolution)
     target = to_float(torch.from_numpy(images_u8))
-    with torch.no_grad():
-        w0 = encoder(target)
     out = {"picture": target}
     with torch.no_grad():
+        w0 = encoder(target)
         out["encoder"] = synthesis(w0[:, None].expand(-1, synthesis.num_ws, -1))
     w = w0.clone().requires_grad_(True)
     out["w"] = _fit([w], lambda: synthesis(w[:, None].expand(-1, synthesis.num_ws, -1)), target, steps, lr)
     ws = w0[:, None].repeat(1, synthesis.num_ws, 1).requires_grad_(True)
     out["w+"] = _fit([ws], lambda: synthesis(ws), target, steps, lr)
-    with torch.no_grad():
-        x, img, first = _below_top(synthesis, ws)
-    top = getattr(synthesis, f"b{synthesis.block_resolutions[-1]}")
-    x, img, ws_top = (t.detach().clone().requires_grad_(True) for t in (x, img, ws[:, first:]))
+    top, *inputs = _top_block_inputs(synthesis, ws)
+    x, img, ws_top = (t.detach().clone().requires_grad_(True) for t in inputs)
     out["top input"] = _fit([x, img, ws_top], lambda: top(x, img, ws_top, "const")[1], target, steps, lr)
     return out
 

@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file
 
 from . import quality_metrics
 from ..architectures import STAGE1_BY_RESOLUTION
@@ -34,8 +33,7 @@ from ..encoding_scores import psnr
 from .evaluate import real_heldout, reconstruct_images
 from .growing import training_since_growth
 from ..networks import Generator
-from .train_autoencoder import checkpoint_part
-from .train_mapping import load_stage1_encoder
+from .train_mapping import load_stage1_encoder, load_stage1_synthesis
 
 
 def measure(checkpoint: str, real: np.ndarray, f_real_a: np.ndarray, fd_floor: float, classifier, grown_from: str,
@@ -50,7 +48,7 @@ def measure(checkpoint: str, real: np.ndarray, f_real_a: np.ndarray, fd_floor: f
     prefix = "ema_" if weights == "ema" else ""
     encoder = load_stage1_encoder(checkpoint, resolution, f"{prefix}encoder")  # checks the fade-in is over
     generator = Generator(STAGE1_BY_RESOLUTION[resolution][0])
-    generator.synthesis.load_state_dict(checkpoint_part(load_file(checkpoint), f"{prefix}synthesis"))
+    generator.synthesis = load_stage1_synthesis(checkpoint, resolution, f"{prefix}synthesis")
     n = len(f_real_a)
     inputs = real[n:]
     recon = reconstruct_images(encoder, generator.eval(), inputs)

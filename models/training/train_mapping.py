@@ -37,7 +37,7 @@ from safetensors.torch import load_file, save_file
 
 from . import dataset
 from ..encoder import Encoder, encode_images
-from ..networks import GeneratorConfig, PartsMapping
+from ..networks import Generator, GeneratorConfig, PartsMapping, SynthesisNetwork
 from ..architectures import AVATARS64, STAGE1_BY_RESOLUTION
 from .train_autoencoder import checkpoint_part
 
@@ -55,6 +55,14 @@ def load_stage1_encoder(weights: str | Path, resolution: int = 64, part: str = "
     encoder = Encoder(cfg.resolution, cfg.w_dim, channels)
     encoder.load_state_dict(checkpoint_part(load_file(str(weights)), part))
     return encoder.eval()
+
+
+def load_stage1_synthesis(weights: str | Path, resolution: int = 64, part: str = "ema_synthesis") -> SynthesisNetwork:
+    """The synthesis network of a stage-1 checkpoint (part "synthesis": the trained weights
+    themselves, which only weights.safetensors holds), frozen."""
+    synthesis = Generator(STAGE1_BY_RESOLUTION[resolution][0]).synthesis
+    synthesis.load_state_dict(checkpoint_part(load_file(str(weights)), part))
+    return synthesis.eval().requires_grad_(False)
 
 
 def parts_config(vocab: dict[str, list[str]], base: GeneratorConfig = AVATARS64) -> GeneratorConfig:
